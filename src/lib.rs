@@ -1,5 +1,15 @@
 //! Coffee Rounds: a monthly "random coffee" program for hospital staff.
 //!
-//! The library owns everything; `main.rs` only parses the command line.
+//! The library owns everything; `main.rs` only parses the command line. Data flows one way:
+//! `web` uses `accounts`, `store` and `mail`; `store` is the only module with SQL.
 
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod mail;
+pub mod months;
 pub mod plan;
+pub mod store;
+pub mod web;

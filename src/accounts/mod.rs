@@ -1,0 +1,485 @@
+//! Accounts and participation: sign up, confirm, log in, reset and change the password, edit the
+//! profile, pause, opt out, rejoin and delete. The web handlers call these functions and only
+//! render what they return.
+//!
+//! No answer here reveals whether an email has an account: sign-up, reset and resend do the same
+//! work and give the same result either way, and the email itself tells the owner what happened.
+
+pub mod password;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use crate::{
+    config::Config,
+    domain::{self, Email, Password, PersonName},
+    mail::{
+        self,
+        messages::{AlreadyRegistered, Confirm, Email as _, PasswordChanged, Reset},
+    },
+    months::Month,
+    store::{
+        Store,
+        tokens::{self, Purpose},
+        users::{Profile, User},
+    },
+};
+
+pub use password::Hasher;
+
+/// Messages for form fields, in the order the fields appear.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(&'static str, String)> {
+        self.0.iter()
+    }
+
+    /// Records the outcome of one field's parse, keeping the value when it parsed.
+    fn take<T, E: ToString>(&mut self, field: &'static str, parsed: std::result::Result<T, E>) -> Option<T> {
+        parsed.map_err(|e| self.add(field, e.to_string())).ok()
+    }
+
+    fn single(field: &'static str, message: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
+}
+
+/// What can go wrong in an account operation.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The input was refused; the form shows these messages.
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// A link was used up, expired or never existed.
+    #[error("the link is no longer valid")]
+    LinkInvalid,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<askama::Error> for AccountError {
+    fn from(err: askama::Error) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("rendering an email"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AccountError>;
+
+/// The raw sign-up form.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SignupInput {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    pub role: String,
+    pub level: String,
+    pub department: String,
+    pub department_other: String,
+}
+
+/// The raw profile form.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ProfileInput {
+    pub name: String,
+    pub role: String,
+    pub level: String,
+    pub department: String,
+    pub department_other: String,
+}
+
+/// Where a person stands for the coming rounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Participation {
+    AwaitingConfirmation,
+    /// Matched in the round of this month.
+    Active {
+        next_round: Month,
+    },
+    /// Skips rounds through `through`; matched again from `back_in`.
+    Paused {
+        through: Month,
+        back_in: Month,
+    },
+    OptedOut,
+}
+
+/// Why a login was refused. The two cases a stranger could tell apart are one.
+#[derive(Debug)]
+pub enum LoginRefusal {
+    /// Unknown email or wrong password: the same answer for both.
+    WrongCredentials,
+    /// Right password, but the email was never confirmed; a new link has been sent.
+    Unconfirmed,
+}
+
+/// A fresh random token for an emailed link, and the hash that is stored.
+fn new_token() -> (String, String) {
+    let bytes: [u8; 32] = rand::rng().random();
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// The stored form of an emailed token.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.trim().as_bytes());
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// The account service. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    pub store: Store,
+    pub hasher: Hasher,
+    pub config: Arc<Config>,
+    /// Wakes the mail sender after a message is queued.
+    pub mail_wake: Arc<Notify>,
+}
+
+impl Accounts {
+    fn link(&self, path: &str, token: &str) -> String {
+        format!("{}{path}?token={token}", self.config.base_url)
+    }
+
+    /// Parses the profile fields shared by sign-up and the profile form.
+    async fn parse_profile(
+        &self,
+        errors: &mut FieldErrors,
+        name: &str,
+        role: &str,
+        level: &str,
+        department: &str,
+        other: &str,
+    ) -> Result<Option<Profile>> {
+        let roles = self.store.roles().await?;
+        let departments = self.store.departments().await?;
+        let name = errors.take("name", PersonName::parse(name));
+        let role = errors.take("role", domain::parse_role(role, &roles));
+        let level = errors.take("level", domain::parse_level(level));
+        let department = errors.take("department", domain::parse_department(department, other, &departments));
+        Ok(match (name, role, level, department) {
+            (Some(name), Some(role), Some(level), Some(department)) => {
+                Some(Profile { name: name.into_inner(), role, level, department })
+            }
+            _ => None,
+        })
+    }
+
+    /// Signs a person up. On success an email is queued either way: a confirmation link for a
+    /// new address, a "you already have an account" note for a registered one.
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_up(&self, input: &SignupInput) -> Result<()> {
+        let mut errors = FieldErrors::default();
+        let email = errors.take("email", Email::parse(&input.email));
+        if let Some(email) = &email
+            && !email.is_allowed(&self.config.allowed_email_domains)
+        {
+            let domains = self.config.allowed_email_domains.join(" or ");
+            errors.add("email", format!("Use your institutional email address (ending in {domains})."));
+        }
+        let password = errors.take("password", Password::parse(&input.password));
+        let profile = self
+            .parse_profile(
+                &mut errors,
+                &input.name,
+                &input.role,
+                &input.level,
+                &input.department,
+                &input.department_other,
+            )
+            .await?;
+        let (Some(email), Some(password), Some(profile), true) =
+            (email, password, profile, errors.is_empty())
+        else {
+            return Err(AccountError::Invalid(errors));
+        };
+        // Hash even when the address is taken, so both paths cost the same.
+        let hash = self.hasher.hash(password.expose()).await?;
+        let mut tx = self.store.pool().begin().await?;
+        match Store::insert_user(&mut tx, email.as_str(), &hash, &profile).await? {
+            Some(user_id) => self.queue_confirmation(&mut tx, user_id, &profile.name, email.as_str()).await?,
+            None => {
+                let existing = sqlx::query_as::<_, (i64, String, Option<i64>)>(
+                    "SELECT id, name, confirmed_at FROM users WHERE email = $1",
+                )
+                .bind(email.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                match existing {
+                    (id, name, None) => self.queue_confirmation(&mut tx, id, &name, email.as_str()).await?,
+                    (id, name, Some(_)) => {
+                        let message = AlreadyRegistered {
+                            name,
+                            login_link: format!("{}/login", self.config.base_url),
+                            reset_link: format!("{}/password/forgot", self.config.base_url),
+                        }
+                        .to_message(Some(id), email.as_str())?;
+                        mail::queue(&mut tx, &message).await?;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        self.mail_wake.notify_one();
+        tracing::info!(email = email.masked(), "sign-up handled");
+        Ok(())
+    }
+
+    async fn queue_confirmation(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        user_id: i64,
+        name: &str,
+        email: &str,
+    ) -> Result<()> {
+        let (token, hash) = new_token();
+        let ttl = self.config.confirm_ttl.as_secs();
+        tokens::insert(conn, &hash, user_id, Purpose::Confirm, ttl as i64).await?;
+        let message =
+            Confirm { name: name.to_owned(), link: self.link("/confirm", &token), hours: ttl / 3600 }
+                .to_message(Some(user_id), email)?;
+        mail::queue(conn, &message).await?;
+        Ok(())
+    }
+
+    /// Whether a confirmation link can still be used (for the landing page).
+    pub async fn confirmation_is_valid(&self, token: &str) -> Result<bool> {
+        Ok(tokens::is_valid(self.store.pool(), &hash_token(token), Purpose::Confirm).await?)
+    }
+
+    /// Activates the account of a confirmation link; returns it for logging in.
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm(&self, token: &str) -> Result<User> {
+        let mut tx = self.store.pool().begin().await?;
+        let user_id = tokens::consume(&mut tx, &hash_token(token), Purpose::Confirm)
+            .await?
+            .ok_or(AccountError::LinkInvalid)?;
+        Store::confirm_user(&mut tx, user_id).await?;
+        tx.commit().await?;
+        self.store.user_by_id(user_id).await?.ok_or(AccountError::LinkInvalid)
+    }
+
+    /// Sends a new confirmation link if the address has an unconfirmed account; answers the
+    /// same either way.
+    #[tracing::instrument(skip_all)]
+    pub async fn resend_confirmation(&self, email: &str) -> Result<()> {
+        let email =
+            Email::parse(email).map_err(|e| AccountError::Invalid(FieldErrors::single("email", e)))?;
+        if let Some(user) = self.store.user_by_email(email.as_str()).await?
+            && user.confirmed_at.is_none()
+        {
+            let mut tx = self.store.pool().begin().await?;
+            self.queue_confirmation(&mut tx, user.id, &user.name, &user.email).await?;
+            tx.commit().await?;
+            self.mail_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Checks a login. Unknown emails are checked against a dummy hash so they take as long.
+    #[tracing::instrument(skip_all)]
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<std::result::Result<User, LoginRefusal>> {
+        let user = match Email::parse(email) {
+            Ok(email) => self.store.user_by_email(email.as_str()).await?,
+            Err(_) => None,
+        };
+        let ok = self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        Ok(match user {
+            Some(user) if ok && user.confirmed_at.is_some() => Ok(user),
+            Some(user) if ok => {
+                self.resend_confirmation(&user.email).await?;
+                Err(LoginRefusal::Unconfirmed)
+            }
+            _ => Err(LoginRefusal::WrongCredentials),
+        })
+    }
+
+    /// Emails a reset link if the address has an account; answers the same either way.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_reset(&self, email: &str) -> Result<()> {
+        let email =
+            Email::parse(email).map_err(|e| AccountError::Invalid(FieldErrors::single("email", e)))?;
+        let mut tx = self.store.pool().begin().await?;
+        if let Some(user) = self.store.user_by_email(email.as_str()).await? {
+            let (token, hash) = new_token();
+            let ttl = self.config.reset_ttl.as_secs();
+            tokens::insert(&mut tx, &hash, user.id, Purpose::Reset, ttl as i64).await?;
+            let message = Reset {
+                name: user.name.clone(),
+                link: self.link("/password/reset", &token),
+                minutes: ttl / 60,
+            }
+            .to_message(Some(user.id), &user.email)?;
+            mail::queue(&mut tx, &message).await?;
+        }
+        tx.commit().await?;
+        self.mail_wake.notify_one();
+        Ok(())
+    }
+
+    /// Whether a reset link can still be used (for the landing page).
+    pub async fn reset_is_valid(&self, token: &str) -> Result<bool> {
+        Ok(tokens::is_valid(self.store.pool(), &hash_token(token), Purpose::Reset).await?)
+    }
+
+    /// Sets a new password from a reset link and ends every session of the account. Reaching the
+    /// email also proves the address, so an unconfirmed account becomes confirmed.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
+        let password = Password::parse(new_password)
+            .map_err(|e| AccountError::Invalid(FieldErrors::single("password", e)))?;
+        if !self.reset_is_valid(token).await? {
+            return Err(AccountError::LinkInvalid);
+        }
+        let hash = self.hasher.hash(password.expose()).await?;
+        let mut tx = self.store.pool().begin().await?;
+        let user_id = tokens::consume(&mut tx, &hash_token(token), Purpose::Reset)
+            .await?
+            .ok_or(AccountError::LinkInvalid)?;
+        Store::set_password(&mut tx, user_id, &hash, None).await?;
+        tokens::revoke_all(&mut tx, user_id, Purpose::Reset).await?;
+        Store::confirm_user(&mut tx, user_id).await?;
+        self.queue_password_changed(&mut tx, user_id).await?;
+        tx.commit().await?;
+        self.mail_wake.notify_one();
+        Ok(())
+    }
+
+    async fn queue_password_changed(&self, conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<()> {
+        let (name, email): (String, String) = sqlx::query_as("SELECT name, email FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let message =
+            PasswordChanged { name, reset_link: format!("{}/password/forgot", self.config.base_url) }
+                .to_message(Some(user_id), &email)?;
+        mail::queue(conn, &message).await?;
+        Ok(())
+    }
+
+    /// Changes the password of a logged-in person and ends their other sessions.
+    #[tracing::instrument(skip_all, fields(user_id = user.id))]
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new_password: &str,
+        this_session: Option<&str>,
+    ) -> Result<()> {
+        let mut errors = FieldErrors::default();
+        let password = errors.take("new_password", Password::parse(new_password));
+        if !self.hasher.verify(current, Some(&user.password_hash)).await? {
+            errors.add("current_password", "That is not your current password.");
+        }
+        let (Some(password), true) = (password, errors.is_empty()) else {
+            return Err(AccountError::Invalid(errors));
+        };
+        let hash = self.hasher.hash(password.expose()).await?;
+        let mut tx = self.store.pool().begin().await?;
+        Store::set_password(&mut tx, user.id, &hash, this_session).await?;
+        self.queue_password_changed(&mut tx, user.id).await?;
+        tx.commit().await?;
+        self.mail_wake.notify_one();
+        Ok(())
+    }
+
+    /// Saves the profile form.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn update_profile(&self, user_id: i64, input: &ProfileInput) -> Result<()> {
+        let mut errors = FieldErrors::default();
+        let profile = self
+            .parse_profile(
+                &mut errors,
+                &input.name,
+                &input.role,
+                &input.level,
+                &input.department,
+                &input.department_other,
+            )
+            .await?;
+        match profile {
+            Some(profile) if errors.is_empty() => Ok(self.store.update_profile(user_id, &profile).await?),
+            _ => Err(AccountError::Invalid(errors)),
+        }
+    }
+
+    /// Pauses for the next `months` rounds (1 to 3).
+    pub async fn pause(&self, user_id: i64, months: &str, today: time::Date) -> Result<Month> {
+        let months: u32 = match months.trim().parse() {
+            Ok(n @ 1..=3) => n,
+            _ => {
+                return Err(AccountError::Invalid(FieldErrors::single("months", "Choose 1, 2 or 3 months.")));
+            }
+        };
+        let through = Month::next_round(today).plus(months as i32 - 1);
+        self.store.set_paused_through(user_id, Some(&through.to_string())).await?;
+        Ok(through)
+    }
+
+    pub async fn cancel_pause(&self, user_id: i64) -> Result<()> {
+        Ok(self.store.set_paused_through(user_id, None).await?)
+    }
+
+    pub async fn set_opted_out(&self, user_id: i64, opted_out: bool) -> Result<()> {
+        Ok(self.store.set_opted_out(user_id, opted_out).await?)
+    }
+
+    /// Deletes the account and everything stored about the person, after checking the password.
+    #[tracing::instrument(skip_all, fields(user_id = user.id))]
+    pub async fn delete(&self, user: &User, password: &str) -> Result<()> {
+        if !self.hasher.verify(password, Some(&user.password_hash)).await? {
+            return Err(AccountError::Invalid(FieldErrors::single("password", "That is not your password.")));
+        }
+        self.store.delete_user(user.id).await.context("deleting an account")?;
+        tracing::info!("account deleted");
+        Ok(())
+    }
+}
+
+/// Where `user` stands for the rounds after `today`.
+pub fn participation(user: &User, today: time::Date) -> Participation {
+    let next_round = Month::next_round(today);
+    if user.confirmed_at.is_none() {
+        return Participation::AwaitingConfirmation;
+    }
+    if user.opted_out_at.is_some() {
+        return Participation::OptedOut;
+    }
+    match user.paused_through.as_deref().and_then(|m| m.parse::<Month>().ok()) {
+        Some(through) if through >= next_round => Participation::Paused { through, back_in: through.plus(1) },
+        _ => Participation::Active { next_round },
+    }
+}

@@ -1,0 +1,156 @@
+//! Start-up: connect and migrate the database, load the secret key, build the mail sender and
+//! the router, bind the listener. `Application::build` binds before serving, so tests pass port 0
+//! and read the port back.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use base64::{Engine, engine::general_purpose::STANDARD};
+use rand::Rng;
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, watch},
+};
+
+use crate::{
+    accounts::{Accounts, Hasher},
+    config::Config,
+    mail::{
+        Envelope, Transport,
+        sender::{RetryPolicy, Sender},
+    },
+    store::{Store, sessions::DbSessionStore},
+    web::{self, AppState, security::Limiters},
+};
+
+/// A built application: the listener is bound, nothing is served yet.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    sender: Sender,
+    store: Store,
+    limiters: Limiters,
+    port: u16,
+}
+
+/// The mail transport and sender settings for `config`.
+pub async fn mail_sender(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow::Result<Sender> {
+    let concurrency = 8;
+    Ok(Sender {
+        store,
+        transport: Transport::new(&config.mail, concurrency as u32).await?,
+        envelope: Envelope::new(&config.mail_from)?,
+        concurrency,
+        lease_secs: 120,
+        retry: RetryPolicy::default(),
+        wake,
+    })
+}
+
+/// The session-signing key: `SECRET_KEY` if given, else the one generated on first start.
+async fn session_key(config: &Config, store: &Store) -> anyhow::Result<tower_sessions::cookie::Key> {
+    let encoded = match &config.secret_key {
+        Some(secret) => secret.expose().to_owned(),
+        None => {
+            store
+                .secret_or_insert("session_key", || {
+                    let bytes: [u8; 64] = rand::rng().random();
+                    STANDARD.encode(bytes)
+                })
+                .await?
+        }
+    };
+    let bytes = STANDARD.decode(encoded.trim()).context("SECRET_KEY must be base64")?;
+    tower_sessions::cookie::Key::try_from(bytes.as_slice()).context("SECRET_KEY must hold at least 64 bytes")
+}
+
+impl Application {
+    /// Connects, migrates and binds `config.bind`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = Arc::new(config);
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let key = session_key(&config, &store).await?;
+        let wake = Arc::new(Notify::new());
+        let sender = mail_sender(&config, store.clone(), wake.clone()).await?;
+        let accounts = Accounts {
+            store: store.clone(),
+            hasher: Hasher::new(config.hash_concurrency).await?,
+            config: config.clone(),
+            mail_wake: wake,
+        };
+        let limiters = Limiters::new(&config.rate_limits, config.trust_proxy);
+        let state =
+            AppState { store: store.clone(), accounts, config: config.clone(), limiters: limiters.clone() };
+        let router = web::router(state, key);
+        let listener =
+            TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(address = %listener.local_addr()?, mail = sender.transport.describe(), "Coffee Rounds is ready");
+        Ok(Self { listener, router, sender, store, limiters, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn mail_description(&self) -> String {
+        self.sender.transport.describe()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish, stops the mail
+    /// sender after its current sends, and closes the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let sender = tokio::spawn(self.sender.run(stop_rx.clone()));
+        let housekeeping = tokio::spawn(housekeeping(self.store.clone(), self.limiters, stop_rx));
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        let _ = stop_tx.send(true);
+        let _ = sender.await;
+        let _ = housekeeping.await;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Removes expired sessions and old rate-limit counters now and then.
+async fn housekeeping(store: Store, limiters: Limiters, mut stop: watch::Receiver<bool>) {
+    let sessions = DbSessionStore::new(store);
+    loop {
+        if let Err(err) = sessions.delete_expired().await {
+            tracing::warn!(%err, "could not delete expired sessions");
+        }
+        limiters.prune();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,224 @@
+//! Settings, read once from environment variables, each with a default that works with no setup.
+//!
+//! The table in README.md lists every variable; keep the two in step.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+
+/// Everything the application can be configured with.
+#[derive(Clone)]
+pub struct Config {
+    /// Address the HTTP server listens on (`BIND`, default `127.0.0.1:3000`).
+    pub bind: SocketAddr,
+    /// Public address used in emailed links (`BASE_URL`, default `http://` + `BIND`).
+    pub base_url: String,
+    /// Database (`DATABASE_URL`, default a SQLite file `coffee-rounds.db` in the working directory).
+    pub database_url: String,
+    /// How outgoing email leaves (`SMTP_URL` set: SMTP; otherwise `.eml` files in `MAIL_DIR`).
+    pub mail: MailSettings,
+    /// Sender of every email (`MAIL_FROM`).
+    pub mail_from: String,
+    /// Lower-case email domains allowed to sign up (`ALLOWED_EMAIL_DOMAINS`, empty: any).
+    pub allowed_email_domains: Vec<String>,
+    /// IANA-style time zone name the monthly schedule uses (`TIMEZONE`, default `UTC`).
+    pub timezone: String,
+    /// Secret key given by the environment (`SECRET_KEY`, base64 of at least 64 bytes); when unset
+    /// a key is generated on first start and kept in the database.
+    pub secret_key: Option<Secret>,
+    /// Limits on the login, signup and reset forms.
+    pub rate_limits: RateLimits,
+    /// How many argon2 hashes may run at once (`HASH_CONCURRENCY`, default: half the cores, at least 1).
+    /// Keeping this below the core count keeps pages fast during a login storm.
+    pub hash_concurrency: usize,
+    /// Take the client address from `X-Forwarded-For` (`TRUST_PROXY=1`), for use behind a proxy.
+    pub trust_proxy: bool,
+    /// How long emailed confirmation links stay valid.
+    pub confirm_ttl: Duration,
+    /// How long emailed password-reset links stay valid.
+    pub reset_ttl: Duration,
+}
+
+/// Transport for outgoing email.
+#[derive(Clone)]
+pub enum MailSettings {
+    /// Send through an SMTP server (`smtp://user:pass@host:587` uses STARTTLS, `smtps://` TLS,
+    /// `smtp://host:port?tls=none` plain, for a local relay or test sink).
+    Smtp(Secret),
+    /// Write each message as an `.eml` file into this folder.
+    Files(PathBuf),
+}
+
+/// Request limits per client address and per account, as requests per minute with a burst.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    /// Login, signup and reset POSTs from one client address per minute (`RATE_LIMIT_PER_IP`, default 20).
+    pub per_ip_per_minute: u32,
+    /// Login and reset attempts for one account per minute (`RATE_LIMIT_PER_ACCOUNT`, default 5).
+    pub per_account_per_minute: u32,
+}
+
+/// A string that never shows in `Debug` output or logs.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("base_url", &self.base_url)
+            .field("database", &redact_url(&self.database_url))
+            .field("mail", &self.mail)
+            .field("mail_from", &self.mail_from)
+            .field("allowed_email_domains", &self.allowed_email_domains)
+            .field("timezone", &self.timezone)
+            .field("rate_limits", &self.rate_limits)
+            .field("hash_concurrency", &self.hash_concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Smtp(url) => write!(f, "Smtp({})", redact_url(url.expose())),
+            Self::Files(dir) => write!(f, "Files({})", dir.display()),
+        }
+    }
+}
+
+/// `scheme://user:password@host/…` without the user and password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://…@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://coffee-rounds.db?mode=rwc";
+pub const DEFAULT_MAIL_DIR: &str = "mail-out";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through `lookup`, so tests can configure an app without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let bind: SocketAddr = lookup("BIND")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .context("BIND must be an address such as 127.0.0.1:3000")?;
+        let base_url =
+            lookup("BASE_URL").unwrap_or_else(|| format!("http://{bind}")).trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            bail!("BASE_URL must start with http:// or https://");
+        }
+        let mail = match lookup("SMTP_URL") {
+            Some(url) => MailSettings::Smtp(Secret(url)),
+            None => MailSettings::Files(lookup("MAIL_DIR").unwrap_or_else(|| DEFAULT_MAIL_DIR.into()).into()),
+        };
+        let secret_key = lookup("SECRET_KEY").map(Secret);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Self {
+            bind,
+            base_url,
+            database_url: lookup("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            mail,
+            mail_from: lookup("MAIL_FROM")
+                .unwrap_or_else(|| "Coffee Rounds <coffee-rounds@localhost>".into()),
+            allowed_email_domains: lookup("ALLOWED_EMAIL_DOMAINS")
+                .map(|v| parse_domains(&v))
+                .unwrap_or_default(),
+            timezone: lookup("TIMEZONE").unwrap_or_else(|| "UTC".into()),
+            secret_key,
+            rate_limits: RateLimits {
+                per_ip_per_minute: parse_number(&lookup, "RATE_LIMIT_PER_IP", 20)?,
+                per_account_per_minute: parse_number(&lookup, "RATE_LIMIT_PER_ACCOUNT", 5)?,
+            },
+            hash_concurrency: parse_number(&lookup, "HASH_CONCURRENCY", (cores / 2).max(1) as u32)? as usize,
+            trust_proxy: lookup("TRUST_PROXY").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+            confirm_ttl: Duration::from_secs(48 * 3600),
+            reset_ttl: Duration::from_secs(3600),
+        })
+    }
+
+    /// Whether cookies must carry the `Secure` flag.
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+/// `"Example.org, hospital.test"` → `["example.org", "hospital.test"]`.
+pub fn parse_domains(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+fn parse_number(lookup: &impl Fn(&str) -> Option<String>, name: &str, default: u32) -> anyhow::Result<u32> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!("{name} must be a positive whole number, not {v:?}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.base_url, "http://127.0.0.1:3000");
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert!(matches!(config.mail, MailSettings::Files(_)));
+        assert!(!config.is_https());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = Config::from_lookup(|name| match name {
+            "SMTP_URL" => Some("smtp://user:hunter2hunter2@mail.example.org:587".into()),
+            "DATABASE_URL" => Some("postgres://app:s3cret@db/coffee".into()),
+            "SECRET_KEY" => Some("very-secret-key".into()),
+            _ => None,
+        })
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("very-secret-key"), "{shown}");
+    }
+
+    #[test]
+    fn allowed_domains_are_trimmed_and_lower_cased() {
+        assert_eq!(parse_domains(" Example.ORG, @hospital.test ,,"), ["example.org", "hospital.test"]);
+    }
+}

@@ -1,0 +1,157 @@
+//! Outgoing email: rendering (askama templates under `templates/email/`), queueing into the
+//! outbox, and the sender that delivers the outbox through lettre.
+//!
+//! With `SMTP_URL` set, messages go through lettre's pooled async SMTP transport; otherwise each is
+//! written as an `.eml` file, so a fresh checkout runs with no mail server.
+
+pub mod messages;
+pub mod sender;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart, SinglePart, header::ContentType},
+};
+use rand::Rng;
+use sqlx::AnyConnection;
+
+use crate::{
+    config::MailSettings,
+    store::outbox::{self, NewMessage, OutboxMessage},
+};
+
+/// The transport messages leave through.
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
+}
+
+/// Why a send did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The server refused for good (5xx): retrying will not help.
+    #[error("rejected: {0}")]
+    Permanent(String),
+    /// A temporary refusal (4xx), a lost connection or a local I/O problem: try again later.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+}
+
+/// Makes `smtp://` mean STARTTLS unless `?tls=none` or `?tls=opportunistic` says otherwise.
+fn lettre_url(url: &str) -> String {
+    if url.contains("tls=none") {
+        return url.replace("?tls=none&", "?").replace("?tls=none", "").replace("&tls=none", "");
+    }
+    if url.starts_with("smtp://") && !url.contains("tls=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        return format!("{url}{sep}tls=required");
+    }
+    url.to_owned()
+}
+
+impl Transport {
+    /// Builds the transport; for files, creates the folder.
+    pub async fn new(settings: &MailSettings, pool_size: u32) -> anyhow::Result<Self> {
+        match settings {
+            MailSettings::Smtp(url) => {
+                let pool = lettre::transport::smtp::PoolConfig::new().max_size(pool_size.max(1));
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url.expose()))
+                    .context("SMTP_URL is not a valid smtp:// or smtps:// address")?
+                    .pool_config(pool)
+                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .build();
+                Ok(Self::Smtp(transport))
+            }
+            MailSettings::Files(dir) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                Ok(Self::Files(AsyncFileTransport::new(&dir), dir))
+            }
+        }
+    }
+
+    /// Where mail goes, for the start-up message.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Smtp(_) => "through SMTP_URL".to_owned(),
+            Self::Files(_, dir) => format!("as .eml files in {}", dir.display()),
+        }
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self {
+            Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    SendError::Permanent(e.to_string())
+                } else {
+                    SendError::Temporary(e.to_string())
+                }
+            }),
+            Self::Files(files, _) => {
+                files.send(message).await.map(|_| ()).map_err(|e| SendError::Temporary(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Everything needed to turn outbox rows into messages.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    pub from: Mailbox,
+}
+
+impl Envelope {
+    pub fn new(mail_from: &str) -> anyhow::Result<Self> {
+        Ok(Self { from: mail_from.parse().context("MAIL_FROM is not an address such as Name <a@b.org>")? })
+    }
+
+    /// The email for one outbox row, with its stable `Message-ID`.
+    pub fn build(&self, row: &OutboxMessage) -> Result<Message, SendError> {
+        let to: Mailbox =
+            row.recipient.parse().map_err(|e| SendError::Permanent(format!("bad recipient address: {e}")))?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&row.subject)
+            .message_id(Some(format!("<{}>", row.message_id)));
+        let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(row.body_text.clone());
+        let message = match &row.body_html {
+            Some(html) => builder.multipart(
+                MultiPart::alternative()
+                    .singlepart(text)
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
+            ),
+            None => builder.singlepart(text),
+        };
+        message.map_err(|e| SendError::Permanent(format!("building the message: {e}")))
+    }
+}
+
+/// Queues a message in the caller's transaction; the sender delivers it after commit.
+pub async fn queue(conn: &mut AnyConnection, message: &NewMessage) -> sqlx::Result<i64> {
+    let random: u128 = rand::rng().random();
+    let message_id = format!("{random:032x}@coffee-rounds");
+    outbox::enqueue(conn, &message_id, message).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lettre_url;
+
+    #[test]
+    fn smtp_urls_default_to_starttls() {
+        assert_eq!(
+            lettre_url("smtp://u:p@mail.example.org:587"),
+            "smtp://u:p@mail.example.org:587?tls=required"
+        );
+        assert_eq!(lettre_url("smtp://127.0.0.1:2525?tls=none"), "smtp://127.0.0.1:2525");
+        assert_eq!(lettre_url("smtps://u:p@mail.example.org"), "smtps://u:p@mail.example.org");
+        assert_eq!(lettre_url("smtp://h?tls=opportunistic"), "smtp://h?tls=opportunistic");
+    }
+}

@@ -1,0 +1,150 @@
+//! The outbox: every email is first a row here, written in the same transaction as the change
+//! that caused it, then sent by the mail worker. A message is claimed with a lease before it is
+//! sent and marked sent right after the server accepts it, so nothing is dropped and only a
+//! message in flight when a sender dies can go out twice.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Backend, Store, now};
+
+/// A message to queue.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub user_id: Option<i64>,
+    /// What the message is for (`confirm`, `reset`, …), for the logs and the coordinator.
+    pub kind: &'static str,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+}
+
+/// A queued message as claimed by a sender.
+#[derive(Clone, Debug, FromRow)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub attempts: i64,
+}
+
+/// Counts by delivery status, for health checks and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+/// Queues `message`; `message_id` is the stable `Message-ID` header value (without `<>`).
+pub async fn enqueue(conn: &mut AnyConnection, message_id: &str, message: &NewMessage) -> sqlx::Result<i64> {
+    let now = now();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(message_id)
+    .bind(message.user_id)
+    .bind(message.kind)
+    .bind(&message.recipient)
+    .bind(&message.subject)
+    .bind(&message.body_text)
+    .bind(&message.body_html)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+const CLAIMABLE: &str =
+    "(status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND claimed_until < $1)";
+
+impl Store {
+    /// Claims up to `limit` due messages for `lease_secs`: pending ones whose time has come, and
+    /// ones whose previous sender's lease ran out. Two senders never claim the same message.
+    #[tracing::instrument(skip(self))]
+    pub async fn claim_outbox(&self, limit: i64, lease_secs: i64) -> sqlx::Result<Vec<OutboxMessage>> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            // SQLite has one writer at a time, so the UPDATE itself is the lock.
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', claimed_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE {CLAIMABLE} ORDER BY id LIMIT $3 {lock}) \
+             RETURNING id, message_id, kind, recipient, subject, body_text, body_html, attempts"
+        );
+        let now = now();
+        let mut claimed: Vec<OutboxMessage> =
+            sqlx::query_as(&sql).bind(now).bind(now + lease_secs).bind(limit).fetch_all(self.pool()).await?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    /// The server accepted the message.
+    pub async fn mark_sent(&self, id: i64) -> sqlx::Result<()> {
+        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1")
+            .bind(id)
+            .bind(now())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A temporary failure: try again at `retry_at`.
+    pub async fn mark_retry(&self, id: i64, error: &str, retry_at: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(retry_at)
+        .bind(error)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A permanent failure, kept with its reason for the coordinator.
+    pub async fn mark_failed(&self, id: i64, error: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'failed', claimed_until = NULL, last_error = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Seconds until the next queued message falls due, if any is queued.
+    pub async fn next_outbox_due(&self) -> sqlx::Result<Option<i64>> {
+        let row: (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE claimed_until END) FROM outbox \
+             WHERE status IN ('pending', 'sending')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.0.map(|at| (at - now()).max(0)))
+    }
+
+    pub async fn outbox_counts(&self) -> sqlx::Result<OutboxCounts> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+            .fetch_all(self.pool())
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for (status, n) in rows {
+            match status.as_str() {
+                "pending" => counts.pending = n,
+                "sending" => counts.sending = n,
+                "sent" => counts.sent = n,
+                _ => counts.failed += n,
+            }
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,157 @@
+//! Accounts: identity, password hash, profile and participation status.
+
+use sqlx::{Any, AnyConnection, FromRow, Transaction};
+
+use super::{Store, now};
+
+/// One account as stored.
+#[derive(Clone, Debug, FromRow)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub level: i64,
+    pub department: String,
+    pub confirmed_at: Option<i64>,
+    pub opted_out_at: Option<i64>,
+    /// Last month (`YYYY-MM`) the person skips; matched again from the month after.
+    pub paused_through: Option<String>,
+    pub created_at: i64,
+}
+
+/// The fields a person fills in on the profile form.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    pub role: String,
+    pub level: i64,
+    pub department: String,
+}
+
+const COLUMNS: &str = "id, email, name, password_hash, role, level, department, confirmed_at, \
+                       opted_out_at, paused_through, created_at";
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn user_by_id(&self, id: i64) -> sqlx::Result<Option<User>> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    #[tracing::instrument(skip(self, email))]
+    pub async fn user_by_email(&self, email: &str) -> sqlx::Result<Option<User>> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    /// Creates an unconfirmed account; `None` when the email is already registered.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_user(
+        tx: &mut Transaction<'_, Any>,
+        email: &str,
+        password_hash: &str,
+        profile: &Profile,
+    ) -> sqlx::Result<Option<i64>> {
+        let now = now();
+        let id: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (email) DO NOTHING RETURNING id",
+        )
+        .bind(email)
+        .bind(&profile.name)
+        .bind(password_hash)
+        .bind(&profile.role)
+        .bind(profile.level)
+        .bind(&profile.department)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(id.map(|(id,)| id))
+    }
+
+    /// Marks the account confirmed (first confirmation wins; later ones change nothing).
+    pub async fn confirm_user(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE users SET confirmed_at = $2, updated_at = $2 WHERE id = $1 AND confirmed_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, profile))]
+    pub async fn update_profile(&self, user_id: i64, profile: &Profile) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE users SET name = $2, role = $3, level = $4, department = $5, updated_at = $6 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(&profile.name)
+        .bind(&profile.role)
+        .bind(profile.level)
+        .bind(&profile.department)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the password hash and ends every session of the account except `keep_session`.
+    pub async fn set_password(
+        conn: &mut AnyConnection,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .bind(now())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep_session.unwrap_or(""))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Pauses matching through `month` (`YYYY-MM`), or resumes it with `None`.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_paused_through(&self, user_id: i64, month: Option<&str>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET paused_through = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(month)
+            .bind(now())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Opts out of matching (`true`) or rejoins (`false`); rejoining also ends a pause.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_opted_out(&self, user_id: i64, opted_out: bool) -> sqlx::Result<()> {
+        let sql = if opted_out {
+            "UPDATE users SET opted_out_at = $2, updated_at = $2 WHERE id = $1"
+        } else {
+            "UPDATE users SET opted_out_at = NULL, paused_through = NULL, updated_at = $2 WHERE id = $1"
+        };
+        sqlx::query(sql).bind(user_id).bind(now()).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Deletes the account; tokens, sessions and queued mail go with it (foreign keys cascade).
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_user(&self, user_id: i64) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(self.pool()).await?;
+        Ok(())
+    }
+}

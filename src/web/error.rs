@@ -1,0 +1,125 @@
+//! The web layer's one error type. Users get a friendly HTML page with the right status; the
+//! cause of an internal error goes to the log only.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+
+use crate::accounts::AccountError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// Too many attempts; try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited(u64),
+    /// The page needs a logged-in person; send them to log in and back to this path.
+    #[error("login required")]
+    LoginRequired(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("session"))
+    }
+}
+
+impl From<AccountError> for AppError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::Internal(err) => Self::Internal(err),
+            // Handlers match the other cases themselves; reaching here is a bug worth a log line.
+            other => Self::Internal(anyhow::anyhow!("unhandled account outcome: {other}")),
+        }
+    }
+}
+
+/// The page shown for every error.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/error.html")]
+pub struct ErrorPage {
+    pub layout: super::Layout,
+    pub status: u16,
+    pub heading: &'static str,
+    pub message: String,
+}
+
+impl ErrorPage {
+    pub fn new(status: StatusCode, heading: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            layout: super::Layout::bare(heading),
+            status: status.as_u16(),
+            heading,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, heading, message) = match &self {
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is no page at this address. It may have moved, or the link may be incomplete."
+                    .to_owned(),
+            ),
+            Self::Forbidden(why) => (StatusCode::FORBIDDEN, "Not allowed", (*why).to_owned()),
+            Self::BadRequest(why) => {
+                (StatusCode::BAD_REQUEST, "Something was wrong with that request", (*why).to_owned())
+            }
+            Self::RateLimited(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                format!(
+                    "For your account's safety, please wait {} before trying again.",
+                    if *secs <= 60 {
+                        "a minute".to_owned()
+                    } else {
+                        format!("{} minutes", secs.div_ceil(60))
+                    }
+                ),
+            ),
+            Self::LoginRequired(next) => {
+                let target = format!(
+                    "/login?next={}",
+                    form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                return Redirect::to(&target).into_response();
+            }
+            Self::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side",
+                    "The problem has been logged. Please try again in a moment; nothing you entered was lost by trying again.".to_owned(),
+                )
+            }
+        };
+        let mut response = (status, ErrorPage::new(status, heading, message)).into_response();
+        if let Self::RateLimited(secs) = self
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,153 @@
+//! The HTTP side: the axum router, the layers every request passes through, and one module per
+//! page family. Handlers extract, call one function of the library, and render.
+
+pub mod error;
+pub mod pages;
+pub mod security;
+pub mod visitor;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{FromRequest, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware,
+    response::IntoResponse,
+    routing::{get, post},
+};
+use serde::de::DeserializeOwned;
+use tower_http::{
+    limit::RequestBodyLimitLayer, services::ServeDir, set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer, trace::TraceLayer,
+};
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+
+use crate::{
+    accounts::Accounts,
+    config::Config,
+    store::{Store, sessions::DbSessionStore},
+};
+use error::AppError;
+use security::Limiters;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub accounts: Accounts,
+    pub config: Arc<Config>,
+    pub limiters: Limiters,
+}
+
+/// What the page layout needs: the title, who is logged in, the CSRF token and a one-time message.
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    pub title: String,
+    pub user_name: Option<String>,
+    pub csrf: String,
+    pub flash: Option<String>,
+}
+
+impl Layout {
+    /// A layout for pages rendered without a visitor (error pages).
+    pub fn bare(title: &str) -> Self {
+        Self { title: title.to_owned(), ..Self::default() }
+    }
+}
+
+/// `axum::Form` whose refusal is a friendly 400 page instead of plain text.
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(_) => Err(AppError::BadRequest("The form could not be read. Reload the page and try again.")),
+        }
+    }
+}
+
+/// Where the stylesheet lives: `STATIC_DIR`, else `static/` here, else the source tree's.
+fn static_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STATIC_DIR") {
+        return dir.into();
+    }
+    let here = PathBuf::from("static");
+    if here.join("style.css").exists() {
+        here
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
+    }
+}
+
+/// The whole application as one router.
+pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Router {
+    use pages::{auth, home, profile};
+
+    let https = state.config.is_https();
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
+        .with_name("coffee_rounds_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(https)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(14)))
+        .with_signed(session_key);
+
+    // Forms that guess passwords or send email are limited per client address.
+    let limited = Router::new()
+        .route("/signup", get(auth::signup_form).post(auth::signup))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/confirm/resend", get(auth::resend_form).post(auth::resend))
+        .route("/password/forgot", get(auth::forgot_form).post(auth::forgot))
+        .route("/password/reset", get(auth::reset_form).post(auth::reset))
+        .route_layer(middleware::from_fn_with_state(state.clone(), security::limit_per_client));
+
+    let static_files = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        ))
+        .service(ServeDir::new(static_dir()));
+
+    let mut app = Router::new()
+        .merge(limited)
+        .route("/", get(home::home))
+        .route("/check-email", get(auth::check_email))
+        .route("/confirm", get(auth::confirm_page).post(auth::confirm))
+        .route("/logout", post(auth::logout))
+        .route("/password/change", get(profile::password_form).post(profile::change_password))
+        .route("/profile", get(profile::show).post(profile::update))
+        .route("/profile/pause", post(profile::pause))
+        .route("/profile/pause/cancel", post(profile::cancel_pause))
+        .route("/profile/opt-out", post(profile::opt_out))
+        .route("/profile/rejoin", post(profile::rejoin))
+        .route("/account/delete", get(profile::delete_form).post(profile::delete))
+        .route("/healthz", get(healthz))
+        .nest_service("/static", static_files)
+        .fallback(not_found)
+        .layer(middleware::from_fn(security::require_csrf))
+        .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http());
+    for (name, value) in security::headers(https) {
+        app = app.layer(SetResponseHeaderLayer::overriding(name, value));
+    }
+    app.with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.store.ping().await {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    }
+}

@@ -1,0 +1,401 @@
+//! Sign up, confirm, log in and out, and reset a forgotten password.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{Choices, Notice};
+use crate::{
+    accounts::{AccountError, FieldErrors, LoginRefusal, SignupInput},
+    web::{
+        AppState, Form, Layout,
+        error::{AppError, AppResult},
+        visitor::{self, Visitor, local_path},
+    },
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/signup.html")]
+pub struct SignupPage {
+    layout: Layout,
+    errors: FieldErrors,
+    values: SignupInput,
+    choices: Choices,
+    domains_hint: String,
+}
+
+async fn signup_page(
+    state: &AppState,
+    visitor: &Visitor,
+    values: SignupInput,
+    errors: FieldErrors,
+) -> AppResult<SignupPage> {
+    let domains = &state.config.allowed_email_domains;
+    let domains_hint = if domains.is_empty() {
+        String::new()
+    } else {
+        format!("Your address ending in {}.", domains.join(" or "))
+    };
+    Ok(SignupPage {
+        layout: visitor.layout("Sign up").await?,
+        errors,
+        values: SignupInput { password: String::new(), ..values },
+        choices: Choices::load(&state.store).await?,
+        domains_hint,
+    })
+}
+
+pub async fn signup_form(State(state): State<AppState>, visitor: Visitor) -> AppResult<Response> {
+    if visitor.user.is_some() {
+        return Ok(Redirect::to("/profile").into_response());
+    }
+    Ok(signup_page(&state, &visitor, SignupInput::default(), FieldErrors::default()).await?.into_response())
+}
+
+pub async fn signup(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(input): Form<SignupInput>,
+) -> AppResult<Response> {
+    match state.accounts.sign_up(&input).await {
+        Ok(()) => Ok(Redirect::to("/check-email?for=signup").into_response()),
+        Err(AccountError::Invalid(errors)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, signup_page(&state, &visitor, input, errors).await?)
+                .into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/check_email.html")]
+pub struct CheckEmail {
+    layout: Layout,
+    message: &'static str,
+}
+
+#[derive(Deserialize)]
+pub struct CheckEmailQuery {
+    #[serde(default, rename = "for")]
+    reason: String,
+}
+
+/// The page after a form that sends email. It says the same whether or not an account exists.
+pub async fn check_email(visitor: Visitor, Query(query): Query<CheckEmailQuery>) -> AppResult<CheckEmail> {
+    let message = match query.reason.as_str() {
+        "signup" => {
+            "We have sent an email to the address you gave. Open the link in it to activate your account."
+        }
+        "reset" => {
+            "If an account exists for that address, we have sent it a link to choose a new password. The link expires in one hour."
+        }
+        _ => {
+            "If that address has an account waiting for confirmation, we have sent it a new confirmation link."
+        }
+    };
+    Ok(CheckEmail { layout: visitor.layout("Check your email").await?, message })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TokenQuery {
+    token: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/confirm.html")]
+pub struct ConfirmPage {
+    layout: Layout,
+    token: String,
+}
+
+async fn expired_link(
+    visitor: &Visitor,
+    what: &'static str,
+    retry: (&'static str, &'static str),
+) -> AppResult<Response> {
+    let notice = Notice {
+        layout: visitor.layout("Link expired").await?,
+        heading: "This link has expired or was already used",
+        paragraphs: vec![format!("Links in our emails work once and expire after a while. {what}")],
+        action: Some(retry),
+    };
+    Ok((StatusCode::GONE, notice).into_response())
+}
+
+/// The link in the confirmation email shows a button; only the button's POST confirms, so a
+/// mail scanner following the link changes nothing.
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(q): Query<TokenQuery>,
+) -> AppResult<Response> {
+    if !state.accounts.confirmation_is_valid(&q.token).await? {
+        return expired_link(
+            &visitor,
+            "If your account is not active yet, ask for a new link.",
+            ("/confirm/resend", "Send a new link"),
+        )
+        .await;
+    }
+    Ok(ConfirmPage { layout: visitor.layout("Activate your account").await?, token: q.token }.into_response())
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<TokenQuery>,
+) -> AppResult<Response> {
+    match state.accounts.confirm(&form.token).await {
+        Ok(user) => {
+            visitor::log_in(&visitor.session, &user).await?;
+            visitor::flash(
+                &visitor.session,
+                "Welcome! Your account is active and you are in the next round.",
+            )
+            .await?;
+            Ok(Redirect::to("/profile").into_response())
+        }
+        Err(AccountError::LinkInvalid) => {
+            expired_link(
+                &visitor,
+                "If your account is not active yet, ask for a new link.",
+                ("/confirm/resend", "Send a new link"),
+            )
+            .await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/email_only.html")]
+pub struct EmailOnlyPage {
+    layout: Layout,
+    heading: &'static str,
+    intro: &'static str,
+    action: &'static str,
+    button: &'static str,
+    email: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EmailForm {
+    email: String,
+}
+
+/// One of the two "enter your email" pages.
+#[derive(Clone, Copy)]
+enum EmailOnly {
+    Resend,
+    Forgot,
+}
+
+impl EmailOnly {
+    async fn page(self, visitor: &Visitor, email: String, errors: FieldErrors) -> AppResult<EmailOnlyPage> {
+        let (heading, intro, action, button) = match self {
+            Self::Resend => (
+                "Send the confirmation again",
+                "Enter the address you signed up with and we will send a new confirmation link.",
+                "/confirm/resend",
+                "Send a new link",
+            ),
+            Self::Forgot => (
+                "Forgot your password?",
+                "Enter the address you signed up with and we will send a link to choose a new password.",
+                "/password/forgot",
+                "Send the link",
+            ),
+        };
+        Ok(EmailOnlyPage {
+            layout: visitor.layout(heading).await?,
+            heading,
+            intro,
+            action,
+            button,
+            email,
+            errors,
+        })
+    }
+
+    async fn submit(self, state: &AppState, visitor: &Visitor, email: String) -> AppResult<Response> {
+        state.limiters.check_account(&email)?;
+        let done = match self {
+            Self::Resend => state.accounts.resend_confirmation(&email).await,
+            Self::Forgot => state.accounts.request_reset(&email).await,
+        };
+        match done {
+            Ok(()) => {
+                let reason = match self {
+                    Self::Resend => "resend",
+                    Self::Forgot => "reset",
+                };
+                Ok(Redirect::to(&format!("/check-email?for={reason}")).into_response())
+            }
+            Err(AccountError::Invalid(errors)) => {
+                Ok((StatusCode::UNPROCESSABLE_ENTITY, self.page(visitor, email, errors).await?)
+                    .into_response())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+pub async fn resend_form(visitor: Visitor) -> AppResult<EmailOnlyPage> {
+    EmailOnly::Resend.page(&visitor, String::new(), FieldErrors::default()).await
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<EmailForm>,
+) -> AppResult<Response> {
+    EmailOnly::Resend.submit(&state, &visitor, form.email).await
+}
+
+pub async fn forgot_form(visitor: Visitor) -> AppResult<EmailOnlyPage> {
+    EmailOnly::Forgot.page(&visitor, String::new(), FieldErrors::default()).await
+}
+
+pub async fn forgot(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<EmailForm>,
+) -> AppResult<Response> {
+    EmailOnly::Forgot.submit(&state, &visitor, form.email).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/login.html")]
+pub struct LoginPage {
+    layout: Layout,
+    email: String,
+    next: String,
+    problem: Option<String>,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: String,
+}
+
+pub async fn login_form(visitor: Visitor, Query(query): Query<LoginForm>) -> AppResult<Response> {
+    if visitor.user.is_some() {
+        return Ok(Redirect::to(local_path(&query.next)).into_response());
+    }
+    let page = LoginPage {
+        layout: visitor.layout("Log in").await?,
+        email: String::new(),
+        next: query.next,
+        problem: None,
+        errors: FieldErrors::default(),
+    };
+    Ok(page.into_response())
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    state.limiters.check_account(&form.email)?;
+    let problem = match state.accounts.log_in(&form.email, &form.password).await? {
+        Ok(user) => {
+            visitor::log_in(&visitor.session, &user).await?;
+            return Ok(Redirect::to(local_path(&form.next)).into_response());
+        }
+        Err(LoginRefusal::WrongCredentials) => {
+            "The email or password is not right. Check both and try again.".to_owned()
+        }
+        Err(LoginRefusal::Unconfirmed) => {
+            "Your account is not active yet. We have sent a new confirmation link to your email.".to_owned()
+        }
+    };
+    let page = LoginPage {
+        layout: visitor.layout("Log in").await?,
+        email: form.email,
+        next: form.next,
+        problem: Some(problem),
+        errors: FieldErrors::default(),
+    };
+    Ok((StatusCode::UNAUTHORIZED, page).into_response())
+}
+
+pub async fn logout(visitor: Visitor) -> AppResult<Redirect> {
+    visitor::log_out(&visitor.session).await?;
+    Ok(Redirect::to("/"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/reset.html")]
+pub struct ResetPage {
+    layout: Layout,
+    token: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ResetForm {
+    token: String,
+    password: String,
+}
+
+fn reset_expired() -> (&'static str, &'static str) {
+    ("/password/forgot", "Ask for a new link")
+}
+
+pub async fn reset_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(q): Query<TokenQuery>,
+) -> AppResult<Response> {
+    if !state.accounts.reset_is_valid(&q.token).await? {
+        return expired_link(&visitor, "Ask for a new one to reset your password.", reset_expired()).await;
+    }
+    let page = ResetPage {
+        layout: visitor.layout("Choose a new password").await?,
+        token: q.token,
+        errors: FieldErrors::default(),
+    };
+    Ok(page.into_response())
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<ResetForm>,
+) -> AppResult<Response> {
+    match state.accounts.reset_password(&form.token, &form.password).await {
+        Ok(()) => {
+            // Every session of the account has ended; start this one afresh too.
+            visitor::log_out(&visitor.session).await?;
+            visitor::flash(&visitor.session, "Your password has been changed. Log in with the new one.")
+                .await?;
+            Ok(Redirect::to("/login").into_response())
+        }
+        Err(AccountError::Invalid(errors)) => {
+            let page = ResetPage {
+                layout: visitor.layout("Choose a new password").await?,
+                token: form.token,
+                errors,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(AccountError::LinkInvalid) => {
+            expired_link(&visitor, "Ask for a new one to reset your password.", reset_expired()).await
+        }
+        Err(err) => Err(AppError::from(err)),
+    }
+}

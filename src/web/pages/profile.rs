@@ -1,0 +1,214 @@
+//! The profile: details, participation (pause, opt out, rejoin), password and deletion.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{Choices, Notice};
+use crate::{
+    accounts::{self, AccountError, FieldErrors, Participation, ProfileInput},
+    domain::OTHER_DEPARTMENT,
+    web::{
+        AppState, Form, Layout,
+        error::AppResult,
+        visitor::{self, LoggedIn},
+    },
+};
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/profile.html")]
+pub struct ProfilePage {
+    layout: Layout,
+    email: String,
+    participation: Participation,
+    errors: FieldErrors,
+    values: ProfileInput,
+    choices: Choices,
+}
+
+async fn profile_page(
+    state: &AppState,
+    me: &LoggedIn,
+    values: Option<ProfileInput>,
+    errors: FieldErrors,
+) -> AppResult<ProfilePage> {
+    let choices = Choices::load(&state.store).await?;
+    let values = values.unwrap_or_else(|| {
+        let user = &me.user;
+        let listed = choices.departments.iter().any(|d| d.eq_ignore_ascii_case(&user.department));
+        ProfileInput {
+            name: user.name.clone(),
+            role: user.role.clone(),
+            level: user.level.to_string(),
+            department: if listed { user.department.clone() } else { OTHER_DEPARTMENT.to_owned() },
+            department_other: if listed { String::new() } else { user.department.clone() },
+        }
+    });
+    Ok(ProfilePage {
+        layout: me.layout("Your profile").await?,
+        email: me.user.email.clone(),
+        participation: accounts::participation(&me.user, today()),
+        errors,
+        values,
+        choices,
+    })
+}
+
+pub async fn show(State(state): State<AppState>, me: LoggedIn) -> AppResult<ProfilePage> {
+    profile_page(&state, &me, None, FieldErrors::default()).await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    me: LoggedIn,
+    Form(input): Form<ProfileInput>,
+) -> AppResult<Response> {
+    match state.accounts.update_profile(me.user.id, &input).await {
+        Ok(()) => back_to_profile(&me, "Your details are saved.").await,
+        Err(AccountError::Invalid(errors)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, profile_page(&state, &me, Some(input), errors).await?)
+                .into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn back_to_profile(me: &LoggedIn, message: impl Into<String>) -> AppResult<Response> {
+    visitor::flash(&me.session, message).await?;
+    Ok(Redirect::to("/profile#participation").into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PauseForm {
+    months: String,
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    me: LoggedIn,
+    Form(form): Form<PauseForm>,
+) -> AppResult<Response> {
+    match state.accounts.pause(me.user.id, &form.months, today()).await {
+        Ok(through) => {
+            let back = through.plus(1).long_name();
+            back_to_profile(
+                &me,
+                format!("Paused through {}. You will be matched again from {back}.", through.long_name()),
+            )
+            .await
+        }
+        Err(AccountError::Invalid(errors)) => {
+            let message = errors.get("months").unwrap_or("Choose how long to pause.").to_owned();
+            back_to_profile(&me, message).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn cancel_pause(State(state): State<AppState>, me: LoggedIn) -> AppResult<Response> {
+    state.accounts.cancel_pause(me.user.id).await?;
+    back_to_profile(&me, "Welcome back: your pause has ended.").await
+}
+
+pub async fn opt_out(State(state): State<AppState>, me: LoggedIn) -> AppResult<Response> {
+    state.accounts.set_opted_out(me.user.id, true).await?;
+    back_to_profile(&me, "You have opted out. You will not be matched until you rejoin.").await
+}
+
+pub async fn rejoin(State(state): State<AppState>, me: LoggedIn) -> AppResult<Response> {
+    state.accounts.set_opted_out(me.user.id, false).await?;
+    back_to_profile(&me, "Welcome back: you are in the next round.").await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/password.html")]
+pub struct PasswordPage {
+    layout: Layout,
+    errors: FieldErrors,
+}
+
+pub async fn password_form(me: LoggedIn) -> AppResult<PasswordPage> {
+    Ok(PasswordPage { layout: me.layout("Change your password").await?, errors: FieldErrors::default() })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    me: LoggedIn,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let this_session = me.session.id().map(|id| id.to_string());
+    let changed = state
+        .accounts
+        .change_password(&me.user, &form.current_password, &form.new_password, this_session.as_deref())
+        .await;
+    match changed {
+        Ok(()) => {
+            back_to_profile(&me, "Your password has been changed. Your other sessions were logged out.").await
+        }
+        Err(AccountError::Invalid(errors)) => {
+            let page = PasswordPage { layout: me.layout("Change your password").await?, errors };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/delete.html")]
+pub struct DeletePage {
+    layout: Layout,
+    errors: FieldErrors,
+}
+
+pub async fn delete_form(me: LoggedIn) -> AppResult<DeletePage> {
+    Ok(DeletePage { layout: me.layout("Delete your account").await?, errors: FieldErrors::default() })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeleteForm {
+    password: String,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    me: LoggedIn,
+    Form(form): Form<DeleteForm>,
+) -> AppResult<Response> {
+    match state.accounts.delete(&me.user, &form.password).await {
+        Ok(()) => {
+            visitor::log_out(&me.session).await?;
+            let notice = Notice {
+                layout: Layout::bare("Account deleted"),
+                heading: "Your account has been deleted",
+                paragraphs: vec![
+                    "Your profile, your sessions and any email not yet sent have been removed. Thank you for taking part in Coffee Rounds.".into(),
+                ],
+                action: Some(("/", "Back to the home page")),
+            };
+            Ok(notice.into_response())
+        }
+        Err(AccountError::Invalid(errors)) => {
+            let page = DeletePage { layout: me.layout("Delete your account").await?, errors };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}

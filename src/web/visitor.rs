@@ -1,0 +1,128 @@
+//! Who is asking: the session, and the logged-in account if there is one.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use tower_sessions::Session;
+
+use super::{AppState, Layout, error::AppError, security};
+use crate::store::{sessions::USER_ID_KEY, users::User};
+
+const FLASH_KEY: &str = "flash";
+
+/// Any visitor, logged in or not.
+pub struct Visitor {
+    pub session: Session,
+    pub user: Option<User>,
+}
+
+/// A logged-in visitor; anyone else is sent to log in and brought back.
+pub struct LoggedIn {
+    pub session: Session,
+    pub user: User,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, why)| AppError::Internal(anyhow::anyhow!("session layer missing: {why}")))?;
+        let user = match session.get::<i64>(USER_ID_KEY).await? {
+            Some(id) => state.store.user_by_id(id).await?,
+            None => None,
+        };
+        Ok(Self { session, user })
+    }
+}
+
+impl FromRequestParts<AppState> for LoggedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Visitor { session, user } = Visitor::from_request_parts(parts, state).await?;
+        match user {
+            Some(user) => Ok(Self { session, user }),
+            None => {
+                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                Err(AppError::LoginRequired(next))
+            }
+        }
+    }
+}
+
+/// The layout of a page: takes the one-time message and includes a CSRF token for its forms.
+pub async fn layout(session: &Session, user: Option<&User>, title: &str) -> Result<Layout, AppError> {
+    Ok(Layout {
+        title: title.to_owned(),
+        user_name: user.map(|u| u.name.clone()),
+        csrf: security::csrf_token(session).await?,
+        flash: session.remove::<String>(FLASH_KEY).await?,
+    })
+}
+
+/// The layout of a page without forms, which does not start a session for anonymous visitors.
+pub async fn layout_without_forms(
+    session: &Session,
+    user: Option<&User>,
+    title: &str,
+) -> Result<Layout, AppError> {
+    if user.is_some() {
+        return layout(session, user, title).await;
+    }
+    Ok(Layout { title: title.to_owned(), ..Layout::default() })
+}
+
+impl Visitor {
+    pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
+        layout(&self.session, self.user.as_ref(), title).await
+    }
+}
+
+impl LoggedIn {
+    pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
+        layout(&self.session, Some(&self.user), title).await
+    }
+}
+
+/// Shows `message` once, on the next page.
+pub async fn flash(session: &Session, message: impl Into<String>) -> Result<(), AppError> {
+    session.insert(FLASH_KEY, message.into()).await?;
+    Ok(())
+}
+
+/// Starts a logged-in session with a new id and a new CSRF token (no session fixation).
+pub async fn log_in(session: &Session, user: &User) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session.insert(USER_ID_KEY, user.id).await?;
+    security::rotate_csrf(session).await
+}
+
+/// Ends the session everywhere: the stored record is deleted and the cookie cleared.
+pub async fn log_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await?;
+    Ok(())
+}
+
+/// `next` if it is a path on this site, else the profile: never a redirect elsewhere.
+pub fn local_path(next: &str) -> &str {
+    let is_local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if is_local { next } else { "/profile" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(local_path("/profile?x=1"), "/profile?x=1");
+        for outside in
+            ["https://evil.example", "//evil.example", "/\\evil.example", "evil", "", "/\tx", "/a\\b"]
+        {
+            assert_eq!(local_path(outside), "/profile", "{outside:?}");
+        }
+    }
+}
