@@ -66,8 +66,14 @@ async fn session_key(config: &Config, store: &Store) -> anyhow::Result<tower_ses
 
 impl Application {
     /// Connects, migrates and binds `config.bind`.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+        let local = listener.local_addr()?;
+        // With port 0 (tests), links in emails must name the port actually bound.
+        if config.bind.port() == 0 && config.base_url == format!("http://{}", config.bind) {
+            config.base_url = format!("http://{local}");
+        }
         let config = Arc::new(config);
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
@@ -84,15 +90,18 @@ impl Application {
         let state =
             AppState { store: store.clone(), accounts, config: config.clone(), limiters: limiters.clone() };
         let router = web::router(state, key);
-        let listener =
-            TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
-        let port = listener.local_addr()?.port();
-        tracing::info!(address = %listener.local_addr()?, mail = sender.transport.describe(), "Coffee Rounds is ready");
+        let port = local.port();
+        tracing::info!(address = %local, mail = sender.transport.describe(), "Coffee Rounds is ready");
         Ok(Self { listener, router, sender, store, limiters, port })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The application's database handle (tests use it to simulate an outage).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn mail_description(&self) -> String {
