@@ -68,7 +68,8 @@ impl Application {
     /// Connects, migrates and binds `config.bind`.
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+        let listener =
+            TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
         let local = listener.local_addr()?;
         // With port 0 (tests), links in emails must name the port actually bound.
         if config.bind.port() == 0 && config.base_url == format!("http://{}", config.bind) {

@@ -154,7 +154,9 @@ impl TestApp {
             }
         };
         let mail = match &config.mail {
-            MailSettings::Smtp(_) => MailSource::Maildir(std::env::var("TEST_MAILDIR").expect("TEST_MAILDIR").into()),
+            MailSettings::Smtp(_) => {
+                MailSource::Maildir(std::env::var("TEST_MAILDIR").expect("TEST_MAILDIR").into())
+            }
             MailSettings::Files(dir) => MailSource::Files(dir.clone()),
         };
         adjust(&mut config);
@@ -246,7 +248,8 @@ impl TestApp {
         let mail = self.email_to(email).await;
         let link = mail.link(&format!("{}/confirm?token=", self.base));
         let token = link.split("token=").nth(1).expect("token").to_owned();
-        let confirmed = self.submit(&link.replacen(&self.base, "", 1), "/confirm", &[("token", &token)]).await;
+        let confirmed =
+            self.submit(&link.replacen(&self.base, "", 1), "/confirm", &[("token", &token)]).await;
         assert_eq!(confirmed.status(), 200);
         assert!(confirmed.url().path().starts_with("/profile"), "confirmation lands on the profile");
     }
@@ -332,10 +335,13 @@ impl Drop for TestApp {
         if let Some((admin, name)) = self.postgres.take() {
             // On its own thread and runtime, so it runs even while the test's runtime unwinds.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 runtime.block_on(async {
                     if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                        let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
+                        let _ = conn
+                            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                            .await;
                     }
                 });
             })
@@ -350,7 +356,11 @@ fn client() -> reqwest::Client {
 
 /// A client that does not follow redirects, to look at them.
 pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// `postgres://host/db` with another database name.

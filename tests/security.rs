@@ -1,0 +1,366 @@
+//! Each security promise of the foundation, with a test that fails without it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestApp, csrf_in, no_redirects, unique_email};
+use reqwest::header;
+
+const PASSWORD: &str = "morning rounds with coffee";
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("coffee_rounds_session="))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// A page without the parts that differ between two otherwise identical answers.
+fn normalised(page: &str, email: &str) -> String {
+    let mut page = page.replace(email, "EMAIL");
+    while let Some(token) = csrf_in(&page) {
+        page = page.replace(&token, "TOKEN");
+        if csrf_in(&page).as_deref() == Some("TOKEN") {
+            break;
+        }
+    }
+    page
+}
+
+both_backends! {
+    async fn a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("csrf");
+        app.member(&email, PASSWORD).await;
+        let fields = [("name", "Changed By Attacker"), ("role", "Nurse"), ("level", "1"), ("department", "Cardiology")];
+
+        let missing = app.client.post(app.url("/profile")).form(&fields).send().await.unwrap();
+        assert_eq!(missing.status(), 403);
+        assert!(missing.text().await.unwrap().contains("did not come from Coffee Rounds"));
+        let mut forged = fields.to_vec();
+        forged.push(("csrf_token", "forged-token"));
+        let wrong = app.client.post(app.url("/profile")).form(&forged).send().await.unwrap();
+        assert_eq!(wrong.status(), 403);
+        let opt_out = app.client.post(app.url("/profile/opt-out")).send().await.unwrap();
+        assert_eq!(opt_out.status(), 403);
+
+        let user = app.store.user_by_email(&email).await.unwrap().unwrap();
+        assert_eq!(user.name, "Alex Rivera");
+        assert!(user.opted_out_at.is_none());
+
+        // A stranger's form post (no session at all) is refused too.
+        let stranger = app.new_browser();
+        let signup = stranger.post(app.url("/signup")).form(&[("email", unique_email("x").as_str()), ("csrf_token", "x")]).send().await.unwrap();
+        assert_eq!(signup.status(), 403);
+        app.stop().await;
+    }
+
+    async fn every_response_carries_the_security_headers(backend) {
+        let app = TestApp::spawn(backend).await;
+        for path in ["/", "/login", "/no-such-page", "/static/style.css", "/healthz"] {
+            let response = app.get(path).await;
+            let h = response.headers();
+            let csp = h.get(header::CONTENT_SECURITY_POLICY).unwrap_or_else(|| panic!("no CSP on {path}")).to_str().unwrap();
+            assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+            assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff", "{path}");
+            assert!(h.get(header::REFERRER_POLICY).is_some(), "{path}");
+        }
+        // No page carries inline script.
+        for path in ["/", "/login", "/signup"] {
+            let page = app.get(path).await.text().await.unwrap();
+            assert!(!page.contains("<script"), "{path} has a script");
+        }
+        app.stop().await;
+    }
+
+    async fn the_session_cookie_is_http_only_and_same_site_lax(backend) {
+        let app = TestApp::spawn(backend).await;
+        let response = no_redirects().get(app.url("/login")).send().await.unwrap();
+        let cookie = session_cookie(&response).expect("a session cookie for the login form");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain-http deployments cannot use Secure: {cookie}");
+        app.stop().await;
+
+        let https = TestApp::spawn_with(backend, |c| c.base_url = "https://coffee.hospital.test".into()).await;
+        let response = no_redirects().get(https.url("/login")).send().await.unwrap();
+        let cookie = session_cookie(&response).unwrap();
+        assert!(cookie.contains("Secure"), "{cookie}");
+        assert!(response.headers().get(header::STRICT_TRANSPORT_SECURITY).is_some());
+        https.stop().await;
+    }
+
+    async fn logging_in_rotates_the_session_id_and_logging_out_destroys_it(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("rotate");
+        app.member(&email, PASSWORD).await;
+
+        let browser = no_redirects();
+        let before = session_cookie(&browser.get(app.url("/login")).send().await.unwrap()).unwrap();
+        let login = app.log_in(&browser, &email, PASSWORD).await;
+        assert_eq!(login.status(), 303);
+        let after = session_cookie(&login).expect("a new cookie at login");
+        assert_ne!(cookie_value(&before), cookie_value(&after));
+
+        // The pre-login session id gives no access.
+        let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let with = |c: &str| plain.get(app.url("/profile")).header(header::COOKIE, cookie_value(c));
+        assert_eq!(with(&before).send().await.unwrap().status(), 303);
+        assert_eq!(with(&after).send().await.unwrap().status(), 200);
+
+        // After logout, a copy of the cookie opens nothing.
+        let token = app.csrf(&browser, "/profile").await;
+        let out = browser.post(app.url("/logout")).form(&[("csrf_token", token)]).send().await.unwrap();
+        assert_eq!(out.status(), 303);
+        let profile = with(&after).send().await.unwrap();
+        assert_eq!(profile.status(), 303);
+        assert!(profile.headers()[header::LOCATION].to_str().unwrap().starts_with("/login"));
+        app.stop().await;
+    }
+
+    async fn signing_up_with_a_registered_email_looks_the_same_and_tells_the_owner(backend) {
+        let app = TestApp::spawn(backend).await;
+        let taken = unique_email("taken");
+        app.member(&taken, PASSWORD).await;
+        let fresh = unique_email("fresh");
+
+        let again = app.new_browser();
+        let new = app.new_browser();
+        let sign_up = |client: reqwest::Client, email: String| {
+            let app = &app;
+            async move {
+                let form = [("email", email.as_str()), ("name", "Pat Doe"), ("password", "quiet ward at night"),
+                    ("role", "Physician"), ("level", "3"), ("department", "Surgery")];
+                let response = app.submit_as(&client, "/signup", "/signup", &form).await;
+                (response.status(), response.url().path().to_owned(), normalised(&response.text().await.unwrap(), &email))
+            }
+        };
+        let taken_answer = sign_up(again, taken.clone()).await;
+        let fresh_answer = sign_up(new, fresh.clone()).await;
+        assert_eq!(taken_answer, fresh_answer);
+
+        let note = app.email_to(&taken).await;
+        assert_eq!(note.subject, "You already have a Coffee Rounds account");
+        assert!(note.text.contains("tried to sign up"));
+        assert_eq!(app.email_to(&fresh).await.subject, "Confirm your Coffee Rounds account");
+        // The existing account is untouched.
+        assert_eq!(app.store.user_by_email(&taken).await.unwrap().unwrap().name, "Alex Rivera");
+        app.stop().await;
+    }
+
+    async fn login_with_an_unknown_email_or_a_wrong_password_answers_alike(backend) {
+        let app = TestApp::spawn(backend).await;
+        let known = unique_email("known");
+        app.member(&known, PASSWORD).await;
+        let unknown = unique_email("unknown");
+
+        let attempt = |email: String| {
+            let app = &app;
+            async move {
+                let started = Instant::now();
+                let response = app.log_in(&app.new_browser(), &email, "a wrong password here").await;
+                let elapsed = started.elapsed();
+                (response.status(), normalised(&response.text().await.unwrap(), &email), elapsed)
+            }
+        };
+        let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let (s1, p1, t1) = attempt(known.clone()).await;
+            let (s2, p2, t2) = attempt(unknown.clone()).await;
+            assert_eq!((s1, &p1), (s2, &p2));
+            assert_eq!(s1, 401);
+            known_times.push(t1);
+            unknown_times.push(t2);
+        }
+        known_times.sort();
+        unknown_times.sort();
+        let (k, u) = (known_times[2].as_secs_f64(), unknown_times[2].as_secs_f64());
+        assert!(k / u < 2.0 && u / k < 2.0, "median login time differs: known {k:.3}s, unknown {u:.3}s");
+        app.stop().await;
+    }
+
+    async fn a_reset_request_answers_alike_for_known_and_unknown_emails(backend) {
+        let app = TestApp::spawn(backend).await;
+        let known = unique_email("known");
+        app.member(&known, PASSWORD).await;
+        let unknown = unique_email("nobody");
+        let ask = |email: String| {
+            let app = &app;
+            async move {
+                let r = app.submit_as(&app.new_browser(), "/password/forgot", "/password/forgot", &[("email", &email)]).await;
+                (r.status(), r.url().path().to_owned(), normalised(&r.text().await.unwrap(), &email))
+            }
+        };
+        assert_eq!(ask(known.clone()).await, ask(unknown.clone()).await);
+        assert_eq!(app.email_to(&known).await.subject, "Reset your Coffee Rounds password");
+        assert!(app.all_emails_to(&unknown, Duration::from_millis(500)).await.is_empty());
+        app.stop().await;
+    }
+
+    async fn too_many_login_attempts_from_one_client_get_a_readable_429(backend) {
+        let app = TestApp::spawn_with(backend, |c| c.rate_limits.per_ip_per_minute = 3).await;
+        let browser = app.new_browser();
+        for _ in 0..3 {
+            assert_eq!(app.log_in(&browser, &unique_email("guess"), "a wrong password here").await.status(), 401);
+        }
+        let limited = app.log_in(&browser, &unique_email("guess"), "a wrong password here").await;
+        assert_eq!(limited.status(), 429);
+        assert!(limited.headers().get(header::RETRY_AFTER).is_some());
+        assert!(limited.text().await.unwrap().contains("Too many attempts"));
+        // Signup and reset share the per-client budget.
+        assert_eq!(app.sign_up(&unique_email("late"), PASSWORD).await.status(), 429);
+        // Reading pages is not limited.
+        assert_eq!(app.get("/login").await.status(), 200);
+        app.stop().await;
+    }
+
+    async fn too_many_attempts_on_one_account_are_limited_from_any_client(backend) {
+        let app = TestApp::spawn_with(backend, |c| c.rate_limits.per_account_per_minute = 2).await;
+        let target = unique_email("target");
+        for _ in 0..2 {
+            assert_eq!(app.log_in(&app.new_browser(), &target, "a wrong password here").await.status(), 401);
+        }
+        assert_eq!(app.log_in(&app.new_browser(), &target, "a wrong password here").await.status(), 429);
+        let forgot = app.submit_as(&app.new_browser(), "/password/forgot", "/password/forgot", &[("email", &target.to_uppercase())]).await;
+        assert_eq!(forgot.status(), 429, "the same account in other letter case counts too");
+        assert_eq!(app.log_in(&app.new_browser(), &unique_email("other"), "a wrong password here").await.status(), 401);
+        app.stop().await;
+    }
+
+    async fn after_login_only_local_next_paths_are_followed(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("next");
+        app.member(&email, PASSWORD).await;
+        let go = |next: &'static str| {
+            let app = &app;
+            let email = email.clone();
+            async move {
+                let browser = no_redirects();
+                let r = app.submit_as(&browser, "/login", "/login", &[("email", &email), ("password", PASSWORD), ("next", next)]).await;
+                r.headers()[header::LOCATION].to_str().unwrap().to_owned()
+            }
+        };
+        assert_eq!(go("/password/change").await, "/password/change");
+        assert_eq!(go("https://evil.example/phish").await, "/profile");
+        assert_eq!(go("//evil.example").await, "/profile");
+        assert_eq!(go("/\\evil.example").await, "/profile");
+
+        // A protected page sends an anonymous visitor to log in and back.
+        let r = no_redirects().get(app.url("/password/change")).send().await.unwrap();
+        assert_eq!(r.headers()[header::LOCATION], "/login?next=%2Fpassword%2Fchange");
+        app.stop().await;
+    }
+
+    async fn unknown_pages_and_oversized_bodies_get_friendly_answers(backend) {
+        let app = TestApp::spawn(backend).await;
+        let missing = app.get("/no/such/page").await;
+        assert_eq!(missing.status(), 404);
+        assert!(missing.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        assert!(missing.text().await.unwrap().contains("Page not found"));
+
+        let token = app.csrf(&app.client, "/signup").await;
+        let huge = "x".repeat(300 * 1024);
+        let big = app.client.post(app.url("/signup")).form(&[("csrf_token", token.as_str()), ("name", &huge)]).send().await.unwrap();
+        assert_eq!(big.status(), 413);
+
+        let bogus = app.get("/password/reset?token=not-a-real-token").await;
+        assert_eq!(bogus.status(), 410);
+        app.stop().await;
+    }
+
+    async fn the_session_key_survives_a_restart(backend) {
+        // The first app generates and stores the key; a second one on the same database reuses it.
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("restart");
+        app.member(&email, PASSWORD).await;
+        let (key,): (String,) = sqlx::query_as("SELECT value FROM secrets WHERE name = 'session_key'")
+            .fetch_one(app.store.pool()).await.unwrap();
+        assert!(key.len() >= 86, "64 random bytes, base64");
+        let mut config = coffee_rounds::config::Config::from_lookup(|_| None).unwrap();
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        config.database_url = database_url_of(&app).await;
+        config.mail = coffee_rounds::config::MailSettings::Files(tempfile::tempdir().unwrap().keep());
+        let second = coffee_rounds::app::Application::build(config).await.unwrap();
+        let port = second.port();
+        tokio::spawn(second.run_until(std::future::pending()));
+        // The same browser, its cookie signed by the first process, is still logged in.
+        let profile = app.client.get(format!("http://127.0.0.1:{port}/profile")).send().await.unwrap();
+        assert_eq!(profile.url().path(), "/profile");
+        app.stop().await;
+    }
+}
+
+/// The database URL the test app runs on, read back from its own connection.
+async fn database_url_of(app: &TestApp) -> String {
+    match app.backend {
+        common::Backend::Sqlite => {
+            let (file,): (String,) =
+                sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(app.store.pool())
+                    .await
+                    .unwrap();
+            format!("sqlite://{file}")
+        }
+        common::Backend::Postgres => {
+            let (name,): (String,) =
+                sqlx::query_as("SELECT current_database()::text").fetch_one(app.store.pool()).await.unwrap();
+            let admin = std::env::var("TEST_DATABASE_URL").unwrap();
+            let base = &admin[..admin.rfind('/').unwrap()];
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// Hashing runs off the async threads: while logins hash, a single-threaded server still
+/// answers pages quickly.
+#[tokio::test(flavor = "current_thread")]
+async fn password_hashing_does_not_block_the_async_thread() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let email = unique_email("storm");
+    app.member(&email, PASSWORD).await;
+    let started = Instant::now();
+    app.log_in(&app.new_browser(), &email, "a wrong password here").await;
+    let one_login = started.elapsed();
+
+    let storm: Vec<_> = (0..6)
+        .map(|_| {
+            let client = app.new_browser();
+            let url = app.url("/login");
+            let email = email.clone();
+            tokio::spawn(async move {
+                let body = client.get(&url).send().await.unwrap().text().await.unwrap();
+                let token = csrf_in(&body).unwrap();
+                let form =
+                    [("email", email.as_str()), ("password", "wrong wrong wrong"), ("csrf_token", &token)];
+                client.post(&url).form(&form).send().await.unwrap().status()
+            })
+        })
+        .collect();
+    let pages = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut worst = Duration::ZERO;
+        for _ in 0..5 {
+            let t = Instant::now();
+            assert_eq!(app.get("/").await.status(), 200);
+            worst = worst.max(t.elapsed());
+        }
+        worst
+    };
+    let worst_page = pages.await;
+    for login in storm {
+        assert_eq!(login.await.unwrap(), 401);
+    }
+    assert!(
+        worst_page < one_login,
+        "a page took {worst_page:?} while logins hashed; one login takes {one_login:?}"
+    );
+    app.stop().await;
+}
