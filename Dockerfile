@@ -1,0 +1,35 @@
+# Coffee Rounds runtime image. Build: docker build -t coffee-rounds .
+# Run:   docker run -p 3000:3000 -v coffee-data:/data coffee-rounds
+# (Not built on the development machine, which has no Docker engine; kept simple to be checked by reading.)
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+# Dependencies first, in their own layer: rebuilt only when Cargo.toml or Cargo.lock change.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src target/release/deps/coffee_rounds* target/release/.fingerprint/coffee-rounds-*
+COPY src src
+COPY migrations migrations
+COPY templates templates
+COPY static static
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data coffee \
+    && mkdir -p /data /app && chown coffee /data
+COPY --from=build /src/target/release/coffee-rounds /usr/local/bin/coffee-rounds
+COPY static /app/static
+USER coffee
+WORKDIR /data
+ENV BIND=0.0.0.0:3000 \
+    STATIC_DIR=/app/static \
+    DATABASE_URL=sqlite:///data/coffee-rounds.db \
+    MAIL_DIR=/data/mail-out
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
+ENTRYPOINT ["coffee-rounds"]
+CMD ["serve"]

@@ -1,0 +1,77 @@
+//! The binary as a new user runs it: zero-configuration `serve`, `migrate`, graceful shutdown.
+
+use std::{
+    net::TcpListener,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_coffee-rounds");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Only the port is set (so tests can run side by side); everything else is the default.
+#[test]
+fn serve_starts_with_no_configuration_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    loop {
+        let up = runtime.block_on(async { reqwest::get(&url).await.map(|r| r.status().as_u16()).ok() });
+        if up == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not answer /healthz");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(dir.path().join("coffee-rounds.db").exists(), "SQLite file created in the working directory");
+    assert!(dir.path().join("mail-out").is_dir(), "mail folder created");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(exit.success(), "exit {exit:?}\n{stderr}");
+    assert!(stderr.contains(&format!("running at http://127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("mail-out"), "says where mail goes: {stderr}");
+}
+
+#[test]
+fn migrate_creates_the_schema_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/m.db", dir.path().display());
+    for _ in 0..2 {
+        let out = Command::new(BIN).arg("migrate").env("DATABASE_URL", &url).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Migrations applied"));
+    }
+}
+
+#[test]
+fn a_bad_setting_is_a_clear_error() {
+    let out = Command::new(BIN).arg("serve").env("BIND", "not an address").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BIND must be an address"));
+}
