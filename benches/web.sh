@@ -25,6 +25,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+[ -n "${BENCH_DEBUG:-}" ] && set -x
 
 # The per-client limit would turn every request from loopback into a 429: raise it for the run.
 RUST_LOG=warn RATE_LIMIT_PER_IP=1000000000 RATE_LIMIT_PER_ACCOUNT=1000000000 \
@@ -52,7 +53,7 @@ PY
 token=$(csrf "$jar" "/confirm?token=$confirm")
 curl -fs -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" --data-urlencode "token=$confirm" "$base/confirm"
 member=$(awk '$6 == "coffee_rounds_session" { print $7 }' "$jar")
-curl -fs -b "coffee_rounds_session=$member" "$base/profile" | grep -q "Your profile" || { echo "login for the benchmark failed"; exit 1; }
+curl -fs -b "coffee_rounds_session=$member" "$base/profile" | grep "Your profile" >/dev/null || { echo "login for the benchmark failed"; tail "$work/server.log"; exit 1; }
 
 # wrk → "requests/s p99-ms"
 measure() {

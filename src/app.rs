@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use rand::Rng;
 use tokio::{
@@ -115,7 +116,11 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let sender = tokio::spawn(self.sender.run(stop_rx.clone()));
         let housekeeping = tokio::spawn(housekeeping(self.store.clone(), self.limiters, stop_rx));
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        // Without TCP_NODELAY a response written in two parts waits on delayed ACKs (~40 ms).
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;

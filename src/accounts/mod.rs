@@ -180,8 +180,7 @@ impl Accounts {
         department: &str,
         other: &str,
     ) -> Result<Option<Profile>> {
-        let roles = self.store.roles().await?;
-        let departments = self.store.departments().await?;
+        let crate::store::lists::Lists { departments, roles } = self.store.lists().await?;
         let name = errors.take("name", PersonName::parse(name));
         let role = errors.take("role", domain::parse_role(role, &roles));
         let level = errors.take("level", domain::parse_level(level));

@@ -36,6 +36,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    lists_cache: lists::ListsCache,
 }
 
 impl Store {
@@ -77,7 +78,7 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, lists_cache: lists::ListsCache::default() })
     }
 
     /// Applies the migrations of this backend that have not run yet.

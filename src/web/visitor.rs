@@ -56,8 +56,17 @@ pub async fn layout(session: &Session, user: Option<&User>, title: &str) -> Resu
         title: title.to_owned(),
         user_name: user.map(|u| u.name.clone()),
         csrf: security::csrf_token(session).await?,
-        flash: session.remove::<String>(FLASH_KEY).await?,
+        flash: take_flash(session).await?,
     })
+}
+
+/// Removes and returns the one-time message. Looks first: removing marks the session changed,
+/// and a changed session is written back on every page view.
+async fn take_flash(session: &Session) -> Result<Option<String>, AppError> {
+    if session.get_value(FLASH_KEY).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(session.remove::<String>(FLASH_KEY).await?)
 }
 
 /// The layout of a page without forms, which does not start a session for anonymous visitors.
