@@ -3,3 +3,4 @@
 //! The library owns everything; `main.rs` only parses the command line.
 
 pub mod plan;
+pub mod matching;
