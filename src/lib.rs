@@ -11,5 +11,6 @@ pub mod domain;
 pub mod mail;
 pub mod months;
 pub mod plan;
+pub mod matching;
 pub mod store;
 pub mod web;

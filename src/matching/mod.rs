@@ -1,0 +1,632 @@
+//! The matching engine: who meets whom this month. It owns the pair score, the objective of
+//! `shared/spec/matching.md` (maximum cardinality, then priority, then total score, then
+//! left-over participants as third members) and the exact optimisation behind it; it is a pure
+//! function of its [`Input`] (no I/O, no clock, randomness only from the seed).
+//!
+//! How it works. Steps 1–3 of the objective are one maximum-weight perfect matching, solved
+//! exactly by the blossom algorithm in [`blossom`], on a graph whose edge weights fold the three
+//! levels into one integer: `B + P·(priority(a) + priority(b)) + w(a, b)`, with
+//! `P > (n/2)·(max w − min w)` and `B > (n/2)·(2P + max w − min w)`, so one more pair beats any
+//! priority gain and one more priority participant beats any score gain. Dummy vertices (edges of
+//! weight 0 to everyone and to each other) make the matching perfect when the count is odd or
+//! forbidden pairs leave more people over; a real participant matched to a dummy is left over.
+//!
+//! Scale. Up to [`Tuning::dense_below`] participants the graph has every allowed pair. Above, it
+//! is a sparse candidate graph: each participant's best [`Tuning::best_partners`] partners among a
+//! seeded sample drawn from the best-scoring career levels, plus [`Tuning::random_partners`]
+//! partners drawn from everyone. The solver's dual variables then certify the result on the
+//! full graph: every allowed pair outside the candidate graph must have non-negative slack. The
+//! check only visits pairs whose duals are low enough to possibly fail (duals sorted per level,
+//! bounded by the largest possible score between two levels). Any pair that fails is added and
+//! the solver runs again, so the result is the exact optimum of the full allowed-pair graph.
+//!
+//! Choices where the spec is silent:
+//! - Groups are listed in input order of their first member; a pair lists its members in input
+//!   order, a triple then adds the left-over participant. Sit-outs follow in input order.
+//! - The jitter of a pair is a SplitMix64 hash of the seed and the FNV-1a hashes of both trimmed
+//!   ids (sorted), reduced modulo `jitter + 1`: symmetric and the same on every machine.
+//! - The default seed ([`default_seed`]) is `year·100 + month` of the target month.
+//! - Left-over participants are placed in input order; each takes the pair with the highest
+//!   attachment score, ties broken by a seeded hash of the three ids.
+//! - A group is "cross-department" when its members are not all from one department.
+//! - Several history rows for the same pair count once; the most recent month decides between
+//!   "forbidden" and "penalty". A sit-out row whose participant had a group in the same month
+//!   still gives priority (history is taken as written).
+
+pub mod blossom;
+mod types;
+
+pub use types::*;
+
+use std::collections::BTreeMap;
+
+/// Knobs of the candidate graph; the result is the exact optimum whatever their values, they only
+/// change the running time.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// Up to this many participants, use every allowed pair (no sparse graph).
+    pub dense_below: usize,
+    /// Best partners kept per participant in the sparse graph.
+    pub best_partners: usize,
+    /// Partners sampled from the best levels before keeping the best ones.
+    pub sample: usize,
+    /// Uniformly random partners added per participant (keeps a perfect matching likely).
+    pub random_partners: usize,
+    /// Keep the solver's final graph in [`Plan::solver_graph`] (for benchmarks).
+    pub keep_graph: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            dense_below: 300,
+            best_partners: 10,
+            sample: 128,
+            random_partners: 2,
+            keep_graph: false,
+        }
+    }
+}
+
+/// The default round seed for a month: `year·100 + month` (e.g. 202603 for 2026-03).
+pub fn default_seed(month: Month) -> u64 {
+    (month.year() as u64) * 100 + u64::from(month.month())
+}
+
+/// Plan a round with the default [`Tuning`].
+pub fn plan(input: &Input) -> Result<Plan, PlanError> {
+    plan_with(input, &Tuning::default())
+}
+
+#[inline]
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for &b in s.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
+
+/// Everything needed to score any pair quickly, built once per round.
+struct Ctx<'a> {
+    input: &'a Input,
+    n: usize,
+    dept: Vec<u32>,
+    role: Vec<u32>,
+    level: Vec<u32>,
+    idhash: Vec<u64>,
+    priority: Vec<bool>,
+    /// Per participant, sorted by partner: (partner, latest month index before the target).
+    met: Vec<Vec<(u32, i64)>>,
+    window_start: i64,
+}
+
+fn intern(map: &mut BTreeMap<String, u32>, raw: &str) -> u32 {
+    let key = raw.trim().to_lowercase();
+    let next = map.len() as u32;
+    *map.entry(key).or_insert(next)
+}
+
+impl<'a> Ctx<'a> {
+    fn new(input: &'a Input) -> Result<Self, PlanError> {
+        let n = input.participants.len();
+        let mut index: BTreeMap<&str, u32> = BTreeMap::new();
+        for (i, p) in input.participants.iter().enumerate() {
+            if index.insert(p.id.as_str(), i as u32).is_some() {
+                return Err(PlanError::DuplicateId(p.id.clone()));
+            }
+        }
+        let mut depts = BTreeMap::new();
+        let mut roles = BTreeMap::new();
+        let dept = input
+            .participants
+            .iter()
+            .map(|p| intern(&mut depts, &p.department))
+            .collect();
+        let role = input
+            .participants
+            .iter()
+            .map(|p| intern(&mut roles, &p.role))
+            .collect();
+        let target = input.month.index();
+        let mut priority = vec![false; n];
+        let mut met: Vec<Vec<(u32, i64)>> = vec![Vec::new(); n];
+        for h in &input.history {
+            let m = h.month.index();
+            if m >= target {
+                continue;
+            }
+            let Some(&a) = index.get(h.a.as_str()) else {
+                continue;
+            };
+            match &h.b {
+                None => {
+                    if m == target - 1 {
+                        priority[a as usize] = true;
+                    }
+                }
+                Some(b) => {
+                    let Some(&b) = index.get(b.as_str()) else {
+                        continue;
+                    };
+                    if a != b {
+                        met[a as usize].push((b, m));
+                        met[b as usize].push((a, m));
+                    }
+                }
+            }
+        }
+        for list in &mut met {
+            list.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
+            list.dedup_by_key(|x| x.0);
+        }
+        Ok(Ctx {
+            input,
+            n,
+            dept,
+            role,
+            level: input.participants.iter().map(|p| p.level.0).collect(),
+            idhash: input
+                .participants
+                .iter()
+                .map(|p| fnv1a(p.id.as_str()))
+                .collect(),
+            priority,
+            met,
+            window_start: target - i64::from(input.weights.repeat_window),
+        })
+    }
+
+    fn last_met(&self, a: usize, b: usize) -> Option<i64> {
+        let list = &self.met[a];
+        list.binary_search_by_key(&(b as u32), |x| x.0)
+            .ok()
+            .map(|i| list[i].1)
+    }
+
+    fn forbidden(&self, a: usize, b: usize) -> bool {
+        a == b || self.last_met(a, b).is_some_and(|m| m >= self.window_start)
+    }
+
+    fn jitter(&self, a: usize, b: usize) -> i64 {
+        let j = self.input.weights.jitter;
+        if j == 0 {
+            return 0;
+        }
+        let (lo, hi) = if self.idhash[a] <= self.idhash[b] {
+            (self.idhash[a], self.idhash[b])
+        } else {
+            (self.idhash[b], self.idhash[a])
+        };
+        let h = splitmix(self.input.seed ^ splitmix(lo ^ splitmix(hi)));
+        (h % (u64::from(j) + 1)) as i64
+    }
+
+    /// Score terms of an allowed pair, `None` if the pair is forbidden.
+    fn terms(&self, a: usize, b: usize) -> Option<ScoreTerms> {
+        if self.forbidden(a, b) {
+            return None;
+        }
+        let w = &self.input.weights;
+        Some(ScoreTerms {
+            department: if self.dept[a] != self.dept[b] { w.department } else { 0 },
+            role: if self.role[a] != self.role[b] { w.role } else { 0 },
+            level: w.level_term(Level(self.level[a]), Level(self.level[b])),
+            history: if self.last_met(a, b).is_some() { -w.repeat_penalty } else { 0 },
+            jitter: self.jitter(a, b),
+        })
+    }
+
+    fn score(&self, a: usize, b: usize) -> Option<i64> {
+        self.terms(a, b).map(|t| t.total())
+    }
+
+    /// Largest and smallest possible score of any pair (bounds for the lexicographic weights).
+    fn score_range(&self) -> (i64, i64) {
+        let w = &self.input.weights;
+        let lmax = *w.level_gap.iter().max().unwrap_or(&0);
+        let lmin = *w.level_gap.iter().min().unwrap_or(&0);
+        let hi = w.department.max(0) + w.role.max(0) + lmax + i64::from(w.jitter);
+        let lo = w.department.min(0) + w.role.min(0) + lmin - w.repeat_penalty.max(0);
+        (hi, lo.min(hi))
+    }
+
+    /// Upper bound of the score between anyone at level `la` and anyone at level `lb`.
+    fn level_pair_bound(&self, la: u32, lb: u32) -> i64 {
+        let w = &self.input.weights;
+        w.department.max(0)
+            + w.role.max(0)
+            + w.level_term(Level(la), Level(lb))
+            + i64::from(w.jitter)
+            + (-w.repeat_penalty).max(0)
+    }
+}
+
+/// Deterministic pseudo-random stream (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        splitmix(self.0)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The sparse candidate graph: allowed pairs `(a, b)` with `a < b`, sorted.
+fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Vec<(u32, u32)> {
+    let n = ctx.n;
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    if n <= tuning.dense_below {
+        for a in 0..n {
+            for b in a + 1..n {
+                if !ctx.forbidden(a, b) {
+                    pairs.push((a as u32, b as u32));
+                }
+            }
+        }
+        return pairs;
+    }
+    // Participants by level, and for each level the other levels by how much they add.
+    let mut by_level: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for a in 0..n {
+        by_level.entry(ctx.level[a]).or_default().push(a as u32);
+    }
+    let levels: Vec<u32> = by_level.keys().copied().collect();
+    let w = &ctx.input.weights;
+    let mut order: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for &la in &levels {
+        let mut others = levels.clone();
+        others.sort_by_key(|&lb| std::cmp::Reverse(w.level_term(Level(la), Level(lb))));
+        // Keep the levels that add the most, and enough of them to hold a good sample.
+        let top = w.level_term(Level(la), Level(others[0]));
+        let mut chosen = Vec::new();
+        let mut size = 0;
+        for &lb in &others {
+            if w.level_term(Level(la), Level(lb)) == top || size < tuning.sample * 4 {
+                chosen.push(lb);
+                size += by_level[&lb].len();
+            }
+        }
+        order.insert(la, chosen);
+    }
+    let mut rng = Rng(ctx.input.seed ^ 0xC0FF_EE00_D15C_0A11);
+    let mut pool: Vec<(i64, u32)> = Vec::new();
+    for a in 0..n {
+        pool.clear();
+        let chosen = &order[&ctx.level[a]];
+        let total: usize = chosen.iter().map(|l| by_level[l].len()).sum();
+        for _ in 0..tuning.sample {
+            let mut r = rng.below(total.max(1));
+            for l in chosen {
+                let members = &by_level[l];
+                if r < members.len() {
+                    let b = members[r] as usize;
+                    if let Some(s) = ctx.score(a, b) {
+                        pool.push((s, b as u32));
+                    }
+                    break;
+                }
+                r -= members.len();
+            }
+        }
+        pool.sort_unstable_by(|x, y| y.cmp(x));
+        pool.dedup_by_key(|x| x.1);
+        pool.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        for &(_, b) in pool.iter().take(tuning.best_partners) {
+            pairs.push(((a as u32).min(b), (a as u32).max(b)));
+        }
+        for _ in 0..tuning.random_partners {
+            let b = rng.below(n);
+            if !ctx.forbidden(a, b) {
+                pairs.push(((a as u32).min(b as u32), (a as u32).max(b as u32)));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// Allowed pairs outside `pairs` whose slack under `dual` may be negative (blossom duals, which
+/// only add slack, are left out, so a flagged pair may in fact be fine: adding it is harmless).
+fn dense_violations(
+    ctx: &Ctx,
+    reduced: &[i64],
+    pairs: &[(u32, u32)],
+) -> Vec<(u32, u32)> {
+    let n = ctx.n;
+    let mut start = vec![0usize; n + 1];
+    for &(a, b) in pairs {
+        start[a as usize + 1] += 1;
+        start[b as usize + 1] += 1;
+    }
+    for v in 0..n {
+        start[v + 1] += start[v];
+    }
+    let mut fill = start.clone();
+    let mut adj = vec![0u32; start[n]];
+    for &(a, b) in pairs {
+        adj[fill[a as usize]] = b;
+        fill[a as usize] += 1;
+        adj[fill[b as usize]] = a;
+        fill[b as usize] += 1;
+    }
+    for v in 0..n {
+        adj[start[v]..start[v + 1]].sort_unstable();
+    }
+    let mut by_level: BTreeMap<u32, Vec<(i64, u32)>> = BTreeMap::new();
+    for v in 0..n {
+        by_level.entry(ctx.level[v]).or_default().push((reduced[v], v as u32));
+    }
+    for list in by_level.values_mut() {
+        list.sort_unstable();
+    }
+    let mut out = Vec::new();
+    let levels: Vec<(&u32, &Vec<(i64, u32)>)> = by_level.iter().collect();
+    for (i, &(la, list_a)) in levels.iter().enumerate() {
+        for &(lb, list_b) in &levels[i..] {
+            let bound = 2 * ctx.level_pair_bound(*la, *lb);
+            for &(ya, a) in list_a.iter() {
+                if ya + list_b[0].0 >= bound {
+                    break;
+                }
+                for &(yb, b) in list_b.iter() {
+                    if ya + yb >= bound {
+                        break;
+                    }
+                    if la == lb && b <= a {
+                        continue;
+                    }
+                    let (x, y) = (a.min(b), a.max(b));
+                    if adj[start[x as usize]..start[x as usize + 1]]
+                        .binary_search(&y)
+                        .is_ok()
+                    {
+                        continue;
+                    }
+                    if let Some(s) = ctx.score(x as usize, y as usize)
+                        && ya + yb < 2 * s
+                    {
+                        out.push((x, y));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A second certificate, tried before the solver's own duals: every matched pair splits its
+/// weight evenly (equal reduced duals `w(a, b)` on both ends, no blossoms), and a participant matched to the single
+/// dummy gets the least dual that keeps its real edges feasible. It is tight on the matching by
+/// construction; if it is also feasible on every allowed pair (checked by the caller) and on the
+/// dummy's edges (checked here), the matching is optimal on the full graph. Returns the reduced
+/// duals (`2y − B − 2P·priority`), or `None` when it does not apply.
+fn balanced_dual(
+    ctx: &Ctx,
+    mate: &[Option<usize>],
+    n: usize,
+    b_bonus: i64,
+    p_bonus: i64,
+) -> Option<Vec<i64>> {
+    let prio = |v: usize| if ctx.priority[v] { p_bonus } else { 0 };
+    let weight = |a: usize, b: usize| ctx.score(a, b).map(|s| b_bonus + prio(a) + prio(b) + s);
+    let mut dual = vec![0i64; n];
+    let mut left = None;
+    for v in 0..n {
+        match mate[v] {
+            // Each end keeps its own priority bonus, so the reduced duals are equal.
+            Some(u) if u < n => dual[v] = b_bonus + 2 * prio(v) + ctx.score(v, u)?,
+            _ => {
+                if left.is_some() || mate.len() != n + 1 {
+                    return None;
+                }
+                left = Some(v);
+            }
+        }
+    }
+    if let Some(x) = left {
+        let mut t = i64::MIN;
+        for c in 0..n {
+            if let Some(w) = weight(x, c) {
+                t = t.max(2 * w - dual[c]);
+            }
+        }
+        if t == i64::MIN {
+            t = 0;
+        }
+        dual[x] = t;
+        // The dummy's dual is -t: every real vertex needs dual ≥ t for its dummy edge.
+        if (0..n).any(|c| c != x && dual[c] < t) {
+            return None;
+        }
+    }
+    Some(
+        (0..n)
+            .map(|v| dual[v] - b_bonus - 2 * prio(v))
+            .collect(),
+    )
+}
+
+/// Plan a round: the exact optimum of steps 1–3, then left-over participants and sit-outs.
+pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
+    let ctx = Ctx::new(input)?;
+    let n = ctx.n;
+    let (hi, lo) = ctx.score_range();
+    let span = (hi - lo).max(1);
+    let half = (n as i64 / 2).max(1);
+    let p_bonus = span * half + 1;
+    let b_bonus = 2 * ((2 * p_bonus + span) * half + 1);
+    let prio = |v: usize| if ctx.priority[v] { p_bonus } else { 0 };
+
+    let mut pairs = candidate_pairs(&ctx, tuning);
+    let mut dummies = n % 2;
+    let mut widenings = 0;
+    let sol = loop {
+        let mut edges: Vec<(u32, u32, i64)> = Vec::with_capacity(pairs.len() + dummies * n);
+        for &(a, b) in &pairs {
+            let (a, b) = (a as usize, b as usize);
+            if let Some(s) = ctx.score(a, b) {
+                edges.push((a as u32, b as u32, b_bonus + prio(a) + prio(b) + s));
+            }
+        }
+        for d in 0..dummies {
+            let dv = (n + d) as u32;
+            for v in 0..n as u32 {
+                edges.push((v, dv, 0));
+            }
+            for e in d + 1..dummies {
+                edges.push((dv, (n + e) as u32, 0));
+            }
+        }
+        let sol = blossom::solve(n + dummies, &edges);
+        if !sol.is_perfect() {
+            dummies += sol.mate.iter().filter(|m| m.is_none()).count();
+            widenings += 1;
+            continue;
+        }
+        if n > tuning.dense_below {
+            if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus) {
+                let v = dense_violations(&ctx, &reduced, &[]);
+                eprintln!("DBG balanced {} {:?}", v.len(), v.iter().take(3).map(|&(a,b)| (reduced[a as usize], reduced[b as usize], ctx.score(a as usize,b as usize), sol.mate[a as usize].map(|m| ctx.score(a as usize, m)), ctx.priority[a as usize], ctx.priority[b as usize])).collect::<Vec<_>>());
+                if v.is_empty() { break sol; }
+            } else { eprintln!("DBG no balanced"); }
+            let reduced: Vec<i64> = (0..n)
+                .map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v))
+                .collect();
+            let extra = dense_violations(&ctx, &reduced, &pairs);
+            if !extra.is_empty() {
+                pairs.extend(extra);
+                pairs.sort_unstable();
+                pairs.dedup();
+                widenings += 1;
+                continue;
+            }
+        }
+        break sol;
+    };
+
+    // The matching on real participants, in input order.
+    let mut matched: Vec<(usize, usize)> = Vec::new();
+    let mut leftover: Vec<usize> = Vec::new();
+    for v in 0..n {
+        match sol.mate[v] {
+            Some(u) if u < n => {
+                if v < u {
+                    matched.push((v, u));
+                }
+            }
+            _ => leftover.push(v),
+        }
+    }
+    let matching_score: i64 = matched
+        .iter()
+        .map(|&(a, b)| ctx.score(a, b).unwrap_or(0))
+        .sum();
+    let solver_graph = tuning.keep_graph.then(|| SolverGraph {
+        vertices: n,
+        edges: pairs
+            .iter()
+            .filter_map(|&(a, b)| {
+                let (a, b) = (a as usize, b as usize);
+                ctx.score(a, b)
+                    .map(|s| (a as u32, b as u32, prio(a) + prio(b) + s))
+            })
+            .collect(),
+        optimum: matched
+            .iter()
+            .map(|&(a, b)| prio(a) + prio(b) + ctx.score(a, b).unwrap_or(0))
+            .sum(),
+        optimum_pairs: matched.len(),
+    });
+
+    // Step 4: each left-over participant joins the pair with the best attachment score.
+    let mut third: Vec<Option<usize>> = vec![None; matched.len()];
+    let mut sit_outs = Vec::new();
+    for &x in &leftover {
+        let mut best: Option<(i64, u64, usize)> = None;
+        for (pi, &(a, b)) in matched.iter().enumerate() {
+            if third[pi].is_some() {
+                continue;
+            }
+            if let (Some(sa), Some(sb)) = (ctx.score(x, a), ctx.score(x, b)) {
+                let tie = splitmix(
+                    input.seed ^ splitmix(ctx.idhash[x] ^ splitmix(ctx.idhash[a] ^ ctx.idhash[b])),
+                );
+                let key = (sa + sb, tie, pi);
+                if best.is_none_or(|bk| (key.0, key.1) > (bk.0, bk.1)) {
+                    best = Some(key);
+                }
+            }
+        }
+        match best {
+            Some((_, _, pi)) => third[pi] = Some(x),
+            None => {
+                let alone = (0..n).all(|y| ctx.forbidden(x, y));
+                sit_outs.push(SitOut {
+                    id: input.participants[x].id.clone(),
+                    reason: if alone {
+                        SitOutReason::NoAllowedPartner
+                    } else {
+                        SitOutReason::NoGroupCanTakeThem
+                    },
+                });
+            }
+        }
+    }
+
+    let id = |v: usize| input.participants[v].id.clone();
+    let pair_score = |a: usize, b: usize| PairScore {
+        a: id(a),
+        b: id(b),
+        terms: ctx.terms(a, b).unwrap_or_default(),
+    };
+    let mut groups = Vec::with_capacity(matched.len());
+    let mut stats = PlanStats {
+        participants: n,
+        priority_participants: ctx.priority.iter().filter(|&&p| p).count(),
+        matched_pairs: matched.len(),
+        candidate_edges: pairs.len(),
+        widenings,
+        matching_score,
+        ..PlanStats::default()
+    };
+    for (pi, &(a, b)) in matched.iter().enumerate() {
+        let mut members = vec![a, b];
+        let mut ps = vec![pair_score(a, b)];
+        if let Some(c) = third[pi] {
+            members.push(c);
+            ps.push(pair_score(a, c));
+            ps.push(pair_score(b, c));
+        }
+        let score = ps.iter().map(|p| p.terms.total()).sum();
+        stats.total_score += score;
+        stats.priority_grouped += members.iter().filter(|&&v| ctx.priority[v]).count();
+        if members.iter().any(|&v| ctx.dept[v] != ctx.dept[a]) {
+            stats.cross_department_groups += 1;
+        }
+        groups.push(Group {
+            members: members.into_iter().map(id).collect(),
+            score,
+            pairs: ps,
+        });
+    }
+    Ok(Plan {
+        groups,
+        sit_outs,
+        stats,
+        solver_graph,
+    })
+}
