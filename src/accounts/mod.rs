@@ -22,7 +22,7 @@ use crate::{
         self,
         messages::{AlreadyRegistered, Confirm, Email as _, PasswordChanged, Reset},
     },
-    months::Month,
+    months::{Calendar, Month},
     store::{
         Store,
         tokens::{self, Purpose},
@@ -477,7 +477,7 @@ pub fn participation(user: &User, today: time::Date) -> Participation {
     if user.opted_out_at.is_some() {
         return Participation::OptedOut;
     }
-    match user.paused_through.as_deref().and_then(|m| m.parse::<Month>().ok()) {
+    match user.paused_through.as_deref().and_then(|m| Month::parse(m).ok()) {
         Some(through) if through >= next_round => Participation::Paused { through, back_in: through.plus(1) },
         _ => Participation::Active { next_round },
     }

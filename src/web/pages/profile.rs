@@ -13,6 +13,7 @@ use super::{Choices, Notice};
 use crate::{
     accounts::{self, AccountError, FieldErrors, Participation, ProfileInput},
     domain::OTHER_DEPARTMENT,
+    months::Calendar,
     web::{
         AppState, Form, Layout,
         error::AppResult,
