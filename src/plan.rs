@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::matching::{
-    self, HistoryEntry, Input, Level, Month, Participant, ParticipantId, Tuning, Weights,
-};
+use crate::matching::{self, HistoryEntry, Input, Level, Month, Participant, ParticipantId, Tuning, Weights};
 
 const PLAN_HELP: &str = "\
 INPUT
@@ -98,10 +96,7 @@ pub struct GenRosterArgs {
 struct InputError(String);
 
 fn at(file: &Path, line: u64, column: &str, msg: impl std::fmt::Display) -> InputError {
-    InputError(format!(
-        "{}: line {line}, column \"{column}\": {msg}",
-        file.display()
-    ))
+    InputError(format!("{}: line {line}, column \"{column}\": {msg}", file.display()))
 }
 
 struct Table {
@@ -115,16 +110,10 @@ fn read_table(file: &Path, wanted: &[&str]) -> Result<Table, InputError> {
         .flexible(true)
         .from_path(file)
         .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| InputError(format!("{}: line 1: {e}", file.display())))?
-        .clone();
+    let headers = rdr.headers().map_err(|e| InputError(format!("{}: line 1: {e}", file.display())))?.clone();
     let mut cols = Vec::new();
     for w in wanted {
-        match headers
-            .iter()
-            .position(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(w))
-        {
+        match headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(w)) {
             Some(i) => cols.push(i),
             None => return Err(at(file, 1, w, "missing column")),
         }
@@ -160,8 +149,7 @@ fn read_people(file: &Path) -> Result<Vec<Participant>, InputError> {
                 format!("duplicate id {:?} (first on line {first})", id.as_str()),
             ));
         }
-        let level =
-            Level::parse(field(rec, t.cols[4])).map_err(|e| at(file, *line, "level", e))?;
+        let level = Level::parse(field(rec, t.cols[4])).map_err(|e| at(file, *line, "level", e))?;
         people.push(Participant {
             id,
             role: field(rec, t.cols[3]).trim().to_string(),
@@ -191,9 +179,8 @@ fn read_history(file: &Path) -> Result<Vec<HistoryEntry>, InputError> {
 
 /// The current UTC month (the only clock read in the program, and only at the CLI edge).
 fn current_month() -> Month {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
@@ -222,27 +209,17 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let month = args.month.unwrap_or_else(|| {
-        history
-            .iter()
-            .map(|h| h.month)
-            .max()
-            .map_or_else(current_month, Month::next)
-    });
+    let month = args
+        .month
+        .unwrap_or_else(|| history.iter().map(|h| h.month).max().map_or_else(current_month, Month::next));
     let input = Input {
         participants,
         history,
         month,
-        weights: Weights {
-            jitter: args.jitter,
-            ..Weights::default()
-        },
+        weights: Weights { jitter: args.jitter, ..Weights::default() },
         seed: args.seed.unwrap_or_else(|| matching::default_seed(month)),
     };
-    let tuning = Tuning {
-        keep_graph: args.export_graph.is_some(),
-        ..Tuning::default()
-    };
+    let tuning = Tuning { keep_graph: args.export_graph.is_some(), ..Tuning::default() };
     let solve_started = Instant::now();
     let plan = match matching::plan_with(&input, &tuning) {
         Ok(p) => p,
@@ -300,11 +277,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
     let st = &plan.stats;
     let triples = plan.groups.iter().filter(|g| g.members.len() == 3).count();
     let groups = plan.groups.len();
-    let cross = if groups == 0 {
-        0.0
-    } else {
-        100.0 * st.cross_department_groups as f64 / groups as f64
-    };
+    let cross = if groups == 0 { 0.0 } else { 100.0 * st.cross_department_groups as f64 / groups as f64 };
     eprintln!(
         "plan {month}: {} participants, {groups} groups ({} pairs, {triples} triples), {} sit out, \
          total score {}, cross-department {cross:.1}%, priority {}/{} grouped, \
@@ -398,9 +371,7 @@ const LEVELS: &[f64] = &[0.06, 0.24, 0.26, 0.22, 0.15, 0.07];
 pub fn run_gen_roster(args: GenRosterArgs) -> ExitCode {
     let mut g = Gen(args.seed);
     // Zipf-like department sizes: the first departments are several times the last.
-    let dept_w: Vec<f64> = (0..DEPARTMENTS.len())
-        .map(|i| 1.0 / (i as f64 + 1.0).powf(0.9))
-        .collect();
+    let dept_w: Vec<f64> = (0..DEPARTMENTS.len()).map(|i| 1.0 / (i as f64 + 1.0).powf(0.9)).collect();
     let role_w: Vec<f64> = ROLES.iter().map(|r| r.1).collect();
     let mut people = String::from("id,email,name,role,level,department\n");
     let ids: Vec<u64> = (0..args.n as u64).map(|i| 1000 + i).collect();
@@ -408,18 +379,12 @@ pub fn run_gen_roster(args: GenRosterArgs) -> ExitCode {
         let d = DEPARTMENTS[g.pick(&dept_w)];
         let r = ROLES[g.pick(&role_w)].0;
         let l = g.pick(LEVELS);
-        let _ = writeln!(
-            people,
-            "{id},p{id}@hospital.example,Person {id},{r},{l},\"{d}\""
-        );
+        let _ = writeln!(people, "{id},p{id}@hospital.example,Person {id},{r},{l},\"{d}\"");
     }
     let write = |path: Option<&PathBuf>, text: &str| -> Result<(), String> {
         match path {
             Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display())),
-            None => std::io::stdout()
-                .lock()
-                .write_all(text.as_bytes())
-                .map_err(|e| e.to_string()),
+            None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| e.to_string()),
         }
     };
     if let Err(e) = write(args.out.as_ref(), &people) {

@@ -46,10 +46,7 @@ pub fn certificate_holds(n: usize, edges: &[(u32, u32, i64)], s: &Solution) -> R
         }
         member[bi] = m;
         if *z > 0 {
-            let inside = verts
-                .iter()
-                .filter(|&&v| s.mate[v].is_some_and(|u| member[bi][u]))
-                .count();
+            let inside = verts.iter().filter(|&&v| s.mate[v].is_some_and(|u| member[bi][u])).count();
             if inside != verts.len() - 1 {
                 return Err(format!("blossom {bi} with positive dual is not full"));
             }
@@ -77,33 +74,20 @@ pub fn certificate_holds(n: usize, edges: &[(u32, u32, i64)], s: &Solution) -> R
 }
 
 fn total(edges: &[(u32, u32, i64)], s: &Solution) -> i64 {
-    edges
-        .iter()
-        .filter(|&&(u, v, _)| s.mate[u as usize] == Some(v as usize))
-        .map(|e| e.2)
-        .sum()
+    edges.iter().filter(|&&(u, v, _)| s.mate[u as usize] == Some(v as usize)).map(|e| e.2).sum()
 }
 
 fn graph(max_n: usize) -> impl Strategy<Value = (usize, Vec<(u32, u32, i64)>)> {
     (1..=max_n / 2)
         .prop_map(|h| 2 * h)
         .prop_flat_map(|n| {
-            let pairs: Vec<(u32, u32)> = (0..n as u32)
-                .flat_map(|u| (u + 1..n as u32).map(move |v| (u, v)))
-                .collect();
+            let pairs: Vec<(u32, u32)> =
+                (0..n as u32).flat_map(|u| (u + 1..n as u32).map(move |v| (u, v))).collect();
             let m = pairs.len();
-            (
-                Just(n),
-                Just(pairs),
-                proptest::collection::vec(proptest::option::weighted(0.6, -20i64..120), m),
-            )
+            (Just(n), Just(pairs), proptest::collection::vec(proptest::option::weighted(0.6, -20i64..120), m))
         })
         .prop_map(|(n, pairs, ws)| {
-            let edges = pairs
-                .into_iter()
-                .zip(ws)
-                .filter_map(|((u, v), w)| w.map(|w| (u, v, w)))
-                .collect();
+            let edges = pairs.into_iter().zip(ws).filter_map(|((u, v), w)| w.map(|w| (u, v, w))).collect();
             (n, edges)
         })
 }

@@ -21,13 +21,14 @@ pub trait Email {
             subject: self.subject(),
             body_text: self.text()?,
             body_html: Some(self.html()?),
+            list_unsubscribe: None,
         })
     }
 }
 
 /// Declares an email's data struct with its text and HTML templates.
 macro_rules! email {
-    ($name:ident, $kind:literal, $txt:literal, $html:literal, $subject:literal, { $($field:ident: $ty:ty),* $(,)? }) => {
+    ($name:ident, $kind:literal, $txt:literal, $html:literal, $subject:expr, { $($field:ident: $ty:ty),* $(,)? }) => {
         #[derive(Clone, Debug)]
         pub struct $name { $(pub $field: $ty),* }
 
@@ -42,7 +43,10 @@ macro_rules! email {
 
             impl Email for $name {
                 const KIND: &'static str = $kind;
-                fn subject(&self) -> String { $subject.to_owned() }
+                fn subject(&self) -> String {
+                    let subject: fn(&$name) -> String = $subject;
+                    subject(self)
+                }
                 fn text(&self) -> askama::Result<String> { Text { $($field: &self.$field),* }.render() }
                 fn html(&self) -> askama::Result<String> { Html { $($field: &self.$field),* }.render() }
             }
@@ -50,7 +54,7 @@ macro_rules! email {
     };
 }
 
-email!(Confirm, "confirm", "email/confirm.txt", "email/confirm.html", "Confirm your Coffee Rounds account", {
+email!(Confirm, "confirm", "email/confirm.txt", "email/confirm.html", |_| "Confirm your Coffee Rounds account".to_owned(), {
     name: String,
     link: String,
     hours: u64,
@@ -61,11 +65,11 @@ email!(
     "already_registered",
     "email/already_registered.txt",
     "email/already_registered.html",
-    "You already have a Coffee Rounds account",
+    |_| "You already have a Coffee Rounds account".to_owned(),
     { name: String, login_link: String, reset_link: String }
 );
 
-email!(Reset, "reset", "email/reset.txt", "email/reset.html", "Reset your Coffee Rounds password", {
+email!(Reset, "reset", "email/reset.txt", "email/reset.html", |_| "Reset your Coffee Rounds password".to_owned(), {
     name: String,
     link: String,
     minutes: u64,
@@ -76,8 +80,86 @@ email!(
     "password_changed",
     "email/password_changed.txt",
     "email/password_changed.html",
-    "Your Coffee Rounds password was changed",
+    |_| "Your Coffee Rounds password was changed".to_owned(),
     { name: String, reset_link: String }
+);
+
+/// A member of a group as shown to the others.
+#[derive(Clone, Debug)]
+pub struct MemberCard {
+    pub name: String,
+    pub role: String,
+    pub stage: String,
+    pub department: String,
+}
+
+email!(
+    Intro,
+    "intro",
+    "email/intro.txt",
+    "email/intro.html",
+    |e| {
+        let names: Vec<&str> = e.others.iter().map(|m| m.name.as_str()).collect();
+        format!("Your Coffee Rounds match for {}: {}", e.month_name, names.join(" and "))
+    },
+    {
+        name: String,
+        month_name: String,
+        others: Vec<MemberCard>,
+        reason: String,
+        you_write_first: bool,
+        first_writer: String,
+        ask: String,
+        questions: Vec<String>,
+        met_link: String,
+        not_yet_link: String,
+        skip_link: String,
+        unsubscribe_link: String,
+        profile_link: String,
+    }
+);
+
+email!(
+    SitOut,
+    "sit_out",
+    "email/sit_out.txt",
+    "email/sit_out.html",
+    |_| "No Coffee Rounds match this month: you have priority next month".to_owned(),
+    { name: String, reason: String, profile_link: String, unsubscribe_link: String }
+);
+
+email!(
+    CheckIn,
+    "checkin",
+    "email/checkin.txt",
+    "email/checkin.html",
+    |_| "Did you meet? A quick Coffee Rounds check-in".to_owned(),
+    {
+        name: String,
+        partners: String,
+        met_link: String,
+        not_yet_link: String,
+        skip_link: String,
+        unsubscribe_link: String,
+    }
+);
+
+email!(
+    AutoPaused,
+    "auto_paused",
+    "email/auto_paused.txt",
+    "email/auto_paused.html",
+    |_| "Your Coffee Rounds are paused: one click to come back".to_owned(),
+    { name: String, resume_link: String }
+);
+
+email!(
+    Nudge,
+    "nudge",
+    "email/nudge.txt",
+    "email/nudge.html",
+    |_| "A brief update to your coffee partner?".to_owned(),
+    { name: String, partners: String, profile_link: String }
 );
 
 #[cfg(test)]

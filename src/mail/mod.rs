@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart, SinglePart, header::ContentType},
+    message::{
+        Mailbox, MultiPart, SinglePart,
+        header::{ContentType, HeaderName, HeaderValue},
+    },
 };
 use rand::Rng;
 use sqlx::AnyConnection;
@@ -115,11 +118,17 @@ impl Envelope {
     pub fn build(&self, row: &OutboxMessage) -> Result<Message, SendError> {
         let to: Mailbox =
             row.recipient.parse().map_err(|e| SendError::Permanent(format!("bad recipient address: {e}")))?;
-        let builder = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&row.subject)
             .message_id(Some(format!("<{}>", row.message_id)));
+        if let Some(url) = &row.list_unsubscribe {
+            // RFC 8058 one-click unsubscribe: mail clients POST to the address without a login.
+            builder = builder
+                .raw_header(raw_header("List-Unsubscribe", format!("<{url}>")))
+                .raw_header(raw_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()));
+        }
         let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(row.body_text.clone());
         let message = match &row.body_html {
             Some(html) => builder.multipart(
@@ -133,11 +142,19 @@ impl Envelope {
     }
 }
 
+fn raw_header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+}
+
+/// A new, globally unique `Message-ID` (without the angle brackets).
+pub fn new_message_id() -> String {
+    let random: u128 = rand::rng().random();
+    format!("{random:032x}@coffee-rounds")
+}
+
 /// Queues a message in the caller's transaction; the sender delivers it after commit.
 pub async fn queue(conn: &mut AnyConnection, message: &NewMessage) -> sqlx::Result<i64> {
-    let random: u128 = rand::rng().random();
-    let message_id = format!("{random:032x}@coffee-rounds");
-    outbox::enqueue(conn, &message_id, message).await
+    outbox::enqueue(conn, &new_message_id(), message).await
 }
 
 #[cfg(test)]

@@ -57,15 +57,8 @@ pub fn solve(n: usize, edges: &[(u32, u32, i64)]) -> Solution {
     s.greedy_start();
     let greedy_matched = s.mate.iter().filter(|&&m| m != NONE).count();
     s.run();
-    let mate = (0..n)
-        .map(|v| {
-            if s.mate[v] == NONE {
-                None
-            } else {
-                Some(s.endpoint[s.mate[v]] as usize)
-            }
-        })
-        .collect();
+    let mate =
+        (0..n).map(|v| if s.mate[v] == NONE { None } else { Some(s.endpoint[s.mate[v]] as usize) }).collect();
     let mut blossoms = Vec::new();
     let mut buf = Vec::new();
     for b in n..2 * n {
@@ -264,11 +257,7 @@ impl Solver {
             self.labelend[b] = p;
             self.bestedge[w] = NONE;
             self.bestedge[b] = NONE;
-            let root = if p == NONE {
-                w
-            } else {
-                self.tree[self.endpoint[p] as usize]
-            };
+            let root = if p == NONE { w } else { self.tree[self.endpoint[p] as usize] };
             let mut lv = Vec::new();
             self.leaves(b, &mut lv);
             for &v in &lv {
@@ -618,10 +607,7 @@ impl Solver {
             for i in self.nbs(v) {
                 let p = self.nb[i] as usize;
                 let u = self.endpoint[p] as usize;
-                if self.label[u] == 2
-                    && self.labelend[u] == (p ^ 1)
-                    && self.label[self.inblossom[u]] == 2
-                {
+                if self.label[u] == 2 && self.labelend[u] == (p ^ 1) && self.label[self.inblossom[u]] == 2 {
                     self.label[u] = 0;
                     self.labelend[u] = NONE;
                     self.recompute_vertex_bestedge(u);
@@ -901,10 +887,8 @@ impl Solver {
             match deltatype {
                 2 => {
                     self.allowedge[deltaedge] = true;
-                    let (mut i, j) = (
-                        self.endpoint[2 * deltaedge] as usize,
-                        self.endpoint[2 * deltaedge + 1] as usize,
-                    );
+                    let (mut i, j) =
+                        (self.endpoint[2 * deltaedge] as usize, self.endpoint[2 * deltaedge + 1] as usize);
                     if self.label[self.inblossom[i]] == 0 {
                         i = j;
                     }

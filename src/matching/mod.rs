@@ -58,13 +58,7 @@ pub struct Tuning {
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning {
-            dense_below: 300,
-            best_partners: 10,
-            sample: 128,
-            random_partners: 2,
-            keep_graph: false,
-        }
+        Tuning { dense_below: 300, best_partners: 10, sample: 128, random_partners: 2, keep_graph: false }
     }
 }
 
@@ -126,16 +120,8 @@ impl<'a> Ctx<'a> {
         }
         let mut depts = BTreeMap::new();
         let mut roles = BTreeMap::new();
-        let dept = input
-            .participants
-            .iter()
-            .map(|p| intern(&mut depts, &p.department))
-            .collect();
-        let role = input
-            .participants
-            .iter()
-            .map(|p| intern(&mut roles, &p.role))
-            .collect();
+        let dept = input.participants.iter().map(|p| intern(&mut depts, &p.department)).collect();
+        let role = input.participants.iter().map(|p| intern(&mut roles, &p.role)).collect();
         let target = input.month.index();
         let mut priority = vec![false; n];
         let mut met: Vec<Vec<(u32, i64)>> = vec![Vec::new(); n];
@@ -174,11 +160,7 @@ impl<'a> Ctx<'a> {
             dept,
             role,
             level: input.participants.iter().map(|p| p.level.0).collect(),
-            idhash: input
-                .participants
-                .iter()
-                .map(|p| fnv1a(p.id.as_str()))
-                .collect(),
+            idhash: input.participants.iter().map(|p| fnv1a(p.id.as_str())).collect(),
             priority,
             met,
             window_start: target - i64::from(input.weights.repeat_window),
@@ -187,9 +169,7 @@ impl<'a> Ctx<'a> {
 
     fn last_met(&self, a: usize, b: usize) -> Option<i64> {
         let list = &self.met[a];
-        list.binary_search_by_key(&(b as u32), |x| x.0)
-            .ok()
-            .map(|i| list[i].1)
+        list.binary_search_by_key(&(b as u32), |x| x.0).ok().map(|i| list[i].1)
     }
 
     fn forbidden(&self, a: usize, b: usize) -> bool {
@@ -341,11 +321,7 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Vec<(u32, u32)> {
 
 /// Allowed pairs outside `pairs` whose slack under `dual` may be negative (blossom duals, which
 /// only add slack, are left out, so a flagged pair may in fact be fine: adding it is harmless).
-fn dense_violations(
-    ctx: &Ctx,
-    reduced: &[i64],
-    pairs: &[(u32, u32)],
-) -> Vec<(u32, u32)> {
+fn dense_violations(ctx: &Ctx, reduced: &[i64], pairs: &[(u32, u32)]) -> Vec<(u32, u32)> {
     let n = ctx.n;
     let mut start = vec![0usize; n + 1];
     for &(a, b) in pairs {
@@ -390,10 +366,7 @@ fn dense_violations(
                         continue;
                     }
                     let (x, y) = (a.min(b), a.max(b));
-                    if adj[start[x as usize]..start[x as usize + 1]]
-                        .binary_search(&y)
-                        .is_ok()
-                    {
+                    if adj[start[x as usize]..start[x as usize + 1]].binary_search(&y).is_ok() {
                         continue;
                     }
                     if let Some(s) = ctx.score(x as usize, y as usize)
@@ -453,11 +426,7 @@ fn balanced_dual(
             return None;
         }
     }
-    Some(
-        (0..n)
-            .map(|v| dual[v] - b_bonus - 2 * prio(v))
-            .collect(),
-    )
+    Some((0..n).map(|v| dual[v] - b_bonus - 2 * prio(v)).collect())
 }
 
 /// Plan a round: the exact optimum of steps 1–3, then left-over participants and sit-outs.
@@ -500,12 +469,28 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
         if n > tuning.dense_below {
             if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus) {
                 let v = dense_violations(&ctx, &reduced, &[]);
-                eprintln!("DBG balanced {} {:?}", v.len(), v.iter().take(3).map(|&(a,b)| (reduced[a as usize], reduced[b as usize], ctx.score(a as usize,b as usize), sol.mate[a as usize].map(|m| ctx.score(a as usize, m)), ctx.priority[a as usize], ctx.priority[b as usize])).collect::<Vec<_>>());
-                if v.is_empty() { break sol; }
-            } else { eprintln!("DBG no balanced"); }
-            let reduced: Vec<i64> = (0..n)
-                .map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v))
-                .collect();
+                eprintln!(
+                    "DBG balanced {} {:?}",
+                    v.len(),
+                    v.iter()
+                        .take(3)
+                        .map(|&(a, b)| (
+                            reduced[a as usize],
+                            reduced[b as usize],
+                            ctx.score(a as usize, b as usize),
+                            sol.mate[a as usize].map(|m| ctx.score(a as usize, m)),
+                            ctx.priority[a as usize],
+                            ctx.priority[b as usize]
+                        ))
+                        .collect::<Vec<_>>()
+                );
+                if v.is_empty() {
+                    break sol;
+                }
+            } else {
+                eprintln!("DBG no balanced");
+            }
+            let reduced: Vec<i64> = (0..n).map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v)).collect();
             let extra = dense_violations(&ctx, &reduced, &pairs);
             if !extra.is_empty() {
                 pairs.extend(extra);
@@ -531,24 +516,17 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
             _ => leftover.push(v),
         }
     }
-    let matching_score: i64 = matched
-        .iter()
-        .map(|&(a, b)| ctx.score(a, b).unwrap_or(0))
-        .sum();
+    let matching_score: i64 = matched.iter().map(|&(a, b)| ctx.score(a, b).unwrap_or(0)).sum();
     let solver_graph = tuning.keep_graph.then(|| SolverGraph {
         vertices: n,
         edges: pairs
             .iter()
             .filter_map(|&(a, b)| {
                 let (a, b) = (a as usize, b as usize);
-                ctx.score(a, b)
-                    .map(|s| (a as u32, b as u32, prio(a) + prio(b) + s))
+                ctx.score(a, b).map(|s| (a as u32, b as u32, prio(a) + prio(b) + s))
             })
             .collect(),
-        optimum: matched
-            .iter()
-            .map(|&(a, b)| prio(a) + prio(b) + ctx.score(a, b).unwrap_or(0))
-            .sum(),
+        optimum: matched.iter().map(|&(a, b)| prio(a) + prio(b) + ctx.score(a, b).unwrap_or(0)).sum(),
         optimum_pairs: matched.len(),
     });
 
@@ -562,9 +540,8 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
                 continue;
             }
             if let (Some(sa), Some(sb)) = (ctx.score(x, a), ctx.score(x, b)) {
-                let tie = splitmix(
-                    input.seed ^ splitmix(ctx.idhash[x] ^ splitmix(ctx.idhash[a] ^ ctx.idhash[b])),
-                );
+                let tie =
+                    splitmix(input.seed ^ splitmix(ctx.idhash[x] ^ splitmix(ctx.idhash[a] ^ ctx.idhash[b])));
                 let key = (sa + sb, tie, pi);
                 if best.is_none_or(|bk| (key.0, key.1) > (bk.0, bk.1)) {
                     best = Some(key);
@@ -588,11 +565,8 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
     }
 
     let id = |v: usize| input.participants[v].id.clone();
-    let pair_score = |a: usize, b: usize| PairScore {
-        a: id(a),
-        b: id(b),
-        terms: ctx.terms(a, b).unwrap_or_default(),
-    };
+    let pair_score =
+        |a: usize, b: usize| PairScore { a: id(a), b: id(b), terms: ctx.terms(a, b).unwrap_or_default() };
     let mut groups = Vec::with_capacity(matched.len());
     let mut stats = PlanStats {
         participants: n,
@@ -617,16 +591,7 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
         if members.iter().any(|&v| ctx.dept[v] != ctx.dept[a]) {
             stats.cross_department_groups += 1;
         }
-        groups.push(Group {
-            members: members.into_iter().map(id).collect(),
-            score,
-            pairs: ps,
-        });
+        groups.push(Group { members: members.into_iter().map(id).collect(), score, pairs: ps });
     }
-    Ok(Plan {
-        groups,
-        sit_outs,
-        stats,
-        solver_graph,
-    })
+    Ok(Plan { groups, sit_outs, stats, solver_graph })
 }

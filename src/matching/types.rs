@@ -11,11 +11,7 @@ impl ParticipantId {
     /// Trims surrounding whitespace; fails on an empty id.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let t = raw.trim();
-        if t.is_empty() {
-            Err(ParseError::EmptyId)
-        } else {
-            Ok(ParticipantId(t.to_string()))
-        }
+        if t.is_empty() { Err(ParseError::EmptyId) } else { Ok(ParticipantId(t.to_string())) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -40,9 +36,7 @@ impl Level {
         if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
             return Err(ParseError::BadLevel(t.to_string()));
         }
-        t.parse::<u32>()
-            .map(Level)
-            .map_err(|_| ParseError::BadLevel(t.to_string()))
+        t.parse::<u32>().map(Level).map_err(|_| ParseError::BadLevel(t.to_string()))
     }
 }
 
@@ -89,10 +83,7 @@ impl Month {
     }
 
     fn from_index(i: i64) -> Self {
-        Month {
-            year: i.div_euclid(12) as i32,
-            month: (i.rem_euclid(12) + 1) as u8,
-        }
+        Month { year: i.div_euclid(12) as i32, month: (i.rem_euclid(12) + 1) as u8 }
     }
 
     pub fn prev(self) -> Self {

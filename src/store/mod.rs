@@ -7,6 +7,7 @@
 
 pub mod lists;
 pub mod outbox;
+pub mod rounds;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
@@ -109,6 +110,27 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// `($1, $2), ($3, $4)` for a multi-row `VALUES` of `rows` rows of `columns` parameters. sqlx's
+/// query builder writes `?` placeholders for the `Any` driver, which PostgreSQL refuses.
+pub fn values_list(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// The current time as Unix seconds.

@@ -17,6 +17,8 @@ pub struct NewMessage {
     pub subject: String,
     pub body_text: String,
     pub body_html: Option<String>,
+    /// One-click unsubscribe address for the `List-Unsubscribe` header (RFC 8058).
+    pub list_unsubscribe: Option<String>,
 }
 
 /// A queued message as claimed by a sender.
@@ -29,6 +31,7 @@ pub struct OutboxMessage {
     pub subject: String,
     pub body_text: String,
     pub body_html: Option<String>,
+    pub list_unsubscribe: Option<String>,
     pub attempts: i64,
 }
 
@@ -45,8 +48,8 @@ pub struct OutboxCounts {
 pub async fn enqueue(conn: &mut AnyConnection, message_id: &str, message: &NewMessage) -> sqlx::Result<i64> {
     let now = now();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+        "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, list_unsubscribe, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
     )
     .bind(message_id)
     .bind(message.user_id)
@@ -55,10 +58,39 @@ pub async fn enqueue(conn: &mut AnyConnection, message_id: &str, message: &NewMe
     .bind(&message.subject)
     .bind(&message.body_text)
     .bind(&message.body_html)
+    .bind(&message.list_unsubscribe)
     .bind(now)
     .fetch_one(conn)
     .await?;
     Ok(id)
+}
+
+/// Queues many messages at once (a round's introductions), each with its `Message-ID`.
+pub async fn enqueue_many(conn: &mut AnyConnection, messages: &[(String, NewMessage)]) -> sqlx::Result<()> {
+    let now = now();
+    for chunk in messages.chunks(2_000) {
+        let sql = format!(
+            "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, list_unsubscribe, \
+             next_attempt_at, created_at) VALUES {}",
+            super::values_list(chunk.len(), 10)
+        );
+        let mut query = sqlx::query(&sql);
+        for (message_id, m) in chunk {
+            query = query
+                .bind(message_id)
+                .bind(m.user_id)
+                .bind(m.kind)
+                .bind(&m.recipient)
+                .bind(&m.subject)
+                .bind(&m.body_text)
+                .bind(&m.body_html)
+                .bind(&m.list_unsubscribe)
+                .bind(now)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 const CLAIMABLE: &str =
@@ -77,7 +109,7 @@ impl Store {
         let sql = format!(
             "UPDATE outbox SET status = 'sending', claimed_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox WHERE {CLAIMABLE} ORDER BY id LIMIT $3 {lock}) \
-             RETURNING id, message_id, kind, recipient, subject, body_text, body_html, attempts"
+             RETURNING id, message_id, kind, recipient, subject, body_text, body_html, list_unsubscribe, attempts"
         );
         let now = now();
         let mut claimed: Vec<OutboxMessage> =

@@ -1,0 +1,530 @@
+//! The monthly job: load who takes part and who met whom, run the matcher, and write the round,
+//! its groups, its sit-outs and one email per person in one transaction. Also the mid-month
+//! check-in, the automatic pause of people who never answer, the ten-week follow-up nudge, and
+//! what the signed links in those emails do.
+//!
+//! A round is unique per month: a second run for the same month changes nothing and says so,
+//! and concurrent runs (two servers on one PostgreSQL) serialise on a lock and the unique month.
+
+pub mod links;
+pub mod questions;
+pub mod schedule;
+
+use std::{collections::HashMap, sync::Arc};
+
+use anyhow::Context;
+use sqlx::Any;
+use tokio::sync::Notify;
+
+use crate::{
+    domain::stage_name,
+    mail::{
+        self,
+        messages::{AutoPaused, CheckIn, Email as _, Intro, MemberCard, Nudge, SitOut},
+    },
+    matching::{self, HistoryEntry, Level, Month, ParticipantId, Plan, Weights},
+    months::Calendar,
+    store::{
+        Store,
+        outbox::{self, NewMessage},
+        rounds::{NewGroup, Participant, Response},
+    },
+};
+use links::{Action, Link, LinkSigner};
+
+/// Reports progress of the long steps (the CLI shows a bar; elsewhere it is silent).
+pub trait Progress: Send + Sync {
+    /// A new step with `total` units of work (0 when unknown).
+    fn step(&self, name: &str, total: u64);
+    fn advance(&self, units: u64);
+    fn finish(&self);
+}
+
+/// No progress reporting.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn step(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// What a round run did.
+#[derive(Debug)]
+pub enum Outcome {
+    Created(Summary),
+    /// The month's round exists; nothing was changed.
+    AlreadyRan(Month),
+    /// `--dry-run`: the groups that would be made, nothing written.
+    DryRun(Preview),
+}
+
+/// Figures of a round that was written.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub month: Month,
+    pub participants: usize,
+    pub groups: usize,
+    pub sit_outs: usize,
+    pub total_score: i64,
+    pub cross_department_groups: usize,
+    pub emails: usize,
+    pub auto_paused: usize,
+}
+
+/// A plan with the people it is about.
+#[derive(Debug)]
+pub struct Preview {
+    pub month: Month,
+    pub plan: Plan,
+    pub people: HashMap<i64, Participant>,
+}
+
+impl Preview {
+    pub fn person(&self, id: &ParticipantId) -> Option<&Participant> {
+        id.as_str().parse().ok().and_then(|id: i64| self.people.get(&id))
+    }
+}
+
+/// What following a signed link did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkResult {
+    Recorded(Action),
+    /// The link was valid but is about a group or account that no longer exists.
+    Gone,
+}
+
+/// The round service. Cheap to clone.
+#[derive(Clone)]
+pub struct Rounds {
+    pub store: Store,
+    pub links: LinkSigner,
+    pub base_url: String,
+    pub weights: Weights,
+    pub mail_wake: Arc<Notify>,
+}
+
+fn first_name(name: &str) -> &str {
+    name.split_whitespace().next().unwrap_or(name)
+}
+
+fn number_word(n: i64) -> String {
+    match n {
+        1 => "one".into(),
+        2 => "two".into(),
+        3 => "three".into(),
+        4 => "four".into(),
+        5 => "five".into(),
+        n => n.to_string(),
+    }
+}
+
+/// Why a group was matched, in plain words: "different departments, two career stages apart".
+pub fn reason(members: &[&Participant]) -> String {
+    let distinct = |f: fn(&Participant) -> String| {
+        let mut values: Vec<String> = members.iter().map(|m| f(m).trim().to_lowercase()).collect();
+        values.sort();
+        values.dedup();
+        values.len()
+    };
+    let mut parts = Vec::new();
+    match distinct(|m| m.department.clone()) {
+        1 => parts.push("the same department".to_owned()),
+        n if n == members.len() => parts.push("different departments".to_owned()),
+        _ => parts.push("two departments".to_owned()),
+    }
+    if distinct(|m| m.role.clone()) > 1 {
+        parts.push("different professions".to_owned());
+    }
+    let levels = members.iter().map(|m| m.level);
+    let gap = levels.clone().max().unwrap_or(0) - levels.min().unwrap_or(0);
+    parts.push(match gap {
+        0 => "the same career stage".to_owned(),
+        1 => "one career stage apart".to_owned(),
+        n => format!("{} career stages apart", number_word(n)),
+    });
+    parts.join(", ")
+}
+
+/// The earlier-career member writes first (ties: alphabetical), as the email suggests.
+fn first_writer<'a>(members: &[&'a Participant]) -> &'a Participant {
+    members
+        .iter()
+        .min_by(|a, b| a.level.cmp(&b.level).then_with(|| a.name.cmp(&b.name)))
+        .copied()
+        .expect("a group has members")
+}
+
+/// A ready-to-send first message from `from` to the rest of the group.
+fn ask(from: &Participant, others: &[&Participant], month: Month) -> String {
+    let names: Vec<&str> = others.iter().map(|o| first_name(&o.name)).collect();
+    format!(
+        "Hi {},\n\nCoffee Rounds matched us for {}. I'm {} ({}, {}). Would you have 20 minutes for a \
+         coffee or a video call in the next two weeks? I'd love to hear how you got to where you are \
+         and what you'd do differently.\n\nTuesday or Thursday around midday works for me, or tell me \
+         what suits you better.\n\nThanks,\n{}",
+        names.join(" and "),
+        month.long_name(),
+        from.name,
+        format!("{}, {}", from.role, stage_name(from.level).to_lowercase()),
+        from.department,
+        first_name(&from.name),
+    )
+}
+
+impl Rounds {
+    fn link(&self, action: Action, group_id: i64, user_id: i64) -> String {
+        format!("{}/r/{}", self.base_url, self.links.token(Link { action, group_id, user_id }))
+    }
+
+    /// The RFC 8058 one-click address (POST without a login).
+    fn unsubscribe_link(&self, user_id: i64) -> String {
+        format!(
+            "{}/u/{}",
+            self.base_url,
+            self.links.token(Link { action: Action::Unsubscribe, group_id: 0, user_id })
+        )
+    }
+
+    fn with_unsubscribe(&self, mut message: NewMessage, user_id: i64) -> NewMessage {
+        message.list_unsubscribe = Some(self.unsubscribe_link(user_id));
+        message
+    }
+
+    /// Runs the round of `month` (or, with `dry_run`, only shows it).
+    #[tracing::instrument(skip(self, progress))]
+    pub async fn run(&self, month: Month, dry_run: bool, progress: &dyn Progress) -> anyhow::Result<Outcome> {
+        let key = month.to_string();
+        if !dry_run && self.store.round_by_month(&key).await?.is_some() {
+            return Ok(Outcome::AlreadyRan(month));
+        }
+        let auto_paused = if dry_run { 0 } else { self.auto_pause(month).await? };
+
+        progress.step("Loading participants and history", 2);
+        let people = self.store.round_participants(&key).await.context("loading participants")?;
+        progress.advance(1);
+        let history = self.store.meeting_history(&key).await.context("loading meeting history")?;
+        progress.advance(1);
+
+        progress.step("Matching", 0);
+        let input = matching::Input {
+            participants: people
+                .iter()
+                .map(|p| matching::Participant {
+                    id: ParticipantId::parse(&p.id.to_string()).expect("a number is a valid id"),
+                    role: p.role.clone(),
+                    level: Level(p.level.max(0) as u32),
+                    department: p.department.clone(),
+                })
+                .collect(),
+            history: history
+                .iter()
+                .filter_map(|h| {
+                    Some(HistoryEntry {
+                        a: ParticipantId::parse(&h.a.to_string()).ok()?,
+                        b: h.b.and_then(|b| ParticipantId::parse(&b.to_string()).ok()),
+                        month: Month::parse(&h.month).ok()?,
+                    })
+                })
+                .collect(),
+            month,
+            weights: self.weights.clone(),
+            seed: matching::default_seed(month),
+        };
+        let plan = tokio::task::spawn_blocking(move || matching::plan(&input))
+            .await
+            .context("matching thread")?
+            .map_err(|e| anyhow::anyhow!("matching failed: {e:?}"))?;
+        let people: HashMap<i64, Participant> = people.into_iter().map(|p| (p.id, p)).collect();
+        if dry_run {
+            progress.finish();
+            return Ok(Outcome::DryRun(Preview { month, plan, people }));
+        }
+        self.write(Preview { month, plan, people }, auto_paused, progress).await
+    }
+
+    async fn write(
+        &self,
+        preview: Preview,
+        auto_paused: usize,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<Outcome> {
+        let Preview { month, plan, people } = &preview;
+        let key = month.to_string();
+        let id_of = |p: &ParticipantId| p.as_str().parse::<i64>().ok().filter(|id| people.contains_key(id));
+        progress.step("Writing groups and emails", (plan.groups.len() + plan.sit_outs.len()) as u64);
+
+        let seen_rows = self.store.questions_sent_after(&month.plus(-12).to_string()).await?;
+        let mut seen: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (user, question) in seen_rows {
+            seen.entry(user).or_default().push(question);
+        }
+
+        let mut groups = Vec::with_capacity(plan.groups.len());
+        for group in &plan.groups {
+            let members: Vec<i64> = group.members.iter().filter_map(id_of).collect();
+            let cards: Vec<&Participant> = members.iter().map(|id| &people[id]).collect();
+            groups.push(NewGroup { score: group.score, reason: reason(&cards), members });
+        }
+        let sit_outs: Vec<(i64, String)> = plan
+            .sit_outs
+            .iter()
+            .filter_map(|s| Some((id_of(&s.id)?, s.reason.describe().to_owned())))
+            .collect();
+
+        let mut tx: sqlx::Transaction<'_, Any> = self.store.pool().begin().await?;
+        let counts =
+            (people.len() as i64, groups.len() as i64, sit_outs.len() as i64, plan.stats.total_score);
+        let weights = format!("{:?}", self.weights);
+        let Some(round_id) = self
+            .store
+            .insert_round(&mut tx, &key, matching::default_seed(*month) as i64, &weights, counts)
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(Outcome::AlreadyRan(*month));
+        };
+        let group_ids = Store::insert_groups(&mut tx, round_id, &groups).await?;
+        Store::insert_sit_outs(&mut tx, round_id, &sit_outs).await?;
+
+        let mut messages: Vec<(String, NewMessage)> = Vec::with_capacity(people.len());
+        let mut questions_sent: Vec<(i64, i64)> = Vec::with_capacity(people.len() * 3);
+        for (index, (group, group_id)) in groups.iter().zip(&group_ids).enumerate() {
+            let cards: Vec<&Participant> = group.members.iter().map(|id| &people[id]).collect();
+            let seen_by: Vec<&[i64]> =
+                group.members.iter().map(|id| seen.get(id).map_or(&[][..], |v| v.as_slice())).collect();
+            let chosen =
+                questions::choose(matching::default_seed(*month).wrapping_add(index as u64 * 3), &seen_by);
+            let writer = first_writer(&cards);
+            for me in &cards {
+                let others: Vec<&Participant> = cards.iter().filter(|o| o.id != me.id).copied().collect();
+                let intro = Intro {
+                    name: first_name(&me.name).to_owned(),
+                    month_name: month.long_name(),
+                    others: others
+                        .iter()
+                        .map(|o| MemberCard {
+                            name: o.name.clone(),
+                            role: o.role.clone(),
+                            stage: stage_name(o.level),
+                            department: o.department.clone(),
+                        })
+                        .collect(),
+                    reason: group.reason.clone(),
+                    you_write_first: writer.id == me.id,
+                    first_writer: writer.name.clone(),
+                    ask: ask(me, &others, *month),
+                    questions: chosen.iter().map(|q| questions::QUESTIONS[*q as usize].to_owned()).collect(),
+                    met_link: self.link(Action::Met, *group_id, me.id),
+                    not_yet_link: self.link(Action::NotYet, *group_id, me.id),
+                    skip_link: self.link(Action::Skip, *group_id, me.id),
+                    unsubscribe_link: self.unsubscribe_link(me.id),
+                    profile_link: format!("{}/profile", self.base_url),
+                };
+                let message = self.with_unsubscribe(intro.to_message(Some(me.id), &me.email)?, me.id);
+                messages.push((mail::new_message_id(), message));
+                questions_sent.extend(chosen.iter().map(|q| (me.id, *q)));
+            }
+            progress.advance(1);
+        }
+        for (user_id, why) in &sit_outs {
+            let person = &people[user_id];
+            let email = SitOut {
+                name: first_name(&person.name).to_owned(),
+                reason: why.clone(),
+                profile_link: format!("{}/profile", self.base_url),
+                unsubscribe_link: self.unsubscribe_link(person.id),
+            };
+            let message = self.with_unsubscribe(email.to_message(Some(person.id), &person.email)?, person.id);
+            messages.push((mail::new_message_id(), message));
+            progress.advance(1);
+        }
+        Store::insert_questions_sent(&mut tx, &key, &questions_sent).await?;
+        outbox::enqueue_many(&mut tx, &messages).await?;
+        tx.commit().await.context("committing the round")?;
+        progress.finish();
+        self.mail_wake.notify_one();
+        Ok(Outcome::Created(Summary {
+            month: *month,
+            participants: people.len(),
+            groups: groups.len(),
+            sit_outs: sit_outs.len(),
+            total_score: plan.stats.total_score,
+            cross_department_groups: plan.stats.cross_department_groups,
+            emails: messages.len(),
+            auto_paused,
+        }))
+    }
+
+    /// Pauses everyone whose groups of the three rounds before `month` went unanswered by them,
+    /// and tells them how to come back.
+    async fn auto_pause(&self, month: Month) -> anyhow::Result<usize> {
+        let months = [month.plus(-1).to_string(), month.plus(-2).to_string(), month.plus(-3).to_string()];
+        let silent = self.store.silent_participants(&months).await?;
+        for (user_id, name, email) in &silent {
+            let mut tx = self.store.pool().begin().await?;
+            Store::set_auto_paused(&mut tx, *user_id, true).await?;
+            let message = AutoPaused {
+                name: first_name(name).to_owned(),
+                resume_link: self.link(Action::Resume, 0, *user_id),
+            }
+            .to_message(Some(*user_id), email)?;
+            mail::queue(&mut tx, &message).await?;
+            tx.commit().await?;
+        }
+        if !silent.is_empty() {
+            tracing::info!(count = silent.len(), "auto-paused participants who never answered");
+            self.mail_wake.notify_one();
+        }
+        Ok(silent.len())
+    }
+
+    /// Sends the mid-month check-in of `month`'s round to members of groups not reported as met
+    /// who have not answered; once per round. Returns how many emails were queued.
+    #[tracing::instrument(skip(self))]
+    pub async fn send_checkins(&self, month: Month) -> anyhow::Result<usize> {
+        let Some(round) = self.store.round_by_month(&month.to_string()).await? else { return Ok(0) };
+        if round.checkin_sent_at.is_some() {
+            return Ok(0);
+        }
+        let recipients = self.store.checkin_recipients(round.id).await?;
+        let mut messages = Vec::with_capacity(recipients.len());
+        for member in &recipients {
+            let partners = self.partner_names(member.group_id, member.user_id).await?;
+            let email = CheckIn {
+                name: first_name(&member.name).to_owned(),
+                partners,
+                met_link: self.link(Action::Met, member.group_id, member.user_id),
+                not_yet_link: self.link(Action::NotYet, member.group_id, member.user_id),
+                skip_link: self.link(Action::Skip, member.group_id, member.user_id),
+                unsubscribe_link: self.unsubscribe_link(member.user_id),
+            };
+            let message =
+                self.with_unsubscribe(email.to_message(Some(member.user_id), &member.email)?, member.user_id);
+            messages.push((mail::new_message_id(), message));
+        }
+        let mut tx = self.store.pool().begin().await?;
+        if !Store::mark_checkin_sent(&mut tx, round.id).await? {
+            return Ok(0);
+        }
+        outbox::enqueue_many(&mut tx, &messages).await?;
+        tx.commit().await?;
+        self.mail_wake.notify_one();
+        Ok(messages.len())
+    }
+
+    async fn partner_names(&self, group_id: i64, user_id: i64) -> anyhow::Result<String> {
+        let partners = self.store.group_partners(group_id).await?;
+        let names: Vec<String> =
+            partners.into_iter().filter(|p| p.user_id != user_id).map(|p| p.name).collect();
+        Ok(names.join(" and "))
+    }
+
+    /// Sends the one follow-up nudge to members of groups that met about ten weeks before `now`.
+    #[tracing::instrument(skip(self))]
+    pub async fn send_nudges(&self, now: i64) -> anyhow::Result<usize> {
+        const TEN_WEEKS: i64 = 70 * 24 * 3600;
+        let recipients = self.store.nudge_recipients(now - TEN_WEEKS).await?;
+        let mut by_group: Vec<(i64, Vec<&crate::store::rounds::GroupMember>)> = Vec::new();
+        for member in &recipients {
+            match by_group.last_mut() {
+                Some((group, members)) if *group == member.group_id => members.push(member),
+                _ => by_group.push((member.group_id, vec![member])),
+            }
+        }
+        let mut sent = 0;
+        for (group_id, members) in by_group {
+            let mut messages = Vec::new();
+            for member in members {
+                let email = Nudge {
+                    name: first_name(&member.name).to_owned(),
+                    partners: self.partner_names(group_id, member.user_id).await?,
+                    profile_link: format!("{}/profile", self.base_url),
+                };
+                messages
+                    .push((mail::new_message_id(), email.to_message(Some(member.user_id), &member.email)?));
+            }
+            let mut tx = self.store.pool().begin().await?;
+            if Store::mark_nudged(&mut tx, group_id).await? {
+                outbox::enqueue_many(&mut tx, &messages).await?;
+                sent += messages.len();
+            }
+            tx.commit().await?;
+        }
+        if sent > 0 {
+            self.mail_wake.notify_one();
+        }
+        Ok(sent)
+    }
+
+    /// Does what a verified link asks. "Skip next month" also pauses the person for the next
+    /// round (a pause that reaches further is kept).
+    #[tracing::instrument(skip(self))]
+    pub async fn follow(&self, link: Link, today: time::Date) -> anyhow::Result<LinkResult> {
+        let Some(user) = self.store.user_by_id(link.user_id).await? else { return Ok(LinkResult::Gone) };
+        let recorded = match link.action {
+            Action::Met => self.store.record_response(link.group_id, user.id, Response::Met).await?,
+            Action::NotYet => self.store.record_response(link.group_id, user.id, Response::NotYet).await?,
+            Action::Skip => {
+                let recorded = self.store.record_response(link.group_id, user.id, Response::Skip).await?;
+                if recorded {
+                    let next = Month::next_round(today);
+                    let current = user.paused_through.as_deref().and_then(|m| Month::parse(m).ok());
+                    if current.is_none_or(|c| c < next) {
+                        self.store.set_paused_through(user.id, Some(&next.to_string())).await?;
+                    }
+                }
+                recorded
+            }
+            Action::Unsubscribe => {
+                self.store.set_opted_out(user.id, true).await?;
+                true
+            }
+            Action::Resume => {
+                let mut conn = self.store.pool().acquire().await?;
+                Store::set_auto_paused(&mut conn, user.id, false).await?;
+                true
+            }
+        };
+        Ok(if recorded { LinkResult::Recorded(link.action) } else { LinkResult::Gone })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: i64, level: i64, role: &str, department: &str) -> Participant {
+        Participant {
+            id,
+            email: format!("p{id}@hospital.test"),
+            name: format!("Person {id}"),
+            role: role.into(),
+            level,
+            department: department.into(),
+        }
+    }
+
+    #[test]
+    fn the_reason_is_said_in_plain_words() {
+        let a = person(1, 1, "Nurse", "Cardiology");
+        let b = person(2, 3, "Physician", "Surgery");
+        assert_eq!(
+            reason(&[&a, &b]),
+            "different departments, different professions, two career stages apart"
+        );
+        let c = person(3, 1, "Nurse", "cardiology ");
+        assert_eq!(reason(&[&a, &c]), "the same department, the same career stage");
+    }
+
+    #[test]
+    fn the_earlier_career_member_writes_first() {
+        let a = person(1, 4, "Physician", "Surgery");
+        let b = person(2, 1, "Nurse", "Cardiology");
+        assert_eq!(first_writer(&[&a, &b]).id, 2);
+        let note = ask(&b, &[&a], Month::parse("2026-12").unwrap());
+        assert!(note.starts_with("Hi Person,"));
+        assert!(note.contains("20 minutes"));
+        assert!(note.contains("December 2026"));
+    }
+}

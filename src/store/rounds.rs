@@ -1,0 +1,452 @@
+//! Monthly rounds: who takes part, who met whom before, and the round's groups, members'
+//! answers, sit-outs and the questions each person was sent.
+
+use sqlx::{Any, AnyConnection, FromRow, Transaction};
+
+use super::{Backend, Store, now, values_list};
+
+/// A person taking part in a round, as the round job needs them.
+#[derive(Clone, Debug, FromRow)]
+pub struct Participant {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub level: i64,
+    pub department: String,
+}
+
+/// One row of meeting history: a pair that met in `month`, or (with `b` empty) a sit-out.
+#[derive(Clone, Debug, FromRow)]
+pub struct PastMeeting {
+    pub a: i64,
+    pub b: Option<i64>,
+    pub month: String,
+}
+
+/// A round's row.
+#[derive(Clone, Debug, FromRow)]
+pub struct RoundRow {
+    pub id: i64,
+    pub month: String,
+    pub participants: i64,
+    pub group_count: i64,
+    pub sit_out_count: i64,
+    pub created_at: i64,
+    pub checkin_sent_at: Option<i64>,
+}
+
+/// A group to store.
+#[derive(Clone, Debug)]
+pub struct NewGroup {
+    pub score: i64,
+    pub reason: String,
+    pub members: Vec<i64>,
+}
+
+/// What a member answered about their group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Response {
+    Met,
+    NotYet,
+    Skip,
+}
+
+impl Response {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Met => "met",
+            Self::NotYet => "not_yet",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+/// One of a person's groups, for "My rounds".
+#[derive(Clone, Debug)]
+pub struct MyGroup {
+    pub group_id: i64,
+    pub month: String,
+    pub status: String,
+    pub partners: Vec<Partner>,
+}
+
+/// Someone a person was grouped with.
+#[derive(Clone, Debug, FromRow)]
+pub struct Partner {
+    pub group_id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub level: i64,
+    pub department: String,
+}
+
+/// A member of a group to email (check-in, nudge).
+#[derive(Clone, Debug, FromRow)]
+pub struct GroupMember {
+    pub group_id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+/// Rows per multi-row INSERT: well under both backends' limits on bound parameters.
+const PARAMS_PER_STATEMENT: usize = 30_000;
+
+const ACTIVE: &str = "confirmed_at IS NOT NULL AND opted_out_at IS NULL AND auto_paused_at IS NULL \
+                      AND (paused_through IS NULL OR paused_through < $1)";
+
+impl Store {
+    /// Everyone matched in `month`: confirmed, opted in, not paused for it, not auto-paused.
+    #[tracing::instrument(skip(self))]
+    pub async fn round_participants(&self, month: &str) -> sqlx::Result<Vec<Participant>> {
+        sqlx::query_as(&format!(
+            "SELECT id, email, name, role, level, department FROM users WHERE {ACTIVE} ORDER BY id"
+        ))
+        .bind(month)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Every pair that met, and every sit-out, in rounds before `month`.
+    #[tracing::instrument(skip(self))]
+    pub async fn meeting_history(&self, month: &str) -> sqlx::Result<Vec<PastMeeting>> {
+        let mut rows: Vec<PastMeeting> = sqlx::query_as(
+            "SELECT a.user_id AS a, b.user_id AS b, r.month AS month FROM group_members a \
+             JOIN group_members b ON b.group_id = a.group_id AND a.user_id < b.user_id \
+             JOIN round_groups g ON g.id = a.group_id JOIN rounds r ON r.id = g.round_id \
+             WHERE r.month < $1",
+        )
+        .bind(month)
+        .fetch_all(self.pool())
+        .await?;
+        let sat_out: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT s.user_id, r.month FROM round_sit_outs s JOIN rounds r ON r.id = s.round_id WHERE r.month < $1",
+        )
+        .bind(month)
+        .fetch_all(self.pool())
+        .await?;
+        rows.extend(sat_out.into_iter().map(|(a, month)| PastMeeting { a, b: None, month }));
+        Ok(rows)
+    }
+
+    pub async fn round_by_month(&self, month: &str) -> sqlx::Result<Option<RoundRow>> {
+        sqlx::query_as(
+            "SELECT id, month, participants, group_count, sit_out_count, created_at, checkin_sent_at \
+             FROM rounds WHERE month = $1",
+        )
+        .bind(month)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    /// The questions sent to anyone since `month` (exclusive), as (person, question number).
+    pub async fn questions_sent_after(&self, month: &str) -> sqlx::Result<Vec<(i64, i64)>> {
+        sqlx::query_as("SELECT user_id, question FROM questions_sent WHERE month > $1")
+            .bind(month)
+            .fetch_all(self.pool())
+            .await
+    }
+
+    /// Starts writing the round of `month`; `None` if it exists already. On PostgreSQL the
+    /// transaction first takes an advisory lock, so concurrent runs queue instead of racing; the
+    /// unique month decides in any case.
+    pub async fn insert_round(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        month: &str,
+        seed: i64,
+        weights: &str,
+        counts: (i64, i64, i64, i64),
+    ) -> sqlx::Result<Option<i64>> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7265636) IS NULL").execute(&mut **tx).await?;
+        }
+        let (participants, groups, sit_outs, total) = counts;
+        let id: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO rounds (month, seed, participants, group_count, sit_out_count, total_score, weights, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (month) DO NOTHING RETURNING id",
+        )
+        .bind(month)
+        .bind(seed)
+        .bind(participants)
+        .bind(groups)
+        .bind(sit_outs)
+        .bind(total)
+        .bind(weights)
+        .bind(now())
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(id.map(|(id,)| id))
+    }
+
+    /// Stores the groups and their members; returns the group ids in the order given.
+    pub async fn insert_groups(
+        conn: &mut AnyConnection,
+        round_id: i64,
+        groups: &[NewGroup],
+    ) -> sqlx::Result<Vec<i64>> {
+        let mut ids = vec![0; groups.len()];
+        for (chunk_no, chunk) in groups.chunks(PARAMS_PER_STATEMENT / 4).enumerate() {
+            let offset = chunk_no * (PARAMS_PER_STATEMENT / 4);
+            let sql = format!(
+                "INSERT INTO round_groups (round_id, position, score, reason) VALUES {} RETURNING id, position",
+                values_list(chunk.len(), 4)
+            );
+            let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+            for (i, group) in chunk.iter().enumerate() {
+                query = query.bind(round_id).bind((offset + i) as i64).bind(group.score).bind(&group.reason);
+            }
+            for (id, position) in query.fetch_all(&mut *conn).await? {
+                ids[position as usize] = id;
+            }
+        }
+        let members: Vec<(i64, i64)> = groups
+            .iter()
+            .zip(&ids)
+            .flat_map(|(group, id)| group.members.iter().map(move |user| (*id, *user)))
+            .collect();
+        for chunk in members.chunks(PARAMS_PER_STATEMENT / 2) {
+            let sql = format!(
+                "INSERT INTO group_members (group_id, user_id) VALUES {}",
+                values_list(chunk.len(), 2)
+            );
+            let mut query = sqlx::query(&sql);
+            for (group, user) in chunk {
+                query = query.bind(group).bind(user);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(ids)
+    }
+
+    pub async fn insert_sit_outs(
+        conn: &mut AnyConnection,
+        round_id: i64,
+        sit_outs: &[(i64, String)],
+    ) -> sqlx::Result<()> {
+        for chunk in sit_outs.chunks(PARAMS_PER_STATEMENT / 3) {
+            let sql = format!(
+                "INSERT INTO round_sit_outs (round_id, user_id, reason) VALUES {}",
+                values_list(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for (user, reason) in chunk {
+                query = query.bind(round_id).bind(user).bind(reason);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn insert_questions_sent(
+        conn: &mut AnyConnection,
+        month: &str,
+        sent: &[(i64, i64)],
+    ) -> sqlx::Result<()> {
+        for chunk in sent.chunks(PARAMS_PER_STATEMENT / 3) {
+            let sql = format!(
+                "INSERT INTO questions_sent (user_id, question, month) VALUES {} ON CONFLICT DO NOTHING",
+                values_list(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for (user, question) in chunk {
+                query = query.bind(user).bind(question).bind(month);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a member's answer and updates the group's status: any "met" makes it met; otherwise
+    /// "not yet" makes it not met and "skip" skipped. Returns false if `user_id` is not in the group.
+    #[tracing::instrument(skip(self))]
+    pub async fn record_response(
+        &self,
+        group_id: i64,
+        user_id: i64,
+        response: Response,
+    ) -> sqlx::Result<bool> {
+        let now = now();
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE group_members SET response = $3, responded_at = $4 WHERE group_id = $1 AND user_id = $2",
+        )
+        .bind(group_id)
+        .bind(user_id)
+        .bind(response.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let status = match response {
+            Response::Met => sqlx::query(
+                "UPDATE round_groups SET status = 'met', met_at = COALESCE(met_at, $2) WHERE id = $1",
+            )
+            .bind(group_id)
+            .bind(now),
+            Response::NotYet => {
+                sqlx::query("UPDATE round_groups SET status = 'not_met' WHERE id = $1 AND status <> 'met'")
+                    .bind(group_id)
+            }
+            Response::Skip => {
+                sqlx::query("UPDATE round_groups SET status = 'skipped' WHERE id = $1 AND status = 'open'")
+                    .bind(group_id)
+            }
+        };
+        status.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A person's groups, newest first, with their partners.
+    #[tracing::instrument(skip(self))]
+    pub async fn my_groups(&self, user_id: i64) -> sqlx::Result<Vec<MyGroup>> {
+        let groups: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT g.id, r.month, g.status FROM group_members m JOIN round_groups g ON g.id = m.group_id \
+             JOIN rounds r ON r.id = g.round_id WHERE m.user_id = $1 ORDER BY r.month DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        let partners: Vec<Partner> = sqlx::query_as(
+            "SELECT o.group_id, u.id AS user_id, u.name, u.email, u.role, u.level, u.department FROM group_members m \
+             JOIN group_members o ON o.group_id = m.group_id AND o.user_id <> m.user_id \
+             JOIN users u ON u.id = o.user_id WHERE m.user_id = $1 ORDER BY u.name",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(groups
+            .into_iter()
+            .map(|(group_id, month, status)| MyGroup {
+                group_id,
+                month,
+                status,
+                partners: partners.iter().filter(|p| p.group_id == group_id).cloned().collect(),
+            })
+            .collect())
+    }
+
+    /// Members of the round's groups that no one has reported as met, who have not answered.
+    pub async fn checkin_recipients(&self, round_id: i64) -> sqlx::Result<Vec<GroupMember>> {
+        sqlx::query_as(
+            "SELECT m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
+             JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
+             WHERE g.round_id = $1 AND g.status <> 'met' AND m.response IS NULL ORDER BY m.group_id, u.id",
+        )
+        .bind(round_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Marks the round's check-in as sent; false if it already was (another instance did it).
+    pub async fn mark_checkin_sent(conn: &mut AnyConnection, round_id: i64) -> sqlx::Result<bool> {
+        let done =
+            sqlx::query("UPDATE rounds SET checkin_sent_at = $2 WHERE id = $1 AND checkin_sent_at IS NULL")
+                .bind(round_id)
+                .bind(now())
+                .execute(conn)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Active participants who left their groups of the last three rounds (`months`) unanswered,
+    /// with no one in those groups reporting a meeting.
+    pub async fn silent_participants(
+        &self,
+        months: &[String; 3],
+    ) -> sqlx::Result<Vec<(i64, String, String)>> {
+        sqlx::query_as(
+            "SELECT u.id, u.name, u.email FROM users u WHERE u.auto_paused_at IS NULL AND u.opted_out_at IS NULL \
+             AND (SELECT COUNT(DISTINCT r.month) FROM group_members m JOIN round_groups g ON g.id = m.group_id \
+                  JOIN rounds r ON r.id = g.round_id \
+                  WHERE m.user_id = u.id AND r.month IN ($1, $2, $3) AND m.response IS NULL AND g.status = 'open') = 3 \
+             ORDER BY u.id",
+        )
+        .bind(&months[0])
+        .bind(&months[1])
+        .bind(&months[2])
+        .fetch_all(self.pool())
+        .await
+    }
+
+    pub async fn set_auto_paused(conn: &mut AnyConnection, user_id: i64, paused: bool) -> sqlx::Result<()> {
+        let at = paused.then(now);
+        sqlx::query("UPDATE users SET auto_paused_at = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(at)
+            .bind(now())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_nudges(&self, user_id: i64, enabled: bool) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET nudges_enabled = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(i64::from(enabled))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the person wants the follow-up nudges.
+    pub async fn nudges_enabled(&self, user_id: i64) -> sqlx::Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT nudges_enabled FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some_and(|(n,)| n != 0))
+    }
+
+    /// Members (who want nudges) of groups that met before `met_before` and were not nudged yet.
+    pub async fn nudge_recipients(&self, met_before: i64) -> sqlx::Result<Vec<GroupMember>> {
+        sqlx::query_as(
+            "SELECT m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
+             JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
+             WHERE g.status = 'met' AND g.met_at < $1 AND g.nudge_sent_at IS NULL AND u.nudges_enabled = 1 \
+             ORDER BY m.group_id, u.id",
+        )
+        .bind(met_before)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Marks a group's nudge sent; false if it already was.
+    pub async fn mark_nudged(conn: &mut AnyConnection, group_id: i64) -> sqlx::Result<bool> {
+        let done =
+            sqlx::query("UPDATE round_groups SET nudge_sent_at = $2 WHERE id = $1 AND nudge_sent_at IS NULL")
+                .bind(group_id)
+                .bind(now())
+                .execute(conn)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The other members of a group, as partners (for check-in and nudge emails).
+    pub async fn group_partners(&self, group_id: i64) -> sqlx::Result<Vec<Partner>> {
+        sqlx::query_as(
+            "SELECT m.group_id, u.id AS user_id, u.name, u.email, u.role, u.level, u.department \
+             FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 ORDER BY u.level, u.name",
+        )
+        .bind(group_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// The month of a group's round.
+    pub async fn group_month(&self, group_id: i64) -> sqlx::Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT r.month FROM round_groups g JOIN rounds r ON r.id = g.round_id WHERE g.id = $1",
+        )
+        .bind(group_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(m,)| m))
+    }
+}
