@@ -8,6 +8,7 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use rand::Rng;
+use sha2::{Digest, Sha256};
 use tokio::{
     net::TcpListener,
     sync::{Notify, watch},
@@ -20,6 +21,12 @@ use crate::{
         Envelope, Transport,
         sender::{RetryPolicy, Sender},
     },
+    matching::Weights,
+    rounds::{
+        Rounds,
+        links::LinkSigner,
+        schedule::{self, Schedule},
+    },
     store::{Store, sessions::DbSessionStore},
     web::{self, AppState, security::Limiters},
 };
@@ -31,6 +38,8 @@ pub struct Application {
     sender: Sender,
     store: Store,
     limiters: Limiters,
+    /// The round job and its timetable, when `serve` runs the schedule.
+    schedule: Option<(Rounds, Schedule)>,
     port: u16,
 }
 
@@ -48,8 +57,9 @@ pub async fn mail_sender(config: &Config, store: Store, wake: Arc<Notify>) -> an
     })
 }
 
-/// The session-signing key: `SECRET_KEY` if given, else the one generated on first start.
-async fn session_key(config: &Config, store: &Store) -> anyhow::Result<tower_sessions::cookie::Key> {
+/// The application's keys: `SECRET_KEY` if given, else the one generated on first start and
+/// kept in the database. Returns the session-signing key and the key of emailed links.
+async fn keys(config: &Config, store: &Store) -> anyhow::Result<(tower_sessions::cookie::Key, Vec<u8>)> {
     let encoded = match &config.secret_key {
         Some(secret) => secret.expose().to_owned(),
         None => {
@@ -62,7 +72,23 @@ async fn session_key(config: &Config, store: &Store) -> anyhow::Result<tower_ses
         }
     };
     let bytes = STANDARD.decode(encoded.trim()).context("SECRET_KEY must be base64")?;
-    tower_sessions::cookie::Key::try_from(bytes.as_slice()).context("SECRET_KEY must hold at least 64 bytes")
+    let session = tower_sessions::cookie::Key::try_from(bytes.as_slice())
+        .context("SECRET_KEY must hold at least 64 bytes")?;
+    // A separate key for links, derived so that one secret serves both purposes.
+    let links = Sha256::digest([b"coffee-rounds links:".as_slice(), &bytes].concat()).to_vec();
+    Ok((session, links))
+}
+
+/// The round service for `config`.
+pub async fn rounds(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow::Result<Rounds> {
+    let (_, link_key) = keys(config, &store).await?;
+    Ok(Rounds {
+        store,
+        links: LinkSigner::new(&link_key),
+        base_url: config.base_url.clone(),
+        weights: Weights::default(),
+        mail_wake: wake,
+    })
 }
 
 impl Application {
@@ -79,8 +105,15 @@ impl Application {
         let config = Arc::new(config);
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let key = session_key(&config, &store).await?;
+        let (key, link_key) = keys(&config, &store).await?;
         let wake = Arc::new(Notify::new());
+        let rounds = Rounds {
+            store: store.clone(),
+            links: LinkSigner::new(&link_key),
+            base_url: config.base_url.clone(),
+            weights: Weights::default(),
+            mail_wake: wake.clone(),
+        };
         let sender = mail_sender(&config, store.clone(), wake.clone()).await?;
         let accounts = Accounts {
             store: store.clone(),
@@ -89,12 +122,18 @@ impl Application {
             mail_wake: wake,
         };
         let limiters = Limiters::new(&config.rate_limits, config.trust_proxy);
-        let state =
-            AppState { store: store.clone(), accounts, config: config.clone(), limiters: limiters.clone() };
+        let state = AppState {
+            store: store.clone(),
+            accounts,
+            rounds: rounds.clone(),
+            config: config.clone(),
+            limiters: limiters.clone(),
+        };
         let router = web::router(state, key);
         let port = local.port();
         tracing::info!(address = %local, mail = sender.transport.describe(), "Coffee Rounds is ready");
-        Ok(Self { listener, router, sender, store, limiters, port })
+        let schedule = config.run_schedule.then(|| (rounds, config.schedule.clone()));
+        Ok(Self { listener, router, sender, store, limiters, schedule, port })
     }
 
     pub fn port(&self) -> u16 {
@@ -106,6 +145,11 @@ impl Application {
         &self.store
     }
 
+    /// Wakes the app's mail sender (for work queued outside the web app, e.g. by a round run).
+    pub fn mail_wake(&self) -> Arc<Notify> {
+        self.sender.wake.clone()
+    }
+
     pub fn mail_description(&self) -> String {
         self.sender.transport.describe()
     }
@@ -115,7 +159,9 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let sender = tokio::spawn(self.sender.run(stop_rx.clone()));
-        let housekeeping = tokio::spawn(housekeeping(self.store.clone(), self.limiters, stop_rx));
+        let housekeeping = tokio::spawn(housekeeping(self.store.clone(), self.limiters, stop_rx.clone()));
+        let scheduler =
+            self.schedule.map(|(rounds, schedule)| tokio::spawn(schedule::run(rounds, schedule, stop_rx)));
         // Without TCP_NODELAY a response written in two parts waits on delayed ACKs (~40 ms).
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
@@ -127,6 +173,9 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = sender.await;
         let _ = housekeeping.await;
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.await;
+        }
         self.store.close().await;
         Ok(())
     }

@@ -50,3 +50,108 @@ pub async fn send_pending() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A progress bar on stderr for the round job's long steps; indicatif hides it when stderr is not
+/// a terminal.
+struct Bar(indicatif::ProgressBar);
+
+impl crate::rounds::Progress for Bar {
+    fn step(&self, name: &str, total: u64) {
+        self.0.reset();
+        self.0.set_length(total);
+        self.0.set_message(name.to_owned());
+    }
+
+    fn advance(&self, units: u64) {
+        self.0.inc(units);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+async fn round_service() -> anyhow::Result<(Config, crate::rounds::Rounds)> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = Config::from_env()?;
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let rounds = app::rounds(&config, store, Default::default()).await?;
+    Ok((config, rounds))
+}
+
+fn month_or_next(month: Option<&str>) -> anyhow::Result<crate::matching::Month> {
+    use crate::months::Calendar;
+    match month {
+        Some(m) => crate::matching::Month::parse(m)
+            .map_err(|_| anyhow::anyhow!("--month must be YYYY-MM, not {m:?}")),
+        None => Ok(crate::matching::Month::next_round(time::OffsetDateTime::now_utc().date())),
+    }
+}
+
+/// `coffee-rounds round run [--month YYYY-MM] [--dry-run]`.
+pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
+    use crate::rounds::Outcome;
+    let month = month_or_next(month)?;
+    let (_, rounds) = round_service().await?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let outcome = rounds.run(month, dry_run, &Bar(bar)).await?;
+    match outcome {
+        Outcome::AlreadyRan(month) => println!("The {month} round has already run; nothing changed."),
+        Outcome::Created(s) => println!(
+            "Round {}: {} participants, {} groups, {} sat out, {} emails queued, {} auto-paused; \
+             {} of {} groups cross departments; total score {}.",
+            s.month,
+            s.participants,
+            s.groups,
+            s.sit_outs,
+            s.emails,
+            s.auto_paused,
+            s.cross_department_groups,
+            s.groups,
+            s.total_score
+        ),
+        Outcome::DryRun(preview) => {
+            println!("Dry run for {}: nothing was written.", preview.month);
+            for group in &preview.plan.groups {
+                let names: Vec<String> = group
+                    .members
+                    .iter()
+                    .map(|id| match preview.person(id) {
+                        Some(p) => format!(
+                            "{} ({}, {}, {})",
+                            p.name,
+                            p.role,
+                            crate::domain::stage_name(p.level),
+                            p.department
+                        ),
+                        None => id.as_str().to_owned(),
+                    })
+                    .collect();
+                println!("  {:>4}  {}", group.score, names.join(" + "));
+            }
+            for sit_out in &preview.plan.sit_outs {
+                let name =
+                    preview.person(&sit_out.id).map_or(sit_out.id.as_str().to_owned(), |p| p.name.clone());
+                println!("  sits out: {name}: {}", sit_out.reason.describe());
+            }
+            println!("{} groups, {} sit-outs.", preview.plan.groups.len(), preview.plan.sit_outs.len());
+        }
+    }
+    Ok(())
+}
+
+/// `coffee-rounds round check-in [--month YYYY-MM]`.
+pub async fn round_check_in(month: Option<&str>) -> anyhow::Result<()> {
+    let (config, rounds) = round_service().await?;
+    let month = match month {
+        Some(_) => month_or_next(month)?,
+        None => config.schedule.month_of(jiff::Timestamp::now()),
+    };
+    let sent = rounds.send_checkins(month).await?;
+    println!("{sent} check-in emails queued for the {month} round.");
+    Ok(())
+}

@@ -23,6 +23,10 @@ pub struct Config {
     pub allowed_email_domains: Vec<String>,
     /// IANA-style time zone name the monthly schedule uses (`TIMEZONE`, default `UTC`).
     pub timezone: String,
+    /// When rounds and check-ins go out (`TIMEZONE`, `ROUND_DAY`, `ROUND_TIME`, `CHECKIN_DAY`).
+    pub schedule: crate::rounds::schedule::Schedule,
+    /// Whether `serve` runs the schedule itself (`ROUND_SCHEDULE=off` leaves rounds to the CLI).
+    pub run_schedule: bool,
     /// Secret key given by the environment (`SECRET_KEY`, base64 of at least 64 bytes); when unset
     /// a key is generated on first start and kept in the database.
     pub secret_key: Option<Secret>,
@@ -150,6 +154,14 @@ impl Config {
             allowed_email_domains: lookup("ALLOWED_EMAIL_DOMAINS")
                 .map(|v| parse_domains(&v))
                 .unwrap_or_default(),
+            schedule: crate::rounds::schedule::Schedule::parse(
+                &lookup("TIMEZONE").unwrap_or_else(|| "UTC".into()),
+                &lookup("ROUND_DAY").unwrap_or_else(|| "first-monday".into()),
+                &lookup("ROUND_TIME").unwrap_or_else(|| "09:00".into()),
+                &lookup("CHECKIN_DAY").unwrap_or_else(|| "15".into()),
+            )?,
+            run_schedule: !lookup("ROUND_SCHEDULE")
+                .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false")),
             timezone: lookup("TIMEZONE").unwrap_or_else(|| "UTC".into()),
             secret_key,
             rate_limits: RateLimits {

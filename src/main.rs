@@ -20,6 +20,9 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// The monthly round.
+    #[command(subcommand)]
+    Round(RoundCommand),
     /// Outgoing email.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -27,6 +30,25 @@ enum Command {
     Plan(coffee_rounds::plan::PlanArgs),
     /// Write a synthetic hospital roster (and optional history) as CSV.
     GenRoster(coffee_rounds::plan::GenRosterArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum RoundCommand {
+    /// Pair everyone taking part and queue the introductions (once per month).
+    Run {
+        /// The round's month, YYYY-MM (default: the next round's month).
+        #[arg(long)]
+        month: Option<String>,
+        /// Show the groups without writing anything or sending email.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Queue the mid-month "did you meet?" emails (once per round).
+    CheckIn {
+        /// The round's month, YYYY-MM (default: this month).
+        #[arg(long)]
+        month: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +77,10 @@ fn main() -> ExitCode {
             Command::Serve => cli::serve().await,
             Command::Migrate => cli::migrate().await,
             Command::Mail(MailCommand::SendPending) => cli::send_pending().await,
+            Command::Round(RoundCommand::Run { month, dry_run }) => {
+                cli::round_run(month.as_deref(), dry_run).await
+            }
+            Command::Round(RoundCommand::CheckIn { month }) => cli::round_check_in(month.as_deref()).await,
             Command::Plan(_) | Command::GenRoster(_) => unreachable!("handled above"),
         }
     });

@@ -129,6 +129,8 @@ pub enum Participation {
         through: Month,
         back_in: Month,
     },
+    /// Paused automatically after three rounds without an answer.
+    AutoPaused,
     OptedOut,
 }
 
@@ -456,6 +458,12 @@ impl Accounts {
         Ok(self.store.set_opted_out(user_id, opted_out).await?)
     }
 
+    /// Comes back after an automatic pause.
+    pub async fn resume(&self, user_id: i64) -> Result<()> {
+        let mut conn = self.store.pool().acquire().await?;
+        Ok(Store::set_auto_paused(&mut conn, user_id, false).await?)
+    }
+
     /// Deletes the account and everything stored about the person, after checking the password.
     #[tracing::instrument(skip_all, fields(user_id = user.id))]
     pub async fn delete(&self, user: &User, password: &str) -> Result<()> {
@@ -476,6 +484,9 @@ pub fn participation(user: &User, today: time::Date) -> Participation {
     }
     if user.opted_out_at.is_some() {
         return Participation::OptedOut;
+    }
+    if user.auto_paused_at.is_some() {
+        return Participation::AutoPaused;
     }
     match user.paused_through.as_deref().and_then(|m| Month::parse(m).ok()) {
         Some(through) if through >= next_round => Participation::Paused { through, back_in: through.plus(1) },

@@ -82,8 +82,9 @@ impl Sender {
                 tracing::error!(error = format!("{err:#}"), "outbox pass failed");
             }
             let wait = match self.store.next_outbox_due().await {
-                Ok(Some(secs)) => secs.clamp(1, 60),
-                Ok(None) => 60,
+                Ok(Some(secs)) => secs.clamp(1, 10),
+                // Other processes (a round run from the CLI) queue mail too: look again soon.
+                Ok(None) => 10,
                 Err(_) => 5,
             };
             tokio::select! {

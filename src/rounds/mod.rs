@@ -159,14 +159,15 @@ fn first_writer<'a>(members: &[&'a Participant]) -> &'a Participant {
 fn ask(from: &Participant, others: &[&Participant], month: Month) -> String {
     let names: Vec<&str> = others.iter().map(|o| first_name(&o.name)).collect();
     format!(
-        "Hi {},\n\nCoffee Rounds matched us for {}. I'm {} ({}, {}). Would you have 20 minutes for a \
+        "Hi {},\n\nCoffee Rounds matched us for {}. I'm {} ({}, {}, {}). Would you have 20 minutes for a \
          coffee or a video call in the next two weeks? I'd love to hear how you got to where you are \
          and what you'd do differently.\n\nTuesday or Thursday around midday works for me, or tell me \
          what suits you better.\n\nThanks,\n{}",
         names.join(" and "),
         month.long_name(),
         from.name,
-        format!("{}, {}", from.role, stage_name(from.level).to_lowercase()),
+        from.role,
+        stage_name(from.level).to_lowercase(),
         from.department,
         first_name(&from.name),
     )

@@ -355,8 +355,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Active participants who left their groups of the last three rounds (`months`) unanswered,
-    /// with no one in those groups reporting a meeting.
+    /// Active participants who left their groups of the last three rounds (`months`) unanswered
+    /// themselves, in groups nobody reported as met.
     pub async fn silent_participants(
         &self,
         months: &[String; 3],
@@ -365,7 +365,7 @@ impl Store {
             "SELECT u.id, u.name, u.email FROM users u WHERE u.auto_paused_at IS NULL AND u.opted_out_at IS NULL \
              AND (SELECT COUNT(DISTINCT r.month) FROM group_members m JOIN round_groups g ON g.id = m.group_id \
                   JOIN rounds r ON r.id = g.round_id \
-                  WHERE m.user_id = u.id AND r.month IN ($1, $2, $3) AND m.response IS NULL AND g.status = 'open') = 3 \
+                  WHERE m.user_id = u.id AND r.month IN ($1, $2, $3) AND m.response IS NULL AND g.status <> 'met') = 3 \
              ORDER BY u.id",
         )
         .bind(&months[0])

@@ -18,6 +18,9 @@ pub struct User {
     pub opted_out_at: Option<i64>,
     /// Last month (`YYYY-MM`) the person skips; matched again from the month after.
     pub paused_through: Option<String>,
+    /// Set when the person was paused for never answering; cleared when they come back.
+    pub auto_paused_at: Option<i64>,
+    pub nudges_enabled: i64,
     pub created_at: i64,
 }
 
@@ -31,7 +34,7 @@ pub struct Profile {
 }
 
 const COLUMNS: &str = "id, email, name, password_hash, role, level, department, confirmed_at, \
-                       opted_out_at, paused_through, created_at";
+                       opted_out_at, paused_through, auto_paused_at, nudges_enabled, created_at";
 
 impl Store {
     #[tracing::instrument(skip(self))]
@@ -142,7 +145,7 @@ impl Store {
         let sql = if opted_out {
             "UPDATE users SET opted_out_at = $2, updated_at = $2 WHERE id = $1"
         } else {
-            "UPDATE users SET opted_out_at = NULL, paused_through = NULL, updated_at = $2 WHERE id = $1"
+            "UPDATE users SET opted_out_at = NULL, paused_through = NULL, auto_paused_at = NULL, updated_at = $2 WHERE id = $1"
         };
         sqlx::query(sql).bind(user_id).bind(now()).execute(self.pool()).await?;
         Ok(())

@@ -36,6 +36,7 @@ use security::Limiters;
 pub struct AppState {
     pub store: Store,
     pub accounts: Accounts,
+    pub rounds: crate::rounds::Rounds,
     pub config: Arc<Config>,
     pub limiters: Limiters,
 }
@@ -85,7 +86,7 @@ fn static_dir() -> PathBuf {
 
 /// The whole application as one router.
 pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Router {
-    use pages::{auth, home, profile};
+    use pages::{auth, home, links, profile};
 
     let https = state.config.is_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
@@ -124,6 +125,11 @@ pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Rout
         .route("/profile/pause/cancel", post(profile::cancel_pause))
         .route("/profile/opt-out", post(profile::opt_out))
         .route("/profile/rejoin", post(profile::rejoin))
+        .route("/profile/resume", post(profile::resume))
+        .route("/profile/nudges", post(profile::nudges))
+        .route("/rounds/{group}/{answer}", post(profile::respond))
+        .route("/r/{token}", get(links::show).post(links::follow))
+        .route("/u/{token}", get(links::show).post(links::follow))
         .route("/account/delete", get(profile::delete_form).post(profile::delete))
         .route("/healthz", get(healthz))
         .nest_service("/static", static_files)

@@ -101,6 +101,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub backend: Backend,
+    /// The configuration the app runs with (its `base_url` names the real port).
+    pub config: Config,
+    /// Wakes the app's mail sender.
+    pub mail_wake: std::sync::Arc<tokio::sync::Notify>,
     mail: MailSource,
     seen: Mutex<HashSet<PathBuf>>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -122,6 +126,8 @@ fn test_config(dir: &Path) -> Config {
     config.rate_limits.per_ip_per_minute = 10_000;
     config.rate_limits.per_account_per_minute = 10_000;
     config.hash_concurrency = 2;
+    // Tests run rounds themselves, at the months they choose.
+    config.run_schedule = false;
     config.mail = match (std::env::var("TEST_SMTP_URL"), std::env::var("TEST_MAILDIR")) {
         (Ok(url), Ok(_)) => MailSettings::Smtp(Secret::new(url)),
         _ => MailSettings::Files(dir.join("mail")),
@@ -160,14 +166,18 @@ impl TestApp {
             MailSettings::Files(dir) => MailSource::Files(dir.clone()),
         };
         adjust(&mut config);
-        let application = Application::build(config).await.expect("application starts");
+        let application = Application::build(config.clone()).await.expect("application starts");
         let base = format!("http://127.0.0.1:{}", application.port());
+        if config.base_url == "http://127.0.0.1:0" {
+            config.base_url = base.clone();
+        }
         let store = Store::connect(&match &postgres {
             Some((admin, name)) => replace_database(admin, name),
             None => format!("sqlite://{}/test.db", dir.path().display()),
         })
         .await
         .expect("test store");
+        let mail_wake = application.mail_wake();
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(application.run_until(async {
             let _ = rx.await;
@@ -177,6 +187,8 @@ impl TestApp {
             client: client(),
             store,
             backend,
+            config,
+            mail_wake,
             mail,
             seen: Mutex::new(HashSet::new()),
             shutdown: Some(tx),
@@ -184,6 +196,46 @@ impl TestApp {
             postgres,
             _dir: dir,
         }
+    }
+
+    /// The round service over the app's database, with the app's keys (its links work in the app).
+    pub async fn rounds(&self) -> coffee_rounds::rounds::Rounds {
+        coffee_rounds::app::rounds(&self.config, self.store.clone(), self.mail_wake.clone())
+            .await
+            .expect("rounds")
+    }
+
+    /// Adds a confirmed participant directly in the database; returns (id, email).
+    pub async fn add_participant(
+        &self,
+        name: &str,
+        role: &str,
+        level: i64,
+        department: &str,
+    ) -> (i64, String) {
+        let email = unique_email(&name.to_lowercase().replace(' ', "."));
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO users (email, name, password_hash, role, level, department, confirmed_at, created_at, updated_at) \
+             VALUES ($1, $2, 'no-login', $3, $4, $5, 1, 1, 1) RETURNING id",
+        )
+        .bind(&email)
+        .bind(name)
+        .bind(role)
+        .bind(level)
+        .bind(department)
+        .fetch_one(self.store.pool())
+        .await
+        .expect("insert participant");
+        (id, email)
+    }
+
+    /// Rows in `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.store.pool())
+            .await
+            .expect("count");
+        n
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod home;
+pub mod links;
 pub mod profile;
 
 use askama::Template;

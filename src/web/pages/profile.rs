@@ -13,7 +13,9 @@ use super::{Choices, Notice};
 use crate::{
     accounts::{self, AccountError, FieldErrors, Participation, ProfileInput},
     domain::OTHER_DEPARTMENT,
-    months::Calendar,
+    domain::stage_name,
+    months::{Calendar, Month},
+    store::rounds::{MyGroup, Response as Answer},
     web::{
         AppState, Form, Layout,
         error::AppResult,
@@ -31,6 +33,8 @@ pub struct ProfilePage {
     layout: Layout,
     email: String,
     participation: Participation,
+    groups: Vec<GroupView>,
+    nudges: bool,
     errors: FieldErrors,
     values: ProfileInput,
     choices: Choices,
@@ -54,14 +58,60 @@ async fn profile_page(
             department_other: if listed { String::new() } else { user.department.clone() },
         }
     });
+    let groups = state.store.my_groups(me.user.id).await?.into_iter().map(GroupView::from).collect();
     Ok(ProfilePage {
         layout: me.layout("Your profile").await?,
         email: me.user.email.clone(),
         participation: accounts::participation(&me.user, today()),
+        groups,
+        nudges: me.user.nudges_enabled != 0,
         errors,
         values,
         choices,
     })
+}
+
+/// One of the person's rounds, ready to show.
+pub struct GroupView {
+    group_id: i64,
+    month_name: String,
+    status: String,
+    status_text: &'static str,
+    partners: Vec<PartnerView>,
+}
+
+pub struct PartnerView {
+    name: String,
+    role: String,
+    stage: String,
+    department: String,
+}
+
+impl From<MyGroup> for GroupView {
+    fn from(group: MyGroup) -> Self {
+        let status_text = match group.status.as_str() {
+            "met" => "You met",
+            "not_met" => "Not met yet",
+            "skipped" => "Skipped",
+            _ => "Waiting to hear how it went",
+        };
+        Self {
+            group_id: group.group_id,
+            month_name: Month::parse(&group.month).map_or(group.month.clone(), |m| m.long_name()),
+            status: group.status,
+            status_text,
+            partners: group
+                .partners
+                .into_iter()
+                .map(|p| PartnerView {
+                    name: p.name,
+                    role: p.role,
+                    stage: stage_name(p.level),
+                    department: p.department,
+                })
+                .collect(),
+        }
+    }
 }
 
 pub async fn show(State(state): State<AppState>, me: LoggedIn) -> AppResult<ProfilePage> {
@@ -212,4 +262,43 @@ pub async fn delete(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+pub async fn resume(State(state): State<AppState>, me: LoggedIn) -> AppResult<Response> {
+    state.accounts.resume(me.user.id).await?;
+    back_to_profile(&me, "Welcome back: you are in the next round.").await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NudgesForm {
+    enabled: String,
+}
+
+pub async fn nudges(
+    State(state): State<AppState>,
+    me: LoggedIn,
+    Form(form): Form<NudgesForm>,
+) -> AppResult<Response> {
+    let enabled = form.enabled == "1";
+    state.store.set_nudges(me.user.id, enabled).await?;
+    let message = if enabled { "Follow-up reminders are on." } else { "Follow-up reminders are off." };
+    back_to_profile(&me, message).await
+}
+
+/// "We met" or "Not yet" from the profile, for one of the person's own groups.
+pub async fn respond(
+    State(state): State<AppState>,
+    me: LoggedIn,
+    axum::extract::Path((group_id, answer)): axum::extract::Path<(i64, String)>,
+) -> AppResult<Response> {
+    let (response, message) = match answer.as_str() {
+        "met" => (Answer::Met, "Thanks: recorded that you met."),
+        "not-yet" => (Answer::NotYet, "Noted: not yet. There is still time this month."),
+        _ => return Err(crate::web::error::AppError::NotFound),
+    };
+    if !state.store.record_response(group_id, me.user.id, response).await? {
+        return Err(crate::web::error::AppError::NotFound);
+    }
+    back_to_profile(&me, message).await
 }

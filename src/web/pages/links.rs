@@ -1,0 +1,127 @@
+//! The signed links in round emails. Opening one shows what it will do and a button; only the
+//! button's POST does it, so a mail scanner that follows links changes nothing. The one-click
+//! unsubscribe address also takes a mail client's RFC 8058 POST, with no session.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+use super::Notice;
+use crate::{
+    months::{Calendar, Month},
+    rounds::{
+        LinkResult,
+        links::{Action, Link},
+    },
+    web::{
+        AppState, Layout,
+        error::AppResult,
+        visitor::{Visitor, layout_without_forms},
+    },
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/link.html")]
+pub struct LinkPage {
+    layout: Layout,
+    heading: String,
+    explanation: String,
+    button: &'static str,
+    action: String,
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+async fn invalid(visitor: &Visitor) -> AppResult<Response> {
+    let notice = Notice {
+        layout: layout_without_forms(&visitor.session, visitor.user.as_ref(), "Link not valid").await?,
+        heading: "This link is not valid",
+        paragraphs: vec![
+            "It may be incomplete: try opening it again from the email, or log in to your profile.".into(),
+        ],
+        action: Some(("/login", "Log in")),
+    };
+    Ok((StatusCode::NOT_FOUND, notice).into_response())
+}
+
+/// What the page says before the button, per action.
+fn describe(link: Link) -> (String, String, &'static str) {
+    let next = Month::next_round(today()).long_name();
+    match link.action {
+        Action::Met => ("Did you meet?".into(), "Tell us your group met this month.".into(), "Yes, we met"),
+        Action::NotYet => {
+            ("Not met yet?".into(), "Tell us you have not met yet. There is still time this month.".into(), "Not yet")
+        }
+        Action::Skip => (
+            format!("Skip the {next} round?"),
+            format!("You will not be matched in the {next} round, and you are back the month after."),
+            "Skip next month",
+        ),
+        Action::Unsubscribe => (
+            "Stop the monthly emails?".into(),
+            "You stay registered but are no longer matched or emailed. You can rejoin from your profile at any time."
+                .into(),
+            "Stop the emails",
+        ),
+        Action::Resume => {
+            ("Come back to Coffee Rounds?".into(), format!("You will be matched again from the {next} round."), "Put me back in")
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
+    let (heading, explanation, button) = describe(link);
+    let action = match link.action {
+        Action::Unsubscribe => format!("/u/{token}"),
+        _ => format!("/r/{token}"),
+    };
+    let page = LinkPage { layout: visitor.layout(&heading).await?, heading, explanation, button, action };
+    Ok(page.into_response())
+}
+
+pub async fn follow(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
+    let result = state.rounds.follow(link, today()).await?;
+    let (heading, paragraph) = match result {
+        LinkResult::Gone => ("Nothing to update", "This group or account no longer exists.".to_owned()),
+        LinkResult::Recorded(action) => match action {
+            Action::Met => (
+                "Thank you!",
+                "We have recorded that you met. Remember the thank-you note with one takeaway.".into(),
+            ),
+            Action::NotYet => {
+                ("Noted", "There is still time this month: a 20-minute video call counts.".into())
+            }
+            Action::Skip => (
+                "See you the month after",
+                format!("You will not be matched in the {} round.", Month::next_round(today()).long_name()),
+            ),
+            Action::Unsubscribe => {
+                ("You will not get more monthly emails", "You can rejoin from your profile.".into())
+            }
+            Action::Resume => ("Welcome back", "You are in the next round.".into()),
+        },
+    };
+    let notice = Notice {
+        layout: layout_without_forms(&visitor.session, visitor.user.as_ref(), heading).await?,
+        heading,
+        paragraphs: vec![paragraph],
+        action: Some(("/profile", "Go to your profile")),
+    };
+    Ok(notice.into_response())
+}
