@@ -461,7 +461,8 @@ impl Accounts {
     /// Comes back after an automatic pause.
     pub async fn resume(&self, user_id: i64) -> Result<()> {
         let mut conn = self.store.pool().acquire().await?;
-        Ok(Store::set_auto_paused(&mut conn, user_id, false).await?)
+        Store::set_auto_paused(&mut conn, user_id, false).await?;
+        Ok(())
     }
 
     /// Deletes the account and everything stored about the person, after checking the password.

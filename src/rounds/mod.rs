@@ -362,9 +362,12 @@ impl Rounds {
     async fn auto_pause(&self, month: Month) -> anyhow::Result<usize> {
         let months = [month.plus(-1).to_string(), month.plus(-2).to_string(), month.plus(-3).to_string()];
         let silent = self.store.silent_participants(&months).await?;
+        let mut paused = 0;
         for (user_id, name, email) in &silent {
             let mut tx = self.store.pool().begin().await?;
-            Store::set_auto_paused(&mut tx, *user_id, true).await?;
+            if !Store::set_auto_paused(&mut tx, *user_id, true).await? {
+                continue;
+            }
             let message = AutoPaused {
                 name: first_name(name).to_owned(),
                 resume_link: self.link(Action::Resume, 0, *user_id),
@@ -372,12 +375,13 @@ impl Rounds {
             .to_message(Some(*user_id), email)?;
             mail::queue(&mut tx, &message).await?;
             tx.commit().await?;
+            paused += 1;
         }
-        if !silent.is_empty() {
-            tracing::info!(count = silent.len(), "auto-paused participants who never answered");
+        if paused > 0 {
+            tracing::info!(count = paused, "auto-paused participants who never answered");
             self.mail_wake.notify_one();
         }
-        Ok(silent.len())
+        Ok(paused)
     }
 
     /// Sends the mid-month check-in of `month`'s round to members of groups not reported as met

@@ -375,15 +375,16 @@ impl Store {
         .await
     }
 
-    pub async fn set_auto_paused(conn: &mut AnyConnection, user_id: i64, paused: bool) -> sqlx::Result<()> {
-        let at = paused.then(now);
-        sqlx::query("UPDATE users SET auto_paused_at = $2, updated_at = $3 WHERE id = $1")
-            .bind(user_id)
-            .bind(at)
-            .bind(now())
-            .execute(conn)
-            .await?;
-        Ok(())
+    /// Pauses (or un-pauses) a person for never answering; false when nothing changed, so that
+    /// two concurrent runs tell the person only once.
+    pub async fn set_auto_paused(conn: &mut AnyConnection, user_id: i64, paused: bool) -> sqlx::Result<bool> {
+        let sql = if paused {
+            "UPDATE users SET auto_paused_at = $2, updated_at = $2 WHERE id = $1 AND auto_paused_at IS NULL"
+        } else {
+            "UPDATE users SET auto_paused_at = NULL, updated_at = $2 WHERE id = $1 AND auto_paused_at IS NOT NULL"
+        };
+        let done = sqlx::query(sql).bind(user_id).bind(now()).execute(conn).await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn set_nudges(&self, user_id: i64, enabled: bool) -> sqlx::Result<()> {
