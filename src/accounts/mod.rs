@@ -105,6 +105,19 @@ pub struct SignupInput {
     pub department_other: String,
 }
 
+impl SignupInput {
+    /// The profile part of the form.
+    pub fn profile(&self) -> ProfileInput {
+        ProfileInput {
+            name: self.name.clone(),
+            role: self.role.clone(),
+            level: self.level.clone(),
+            department: self.department.clone(),
+            department_other: self.department_other.clone(),
+        }
+    }
+}
+
 /// The raw profile form.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -173,15 +186,8 @@ impl Accounts {
     }
 
     /// Parses the profile fields shared by sign-up and the profile form.
-    async fn parse_profile(
-        &self,
-        errors: &mut FieldErrors,
-        name: &str,
-        role: &str,
-        level: &str,
-        department: &str,
-        other: &str,
-    ) -> Result<Option<Profile>> {
+    async fn parse_profile(&self, errors: &mut FieldErrors, input: &ProfileInput) -> Result<Option<Profile>> {
+        let ProfileInput { name, role, level, department, department_other: other } = input;
         let crate::store::lists::Lists { departments, roles } = self.store.lists().await?;
         let name = errors.take("name", PersonName::parse(name));
         let role = errors.take("role", domain::parse_role(role, &roles));
@@ -208,16 +214,7 @@ impl Accounts {
             errors.add("email", format!("Use your institutional email address (ending in {domains})."));
         }
         let password = errors.take("password", Password::parse(&input.password));
-        let profile = self
-            .parse_profile(
-                &mut errors,
-                &input.name,
-                &input.role,
-                &input.level,
-                &input.department,
-                &input.department_other,
-            )
-            .await?;
+        let profile = self.parse_profile(&mut errors, &input.profile()).await?;
         let (Some(email), Some(password), Some(profile), true) =
             (email, password, profile, errors.is_empty())
         else {
@@ -421,16 +418,7 @@ impl Accounts {
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn update_profile(&self, user_id: i64, input: &ProfileInput) -> Result<()> {
         let mut errors = FieldErrors::default();
-        let profile = self
-            .parse_profile(
-                &mut errors,
-                &input.name,
-                &input.role,
-                &input.level,
-                &input.department,
-                &input.department_other,
-            )
-            .await?;
+        let profile = self.parse_profile(&mut errors, input).await?;
         match profile {
             Some(profile) if errors.is_empty() => Ok(self.store.update_profile(user_id, &profile).await?),
             _ => Err(AccountError::Invalid(errors)),

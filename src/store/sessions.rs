@@ -36,6 +36,32 @@ impl DbSessionStore {
     }
 }
 
+const INSERT_NEW: &str = "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+const UPSERT: &str = "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at";
+
+impl DbSessionStore {
+    /// Runs one of the two writes above; returns the rows written.
+    async fn write(
+        &self,
+        sql: &str,
+        id: &Id,
+        user_id: Option<i64>,
+        data: &str,
+        expires_at: i64,
+    ) -> session_store::Result<u64> {
+        let done = sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(user_id)
+            .bind(data)
+            .bind(expires_at)
+            .execute(self.store.pool())
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+}
+
 fn backend(err: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
@@ -53,17 +79,8 @@ impl SessionStore for DbSessionStore {
         let (data, user_id, expires_at) = encode(record)?;
         // Ids are 128 random bits; the loop only guards against the impossible collision.
         loop {
-            let inserted = sqlx::query(
-                "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(record.id.to_string())
-            .bind(user_id)
-            .bind(&data)
-            .bind(expires_at)
-            .execute(self.store.pool())
-            .await
-            .map_err(backend)?;
-            if inserted.rows_affected() == 1 {
+            let inserted = self.write(INSERT_NEW, &record.id, user_id, &data, expires_at).await?;
+            if inserted == 1 {
                 return Ok(());
             }
             record.id = Id::default();
@@ -72,18 +89,7 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id, expires_at) = encode(record)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(record.id.to_string())
-        .bind(user_id)
-        .bind(&data)
-        .bind(expires_at)
-        .execute(self.store.pool())
-        .await
-        .map_err(backend)?;
-        Ok(())
+        self.write(UPSERT, &record.id, user_id, &data, expires_at).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
