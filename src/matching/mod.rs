@@ -498,11 +498,11 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
             continue;
         }
         if n > tuning.dense_below {
-            if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus) {
-                let v = dense_violations(&ctx, &reduced, &[]);
-                eprintln!("DBG balanced {} {:?}", v.len(), v.iter().take(3).map(|&(a,b)| (reduced[a as usize], reduced[b as usize], ctx.score(a as usize,b as usize), sol.mate[a as usize].map(|m| ctx.score(a as usize, m)), ctx.priority[a as usize], ctx.priority[b as usize])).collect::<Vec<_>>());
-                if v.is_empty() { break sol; }
-            } else { eprintln!("DBG no balanced"); }
+            if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus)
+                && dense_violations(&ctx, &reduced, &[]).is_empty()
+            {
+                break sol;
+            }
             let reduced: Vec<i64> = (0..n)
                 .map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v))
                 .collect();
