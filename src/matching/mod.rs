@@ -73,6 +73,15 @@ pub fn default_seed(month: Month) -> u64 {
     (month.year() as u64) * 100 + u64::from(month.month())
 }
 
+/// The score terms of one pair under `input` (its weights, seed, month and history), or `None`
+/// if the pair is forbidden, either id is unknown, or the ids are equal. Builds the round's
+/// indexes on each call: meant for previews and tests, not for loops.
+pub fn score_pair(input: &Input, a: &ParticipantId, b: &ParticipantId) -> Option<ScoreTerms> {
+    let ctx = Ctx::new(input).ok()?;
+    let find = |id: &ParticipantId| input.participants.iter().position(|p| &p.id == id);
+    ctx.terms(find(a)?, find(b)?)
+}
+
 /// Plan a round with the default [`Tuning`].
 pub fn plan(input: &Input) -> Result<Plan, PlanError> {
     plan_with(input, &Tuning::default())
