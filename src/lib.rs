@@ -2,5 +2,5 @@
 //!
 //! The library owns everything; `main.rs` only parses the command line.
 
-pub mod plan;
 pub mod matching;
+pub mod plan;

@@ -121,10 +121,11 @@ fn read_table(file: &Path, wanted: &[&str]) -> Result<Table, InputError> {
         .clone();
     let mut cols = Vec::new();
     for w in wanted {
-        match headers
-            .iter()
-            .position(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(w))
-        {
+        match headers.iter().position(|h| {
+            h.trim()
+                .trim_start_matches('\u{feff}')
+                .eq_ignore_ascii_case(w)
+        }) {
             Some(i) => cols.push(i),
             None => return Err(at(file, 1, w, "missing column")),
         }
@@ -141,7 +142,7 @@ fn read_table(file: &Path, wanted: &[&str]) -> Result<Table, InputError> {
     Ok(Table { rows, cols })
 }
 
-fn field<'r>(rec: &'r csv::StringRecord, col: usize) -> &'r str {
+fn field(rec: &csv::StringRecord, col: usize) -> &str {
     rec.get(col).unwrap_or("")
 }
 
@@ -151,7 +152,8 @@ fn read_people(file: &Path) -> Result<Vec<Participant>, InputError> {
     let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut people = Vec::with_capacity(t.rows.len());
     for (line, rec) in &t.rows {
-        let id = ParticipantId::parse(field(rec, t.cols[0])).map_err(|e| at(file, *line, "id", e))?;
+        let id =
+            ParticipantId::parse(field(rec, t.cols[0])).map_err(|e| at(file, *line, "id", e))?;
         if let Some(first) = seen.insert(id.as_str().to_string(), *line) {
             return Err(at(
                 file,
@@ -160,8 +162,7 @@ fn read_people(file: &Path) -> Result<Vec<Participant>, InputError> {
                 format!("duplicate id {:?} (first on line {first})", id.as_str()),
             ));
         }
-        let level =
-            Level::parse(field(rec, t.cols[4])).map_err(|e| at(file, *line, "level", e))?;
+        let level = Level::parse(field(rec, t.cols[4])).map_err(|e| at(file, *line, "level", e))?;
         people.push(Participant {
             id,
             role: field(rec, t.cols[3]).trim().to_string(),
@@ -260,7 +261,12 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
         rows.push([m(0), m(1), m(2), g.score.to_string()]);
     }
     for s in &plan.sit_outs {
-        rows.push([s.id.to_string(), String::new(), String::new(), String::new()]);
+        rows.push([
+            s.id.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
     }
     for r in &rows {
         if let Err(e) = w.write_record(r) {

@@ -38,12 +38,20 @@ fn input(
     let mut history = Vec::new();
     for &((a, b), k) in met {
         if a < people.len() && b < people.len() && a != b {
-            history.push(HistoryEntry { a: id(a), b: Some(id(b)), month: back(k) });
+            history.push(HistoryEntry {
+                a: id(a),
+                b: Some(id(b)),
+                month: back(k),
+            });
         }
     }
     for &(a, k) in sat_out {
         if a < people.len() {
-            history.push(HistoryEntry { a: id(a), b: None, month: back(k) });
+            history.push(HistoryEntry {
+                a: id(a),
+                b: None,
+                month: back(k),
+            });
         }
     }
     Input {
@@ -59,7 +67,10 @@ fn input(
             .collect(),
         history,
         month: month(),
-        weights: Weights { jitter, ..Weights::default() },
+        weights: Weights {
+            jitter,
+            ..Weights::default()
+        },
         seed,
     }
 }
@@ -89,9 +100,15 @@ fn table_score(inp: &Input, a: usize, b: usize) -> Option<i64> {
         _ => 0,
     };
     Some(
-        if norm(&pa.department) != norm(&pb.department) { 40 } else { 0 }
-            + if norm(&pa.role) != norm(&pb.role) { 20 } else { 0 }
-            + level
+        if norm(&pa.department) != norm(&pb.department) {
+            40
+        } else {
+            0
+        } + if norm(&pa.role) != norm(&pb.role) {
+            20
+        } else {
+            0
+        } + level
             - if last.is_some() { 20 } else { 0 },
     )
 }
@@ -141,13 +158,20 @@ fn brute_force(inp: &Input, w: &dyn Fn(usize, usize) -> Option<i64>) -> (usize, 
 }
 
 fn index_of(inp: &Input) -> BTreeMap<ParticipantId, usize> {
-    inp.participants.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect()
+    inp.participants
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect()
 }
 
 /// The matching inside a plan: each group's first two members.
 fn matching_of(inp: &Input, plan: &Plan) -> Vec<(usize, usize)> {
     let ix = index_of(inp);
-    plan.groups.iter().map(|g| (ix[&g.members[0]], ix[&g.members[1]])).collect()
+    plan.groups
+        .iter()
+        .map(|g| (ix[&g.members[0]], ix[&g.members[1]]))
+        .collect()
 }
 
 fn roster(max: usize) -> impl Strategy<Value = Input> {
@@ -247,7 +271,8 @@ proptest! {
 
 #[test]
 fn different_seeds_give_different_jitter() {
-    let people: Vec<(usize, usize, u32)> = (0..20).map(|i| (i % 4, i % 3, (i % 6) as u32)).collect();
+    let people: Vec<(usize, usize, u32)> =
+        (0..20).map(|i| (i % 4, i % 3, (i % 6) as u32)).collect();
     let a = input(&people, &[], &[], 10, 1);
     let b = input(&people, &[], &[], 10, 2);
     let differs = (1..20).any(|j| {
@@ -270,7 +295,12 @@ fn big_roster(n: usize, seed: u64) -> Input {
         .map(|_| (rnd(4) as usize, rnd(3) as usize, rnd(6) as u32))
         .collect();
     let met: Vec<((usize, usize), i64)> = (0..n * 3)
-        .map(|_| ((rnd(n as u64) as usize, rnd(n as u64) as usize), 1 + rnd(9) as i64))
+        .map(|_| {
+            (
+                (rnd(n as u64) as usize, rnd(n as u64) as usize),
+                1 + rnd(9) as i64,
+            )
+        })
         .collect();
     let sat: Vec<(usize, i64)> = (0..n / 20).map(|_| (rnd(n as u64) as usize, 1)).collect();
     input(&people, &met, &sat, 10, seed)
@@ -278,7 +308,10 @@ fn big_roster(n: usize, seed: u64) -> Input {
 
 #[test]
 fn sparse_candidate_graph_reaches_the_dense_optimum() {
-    let dense = Tuning { dense_below: usize::MAX, ..Tuning::default() };
+    let dense = Tuning {
+        dense_below: usize::MAX,
+        ..Tuning::default()
+    };
     let sparse = Tuning {
         dense_below: 0,
         best_partners: 2,
@@ -310,7 +343,9 @@ fn month_parses_formats_and_steps() {
     assert_eq!(m.to_string(), "2026-01");
     assert_eq!(m.prev().to_string(), "2025-12");
     assert_eq!(m.next().next().to_string(), "2026-03");
-    for bad in ["2026-13", "2026-00", "26-01", "2026/01", "2026-1", "abcd-ef", ""] {
+    for bad in [
+        "2026-13", "2026-00", "26-01", "2026/01", "2026-1", "abcd-ef", "",
+    ] {
         assert!(Month::parse(bad).is_err(), "{bad}");
     }
     assert_eq!(Level::parse(" 3 ").unwrap(), Level(3));

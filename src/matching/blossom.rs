@@ -287,7 +287,11 @@ impl Solver {
             for i in self.nbs(v) {
                 best = best.max(self.weight[self.nb[i] as usize / 2]);
             }
-            self.dual[v] = if best == i64::MIN { 0 } else { best + (best & 1) };
+            self.dual[v] = if best == i64::MIN {
+                0
+            } else {
+                best + (best & 1)
+            };
         }
         for v in 0..n {
             if self.nb_start[v] == self.nb_start[v + 1] {
@@ -586,7 +590,10 @@ impl Solver {
             let len = childs.len() as isize;
             let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
             let entrychild = self.inblossom[self.endpoint[self.labelend[b] ^ 1] as usize];
-            let mut j = childs.iter().position(|&c| c == entrychild).expect("entry child") as isize;
+            let mut j = childs
+                .iter()
+                .position(|&c| c == entrychild)
+                .expect("entry child") as isize;
             let (jstep, endptrick): (isize, usize) = if j & 1 != 0 {
                 j -= len;
                 (1, 0)
@@ -667,7 +674,10 @@ impl Solver {
             self.augment_blossom(t, v);
         }
         let len = self.blossomchilds[b].len() as isize;
-        let i = self.blossomchilds[b].iter().position(|&c| c == t).expect("child") as isize;
+        let i = self.blossomchilds[b]
+            .iter()
+            .position(|&c| c == t)
+            .expect("child") as isize;
         let mut j = i;
         let (jstep, endptrick): (isize, usize) = if i & 1 != 0 {
             j -= len;
@@ -916,7 +926,10 @@ impl Solver {
                 let valid = match kind {
                     2 => {
                         let bw = self.inblossom[item];
-                        let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
+                        let (a, c) = (
+                            self.endpoint[2 * k] as usize,
+                            self.endpoint[2 * k + 1] as usize,
+                        );
                         let other = if a == item { c } else { a };
                         let ok = self.label[bw] == 0
                             && self.bestedge[item] != NONE
@@ -983,7 +996,10 @@ impl Solver {
                 continue;
             };
             debug_assert!(t >= self.now, "dual step must not be negative");
-            debug_assert!(deltatype != 3 || self.slack(k) % 2 == 0, "S-S slack must be even");
+            debug_assert!(
+                deltatype != 3 || self.slack(k) % 2 == 0,
+                "S-S slack must be even"
+            );
             self.now = t;
             let (deltaedge, deltablossom) = (k, item);
 

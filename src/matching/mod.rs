@@ -226,10 +226,22 @@ impl<'a> Ctx<'a> {
         }
         let w = &self.input.weights;
         Some(ScoreTerms {
-            department: if self.dept[a] != self.dept[b] { w.department } else { 0 },
-            role: if self.role[a] != self.role[b] { w.role } else { 0 },
+            department: if self.dept[a] != self.dept[b] {
+                w.department
+            } else {
+                0
+            },
+            role: if self.role[a] != self.role[b] {
+                w.role
+            } else {
+                0
+            },
             level: w.level_term(Level(self.level[a]), Level(self.level[b])),
-            history: if self.last_met(a, b).is_some() { -w.repeat_penalty } else { 0 },
+            history: if self.last_met(a, b).is_some() {
+                -w.repeat_penalty
+            } else {
+                0
+            },
             jitter: self.jitter(a, b),
         })
     }
@@ -350,11 +362,7 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Vec<(u32, u32)> {
 
 /// Allowed pairs outside `pairs` whose slack under `dual` may be negative (blossom duals, which
 /// only add slack, are left out, so a flagged pair may in fact be fine: adding it is harmless).
-fn dense_violations(
-    ctx: &Ctx,
-    reduced: &[i64],
-    pairs: &[(u32, u32)],
-) -> Vec<(u32, u32)> {
+fn dense_violations(ctx: &Ctx, reduced: &[i64], pairs: &[(u32, u32)]) -> Vec<(u32, u32)> {
     let n = ctx.n;
     let mut start = vec![0usize; n + 1];
     for &(a, b) in pairs {
@@ -376,8 +384,11 @@ fn dense_violations(
         adj[start[v]..start[v + 1]].sort_unstable();
     }
     let mut by_level: BTreeMap<u32, Vec<(i64, u32)>> = BTreeMap::new();
-    for v in 0..n {
-        by_level.entry(ctx.level[v]).or_default().push((reduced[v], v as u32));
+    for (v, &r) in reduced.iter().enumerate().take(n) {
+        by_level
+            .entry(ctx.level[v])
+            .or_default()
+            .push((r, v as u32));
     }
     for list in by_level.values_mut() {
         list.sort_unstable();
@@ -448,9 +459,9 @@ fn balanced_dual(
     }
     if let Some(x) = left {
         let mut t = i64::MIN;
-        for c in 0..n {
+        for (c, &dc) in dual.iter().enumerate() {
             if let Some(w) = weight(x, c) {
-                t = t.max(2 * w - dual[c]);
+                t = t.max(2 * w - dc);
             }
         }
         if t == i64::MIN {
@@ -462,11 +473,7 @@ fn balanced_dual(
             return None;
         }
     }
-    Some(
-        (0..n)
-            .map(|v| dual[v] - b_bonus - 2 * prio(v))
-            .collect(),
-    )
+    Some((0..n).map(|v| dual[v] - b_bonus - 2 * prio(v)).collect())
 }
 
 /// Plan a round: the exact optimum of steps 1–3, then left-over participants and sit-outs.
