@@ -2,21 +2,22 @@
 //! variables (the primal-dual method of Galil, Micali and Gabow), integer arithmetic throughout.
 //!
 //! The structure follows Joris van Rantwijk's well-known formulation (labels S/T, blossoms with
-//! child lists and endpoint lists, least-slack edge bookkeeping), with three changes that matter at
+//! child lists and endpoint lists, least-slack edge bookkeeping), with changes that matter at
 //! 100,000 vertices:
 //!
 //! - **Warm start.** Duals start from a greedy feasible solution (each vertex at the best weight
 //!   of its edges, then lowered as far as feasibility allows, matching along tight edges on the
-//!   way), so most vertices are matched before the first alternating tree grows.
-//! - **One long stage.** After an augmentation only the two alternating trees it joined are
-//!   dissolved (their vertices become unlabelled, their least-slack edges are recomputed); every
-//!   other tree keeps growing. Stale least-slack edges left behind are detected and recomputed
-//!   lazily when the dual step is chosen.
+//!   way); then a bounded breadth-first search augments along tight alternating paths. Both keep
+//!   duals feasible and matched edges tight, so the exact search starts with few free vertices.
+//! - **One tree at a time.** A tree grows from one free vertex until it reaches another free
+//!   vertex (augment) or cannot grow (that vertex is exposed in every maximum matching and is
+//!   skipped). An augmentation resets only that tree's vertices, its recorded least-slack edges
+//!   and its events; blossoms survive from one tree to the next, as between stages.
 //! - **Lazy duals and an event queue.** A dual step is one addition to a clock: each vertex and
 //!   blossom dual is stored with the time it was last frozen and moves with the clock while its
 //!   blossom is labelled. The next step comes from a binary heap of candidate events (edge becomes
 //!   tight, T-blossom dual reaches zero), each checked against current duals when it reaches the
-//!   top and dropped or recomputed if stale. No step touches all vertices.
+//!   top and recomputed if stale. No step touches all vertices.
 //!
 //! Duals are stored doubled (`dual[v] = 2·y_v`), so the slack of edge `k = (i, j)` is
 //! `dual[i] + dual[j] - 2·w_k` plus twice the duals of the blossoms that contain both ends. All

@@ -82,6 +82,39 @@ pub fn score_pair(input: &Input, a: &ParticipantId, b: &ParticipantId) -> Option
     ctx.terms(find(a)?, find(b)?)
 }
 
+/// A maximum-cardinality, maximum-weight matching of any graph on `n` vertices (the problem
+/// networkx's `max_weight_matching(maxcardinality=True)` solves), by the same exact solver as
+/// [`plan`]: cardinality folded into the weights, dummy vertices when no perfect matching exists.
+/// Returns each vertex's mate and the total weight.
+pub fn max_cardinality_matching(n: usize, edges: &[(u32, u32, i64)]) -> (Vec<Option<usize>>, i64) {
+    let lo = edges.iter().map(|e| e.2).min().unwrap_or(0);
+    let hi = edges.iter().map(|e| e.2).max().unwrap_or(0);
+    let half = (n as i64 / 2).max(1);
+    let b_bonus = 2 * ((hi - lo).max(1) * half + 1);
+    let mut dummies = n % 2;
+    loop {
+        let mut all: Vec<(u32, u32, i64)> =
+            edges.iter().map(|&(u, v, w)| (u, v, b_bonus + w)).collect();
+        for d in 0..dummies {
+            let dv = (n + d) as u32;
+            all.extend((0..n as u32).map(|v| (v, dv, 0)));
+            all.extend((d + 1..dummies).map(|e| (dv, (n + e) as u32, 0)));
+        }
+        let sol = blossom::solve(n + dummies, &all);
+        if !sol.is_perfect() {
+            dummies += sol.mate.iter().filter(|m| m.is_none()).count();
+            continue;
+        }
+        let mate: Vec<Option<usize>> = sol.mate[..n].iter().map(|m| m.filter(|&u| u < n)).collect();
+        let total = edges
+            .iter()
+            .filter(|&&(u, v, _)| mate[u as usize] == Some(v as usize))
+            .map(|e| e.2)
+            .sum();
+        return (mate, total);
+    }
+}
+
 /// Plan a round with the default [`Tuning`].
 pub fn plan(input: &Input) -> Result<Plan, PlanError> {
     plan_with(input, &Tuning::default())
