@@ -40,9 +40,13 @@ pub struct Solution {
     pub mate: Vec<Option<usize>>,
     /// Doubled vertex duals (`2·y_v`).
     pub vertex_dual: Vec<i64>,
-    /// Every blossom still alive at the end: its vertices and its (stored) dual `z`.
-    /// An edge inside a blossom gets `2·z` added to its slack.
-    pub blossoms: Vec<(Vec<usize>, i64)>,
+    /// The blossom forest at the end: `parent[x]` is the blossom directly containing vertex or
+    /// blossom `x` (blossom ids are `n..2n`), `None` at the top. Kept as parent links rather
+    /// than leaf lists, which would grow with the nesting depth.
+    pub parent: Vec<Option<usize>>,
+    /// `blossom_dual[b - n]` is the (stored) dual `z` of blossom `b`, 0 for unused ids. An edge
+    /// inside a blossom gets `2·z` added to its slack.
+    pub blossom_dual: Vec<i64>,
     /// Number of augmentations performed after the greedy start.
     pub augmentations: usize,
     /// Vertices matched by the greedy warm start.
@@ -74,19 +78,21 @@ pub fn solve(n: usize, edges: &[(u32, u32, i64)]) -> Solution {
             }
         })
         .collect();
-    let mut blossoms = Vec::new();
-    let mut buf = Vec::new();
-    for b in n..2 * n {
-        if s.blossombase[b] != NONE {
-            buf.clear();
-            s.leaves(b, &mut buf);
-            blossoms.push((buf.clone(), s.dual[b]));
-        }
-    }
+    let alive = |b: usize| b < n || s.blossombase[b] != NONE;
+    let parent = (0..2 * n)
+        .map(|x| {
+            let p = s.blossomparent[x];
+            (alive(x) && p != NONE).then_some(p)
+        })
+        .collect();
+    let blossom_dual = (n..2 * n)
+        .map(|b| if alive(b) { s.dual[b] } else { 0 })
+        .collect();
     Solution {
         mate,
         vertex_dual: s.dual[..n].to_vec(),
-        blossoms,
+        parent,
+        blossom_dual,
         augmentations: s.augmentations,
         greedy_matched,
     }
