@@ -130,7 +130,7 @@ fn read_table(file: &Path, wanted: &[&str]) -> Result<Table, InputError> {
     Ok(Table { rows, cols })
 }
 
-fn field<'r>(rec: &'r csv::StringRecord, col: usize) -> &'r str {
+fn field(rec: &csv::StringRecord, col: usize) -> &str {
     rec.get(col).unwrap_or("")
 }
 

@@ -2,18 +2,22 @@
 //! variables (the primal-dual method of Galil, Micali and Gabow), integer arithmetic throughout.
 //!
 //! The structure follows Joris van Rantwijk's well-known formulation (labels S/T, blossoms with
-//! child lists and endpoint lists, least-slack edge bookkeeping), with three changes that matter at
+//! child lists and endpoint lists, least-slack edge bookkeeping), with changes that matter at
 //! 100,000 vertices:
 //!
 //! - **Warm start.** Duals start from a greedy feasible solution (each vertex at the best weight
 //!   of its edges, then lowered as far as feasibility allows, matching along tight edges on the
-//!   way), so most vertices are matched before the first alternating tree grows.
-//! - **One long stage.** After an augmentation only the two alternating trees it joined are
-//!   dissolved (their vertices become unlabelled, their least-slack edges are recomputed); every
-//!   other tree keeps growing. Stale least-slack edges left behind are detected and recomputed
-//!   lazily when the dual step is chosen.
-//! - **Work lists.** Dual steps and dual updates walk only labelled vertices and blossoms, never all
-//!   `n` vertices.
+//!   way); then a bounded breadth-first search augments along tight alternating paths. Both keep
+//!   duals feasible and matched edges tight, so the exact search starts with few free vertices.
+//! - **One tree at a time.** A tree grows from one free vertex until it reaches another free
+//!   vertex (augment) or cannot grow (that vertex is exposed in every maximum matching and is
+//!   skipped). An augmentation resets only that tree's vertices, its recorded least-slack edges
+//!   and its events; blossoms survive from one tree to the next, as between stages.
+//! - **Lazy duals and an event queue.** A dual step is one addition to a clock: each vertex and
+//!   blossom dual is stored with the time it was last frozen and moves with the clock while its
+//!   blossom is labelled. The next step comes from a binary heap of candidate events (edge becomes
+//!   tight, T-blossom dual reaches zero), each checked against current duals when it reaches the
+//!   top and recomputed if stale. No step touches all vertices.
 //!
 //! Duals are stored doubled (`dual[v] = 2·y_v`), so the slack of edge `k = (i, j)` is
 //! `dual[i] + dual[j] - 2·w_k` plus twice the duals of the blossoms that contain both ends. All
@@ -24,6 +28,9 @@
 //! [`Solution`] carries the matching and a dual certificate: every edge has slack ≥ 0, matched
 //! edges have slack 0, blossom duals are ≥ 0; with a perfect matching this proves optimality.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 const NONE: usize = usize::MAX;
 
 /// Result of [`solve`]: the matching plus the dual certificate.
@@ -33,9 +40,13 @@ pub struct Solution {
     pub mate: Vec<Option<usize>>,
     /// Doubled vertex duals (`2·y_v`).
     pub vertex_dual: Vec<i64>,
-    /// Every blossom still alive at the end: its vertices and its (stored) dual `z`.
-    /// An edge inside a blossom gets `2·z` added to its slack.
-    pub blossoms: Vec<(Vec<usize>, i64)>,
+    /// The blossom forest at the end: `parent[x]` is the blossom directly containing vertex or
+    /// blossom `x` (blossom ids are `n..2n`), `None` at the top. Kept as parent links rather
+    /// than leaf lists, which would grow with the nesting depth.
+    pub parent: Vec<Option<usize>>,
+    /// `blossom_dual[b - n]` is the (stored) dual `z` of blossom `b`, 0 for unused ids. An edge
+    /// inside a blossom gets `2·z` added to its slack.
+    pub blossom_dual: Vec<i64>,
     /// Number of augmentations performed after the greedy start.
     pub augmentations: usize,
     /// Vertices matched by the greedy warm start.
@@ -55,23 +66,24 @@ impl Solution {
 pub fn solve(n: usize, edges: &[(u32, u32, i64)]) -> Solution {
     let mut s = Solver::new(n, edges);
     s.greedy_start();
+    s.tight_augmentations(8);
     let greedy_matched = s.mate.iter().filter(|&&m| m != NONE).count();
     s.run();
     let mate =
         (0..n).map(|v| if s.mate[v] == NONE { None } else { Some(s.endpoint[s.mate[v]] as usize) }).collect();
-    let mut blossoms = Vec::new();
-    let mut buf = Vec::new();
-    for b in n..2 * n {
-        if s.blossombase[b] != NONE {
-            buf.clear();
-            s.leaves(b, &mut buf);
-            blossoms.push((buf.clone(), s.dual[b]));
-        }
-    }
+    let alive = |b: usize| b < n || s.blossombase[b] != NONE;
+    let parent = (0..2 * n)
+        .map(|x| {
+            let p = s.blossomparent[x];
+            (alive(x) && p != NONE).then_some(p)
+        })
+        .collect();
+    let blossom_dual = (n..2 * n).map(|b| if alive(b) { s.dual[b] } else { 0 }).collect();
     Solution {
         mate,
         vertex_dual: s.dual[..n].to_vec(),
-        blossoms,
+        parent,
+        blossom_dual,
         augmentations: s.augmentations,
         greedy_matched,
     }
@@ -97,18 +109,20 @@ struct Solver {
     blossombestedges: Vec<Option<Vec<usize>>>,
     unusedblossoms: Vec<usize>,
     dual: Vec<i64>,
-    allowedge: Vec<bool>,
-    queue: Vec<usize>,
-    /// Root (free vertex) of the alternating tree a labelled vertex belongs to.
-    tree: Vec<usize>,
-    labelled: Vec<usize>,
-    in_labelled: Vec<bool>,
-    s_list: Vec<usize>,
-    in_s: Vec<bool>,
-    t_list: Vec<usize>,
-    in_t: Vec<bool>,
-    d2_list: Vec<usize>,
-    in_d2: Vec<bool>,
+    allowedge: Vec<u32>,
+    queue: std::collections::VecDeque<usize>,
+    /// Vertices labelled in the current tree (some may have lost their label since).
+    tree_list: Vec<u32>,
+    /// Unlabelled vertices whose least-slack edge the current tree set.
+    touched: Vec<u32>,
+    /// `allowedge[k] == epoch` marks edge `k` tight in the current tree.
+    epoch: u32,
+    /// Sum of all dual steps so far. Duals are lazy: `dual[x]` is exact at time `stamp[x]`, and
+    /// moves by ∓(now − stamp) while its top-level blossom stays labelled S or T.
+    now: i64,
+    stamp: Vec<i64>,
+    /// Candidate dual-step events `(time, kind, item, edge)`, validated when they reach the top.
+    events: BinaryHeap<Reverse<(i64, u8, u32, u32)>>,
     bestedgeto: Vec<usize>,
     augmentations: usize,
 }
@@ -157,26 +171,87 @@ impl Solver {
             blossombestedges: vec![None; 2 * n],
             unusedblossoms: (n..2 * n).rev().collect(),
             dual: vec![0; 2 * n],
-            allowedge: vec![false; m],
-            queue: Vec::new(),
-            tree: vec![NONE; n],
-            labelled: Vec::new(),
-            in_labelled: vec![false; n],
-            s_list: Vec::new(),
-            in_s: vec![false; 2 * n],
-            t_list: Vec::new(),
-            in_t: vec![false; 2 * n],
-            d2_list: Vec::new(),
-            in_d2: vec![false; n],
+            allowedge: vec![0; m],
+            queue: std::collections::VecDeque::new(),
+            tree_list: Vec::new(),
+            touched: Vec::new(),
+            epoch: 1,
+            now: 0,
+            stamp: vec![0; 2 * n],
+            events: BinaryHeap::new(),
             bestedgeto: vec![NONE; 2 * n],
             augmentations: 0,
         }
     }
 
+    /// Current dual of vertex `v` (doubled).
+    #[inline]
+    fn y(&self, v: usize) -> i64 {
+        match self.label[self.inblossom[v]] {
+            1 => self.dual[v] - (self.now - self.stamp[v]),
+            2 => self.dual[v] + (self.now - self.stamp[v]),
+            _ => self.dual[v],
+        }
+    }
+
+    /// Current dual of blossom `b` (only top-level blossoms move).
+    #[inline]
+    fn z(&self, b: usize) -> i64 {
+        if self.blossomparent[b] != NONE {
+            return self.dual[b];
+        }
+        match self.label[b] {
+            1 => self.dual[b] + (self.now - self.stamp[b]),
+            2 => self.dual[b] - (self.now - self.stamp[b]),
+            _ => self.dual[b],
+        }
+    }
+
+    /// Freeze the current duals of `b`'s vertices (and of `b`) before its label changes.
+    fn materialize(&mut self, b: usize) {
+        if b < self.n {
+            self.dual[b] = self.y(b);
+            self.stamp[b] = self.now;
+            return;
+        }
+        {
+            self.dual[b] = self.z(b);
+            self.stamp[b] = self.now;
+        }
+        let mut lv = Vec::new();
+        self.leaves(b, &mut lv);
+        for v in lv {
+            self.dual[v] = self.y(v);
+            self.stamp[v] = self.now;
+        }
+    }
+
+    /// A top-level blossom is about to join a new S-blossom: freeze its own dual, and the duals
+    /// of its vertices if it was T (S-vertices keep moving the same way, so they need nothing).
+    fn freeze_sub(&mut self, b: usize) {
+        if self.label[b] == 2 {
+            self.materialize(b);
+        } else if b >= self.n {
+            self.dual[b] = self.z(b);
+            self.stamp[b] = self.now;
+        }
+    }
+
     #[inline]
     fn slack(&self, k: usize) -> i64 {
-        self.dual[self.endpoint[2 * k] as usize] + self.dual[self.endpoint[2 * k + 1] as usize]
-            - 2 * self.weight[k]
+        self.y(self.endpoint[2 * k] as usize) + self.y(self.endpoint[2 * k + 1] as usize) - 2 * self.weight[k]
+    }
+
+    /// Event: S-vertex to unlabelled vertex `w` along edge `k` becomes tight.
+    fn push_d2(&mut self, w: usize, k: usize) {
+        let t = self.now + self.slack(k);
+        self.events.push(Reverse((t, 2, w as u32, k as u32)));
+    }
+
+    /// Event: edge `k` between S-blossom `b` and another S-blossom becomes tight.
+    fn push_d3(&mut self, b: usize, k: usize) {
+        let t = self.now + self.slack(k) / 2;
+        self.events.push(Reverse((t, 3, b as u32, k as u32)));
     }
 
     #[inline]
@@ -239,10 +314,73 @@ impl Solver {
         }
     }
 
-    fn mark_labelled(&mut self, v: usize) {
-        if !self.in_labelled[v] {
-            self.in_labelled[v] = true;
-            self.labelled.push(v);
+    /// Augment along tight alternating paths found by a breadth-first search from each free
+    /// vertex, visiting at most `limit` vertices per search and ignoring blossoms (a path it finds
+    /// is simple, so it is a valid augmentation; paths it misses are left to the full algorithm).
+    /// All edges involved are tight, so duals stay feasible and matched edges stay tight.
+    fn tight_augmentations(&mut self, limit: usize) {
+        let n = self.n;
+        let mut seen = vec![0u32; n];
+        let mut from = vec![NONE; n]; // for an even vertex: the endpoint p that reached it
+        let mut round = 0u32;
+        let mut frontier: Vec<usize> = Vec::new();
+        for u in 0..n {
+            if self.mate[u] != NONE || self.nb_start[u] == self.nb_start[u + 1] {
+                continue;
+            }
+            round += 1;
+            seen[u] = round;
+            from[u] = NONE;
+            frontier.clear();
+            frontier.push(u);
+            let mut head = 0;
+            let mut found = NONE;
+            'bfs: while head < frontier.len() && frontier.len() < limit {
+                let a = frontier[head];
+                head += 1;
+                for i in self.nbs(a) {
+                    let p = self.nb[i] as usize;
+                    let v = self.endpoint[p] as usize;
+                    if seen[v] == round || self.slack(p / 2) != 0 {
+                        continue;
+                    }
+                    if self.mate[v] == NONE {
+                        seen[v] = round;
+                        from[v] = p ^ 1;
+                        found = v;
+                        break 'bfs;
+                    }
+                    let q = self.mate[v];
+                    let v2 = self.endpoint[q] as usize;
+                    if seen[v2] == round {
+                        continue;
+                    }
+                    seen[v] = round;
+                    seen[v2] = round;
+                    // Remember how v2 was reached: through edge p into v, then v's matched edge.
+                    from[v] = p ^ 1;
+                    from[v2] = q ^ 1;
+                    frontier.push(v2);
+                }
+            }
+            if found == NONE {
+                continue;
+            }
+            // Walk back: found <- a (edge), a <- mate(a) ... flipping matched and unmatched edges.
+            let mut x = found;
+            loop {
+                let p = from[x]; // endpoint at the even vertex a that reached x
+                let a = self.endpoint[p] as usize;
+                let q = p ^ 1; // endpoint at x
+                let next = self.mate[a];
+                self.mate[x] = p;
+                self.mate[a] = q;
+                if a == u {
+                    break;
+                }
+                // a's old mate becomes free for the previous step.
+                x = self.endpoint[next] as usize;
+            }
         }
     }
 
@@ -251,30 +389,23 @@ impl Solver {
         loop {
             let b = self.inblossom[w];
             debug_assert!(self.label[w] == 0 && self.label[b] == 0);
+            self.materialize(b);
             self.label[w] = t;
             self.label[b] = t;
             self.labelend[w] = p;
             self.labelend[b] = p;
             self.bestedge[w] = NONE;
             self.bestedge[b] = NONE;
-            let root = if p == NONE { w } else { self.tree[self.endpoint[p] as usize] };
             let mut lv = Vec::new();
             self.leaves(b, &mut lv);
-            for &v in &lv {
-                self.tree[v] = root;
-                self.mark_labelled(v);
-            }
+            self.tree_list.extend(lv.iter().map(|&v| v as u32));
             if t == 1 {
-                self.queue.extend_from_slice(&lv);
-                if !self.in_s[b] {
-                    self.in_s[b] = true;
-                    self.s_list.push(b);
-                }
+                self.queue.extend(lv.iter().copied());
                 return;
             }
-            if b >= self.n && !self.in_t[b] {
-                self.in_t[b] = true;
-                self.t_list.push(b);
+            if b >= self.n {
+                let t4 = self.now + self.dual[b];
+                self.events.push(Reverse((t4, 4, b as u32, 0)));
             }
             let base = self.blossombase[b];
             let mb = self.mate[base];
@@ -325,6 +456,20 @@ impl Solver {
         let mut bv = self.inblossom[v];
         let mut bw = self.inblossom[w];
         let b = self.unusedblossoms.pop().expect("blossom ids available");
+        // Freeze the duals of everything that joins the new blossom (T-parts turn S).
+        {
+            let mut x = bv;
+            while x != bb {
+                self.freeze_sub(x);
+                x = self.inblossom[self.endpoint[self.labelend[x]] as usize];
+            }
+            let mut x = bw;
+            while x != bb {
+                self.freeze_sub(x);
+                x = self.inblossom[self.endpoint[self.labelend[x]] as usize];
+            }
+            self.freeze_sub(bb);
+        }
         self.blossombase[b] = base;
         self.blossomparent[b] = NONE;
         self.blossomparent[bb] = b;
@@ -353,11 +498,12 @@ impl Solver {
         self.label[b] = 1;
         self.labelend[b] = self.labelend[bb];
         self.dual[b] = 0;
+        self.stamp[b] = self.now;
         let mut lv = Vec::new();
         self.leaves(b, &mut lv);
         for &x in &lv {
             if self.label[self.inblossom[x]] == 2 {
-                self.queue.push(x);
+                self.queue.push_back(x);
             }
             self.inblossom[x] = b;
         }
@@ -410,16 +556,17 @@ impl Solver {
         }
         self.blossombestedges[b] = Some(best);
         self.bestedge[b] = be;
-        if !self.in_s[b] {
-            self.in_s[b] = true;
-            self.s_list.push(b);
+        if be != NONE {
+            self.push_d3(b, be);
         }
     }
 
     fn expand_blossom(&mut self, b: usize) {
+        self.materialize(b);
         let childs = std::mem::take(&mut self.blossomchilds[b]);
         let mut lv = Vec::new();
         for &s in &childs {
+            self.stamp[s] = self.now;
             self.blossomparent[s] = NONE;
             if s < self.n {
                 self.inblossom[s] = s;
@@ -451,10 +598,10 @@ impl Solver {
                 let e2 = self.endpoint[q] as usize;
                 self.label[e2] = 0;
                 self.assign_label(e1, 2, p);
-                self.allowedge[endps[at(j - endptrick as isize)] / 2] = true;
+                self.allowedge[endps[at(j - endptrick as isize)] / 2] = self.epoch;
                 j += jstep;
                 p = endps[at(j - endptrick as isize)] ^ endptrick;
-                self.allowedge[p / 2] = true;
+                self.allowedge[p / 2] = self.epoch;
                 j += jstep;
             }
             let bv = childs[at(j)];
@@ -464,9 +611,9 @@ impl Solver {
             self.labelend[e] = p;
             self.labelend[bv] = p;
             self.bestedge[bv] = NONE;
-            if bv >= self.n && !self.in_t[bv] {
-                self.in_t[bv] = true;
-                self.t_list.push(bv);
+            if bv >= self.n {
+                let t4 = self.now + self.dual[bv];
+                self.events.push(Reverse((t4, 4, bv as u32, 0)));
             }
             j += jstep;
             while childs[at(j)] != entrychild {
@@ -486,6 +633,16 @@ impl Solver {
                     self.assign_label(v, 2, le);
                 }
                 j += jstep;
+            }
+        }
+        // Children left unlabelled can now be reached from S-vertices: refresh their events.
+        for &c in &childs {
+            if self.label[c] == 0 {
+                lv.clear();
+                self.leaves(c, &mut lv);
+                for &v in &lv {
+                    self.recompute_vertex_bestedge(v);
+                }
             }
         }
         self.label[b] = 0;
@@ -584,63 +741,26 @@ impl Solver {
         }
     }
 
-    /// After an augmentation: unlabel the two trees that met, keep all other trees.
-    fn dissolve(&mut self, r1: usize, r2: usize) {
-        let mut gone = Vec::new();
-        for &v in &self.labelled {
-            if self.label[self.inblossom[v]] != 0 && (self.tree[v] == r1 || self.tree[v] == r2) {
-                gone.push(v);
-            }
-        }
+    /// After an augmentation (or when the tree is stuck): unlabel the tree. Only the tree's own
+    /// vertices, the vertices it recorded a least-slack edge for, and its events are touched.
+    fn dissolve(&mut self) {
+        let gone = std::mem::take(&mut self.tree_list);
         for &v in &gone {
+            let v = v as usize;
             let b = self.inblossom[v];
-            if self.label[b] != 0 || self.labelend[b] != NONE {
+            if self.label[b] != 0 {
+                self.materialize(b);
                 self.reset_labels_below(b);
             }
             self.label[v] = 0;
             self.labelend[v] = NONE;
             self.bestedge[v] = NONE;
         }
-        // A vertex inside a T-blossom of another tree may carry a reach mark from a vertex that
-        // just lost its label; drop the mark and remember the vertex's least-slack edge instead.
-        for &v in &gone {
-            for i in self.nbs(v) {
-                let p = self.nb[i] as usize;
-                let u = self.endpoint[p] as usize;
-                if self.label[u] == 2 && self.labelend[u] == (p ^ 1) && self.label[self.inblossom[u]] == 2 {
-                    self.label[u] = 0;
-                    self.labelend[u] = NONE;
-                    self.recompute_vertex_bestedge(u);
-                    if self.bestedge[u] != NONE && !self.in_d2[u] {
-                        self.in_d2[u] = true;
-                        self.d2_list.push(u);
-                    }
-                }
-            }
+        for v in std::mem::take(&mut self.touched) {
+            self.bestedge[v as usize] = NONE;
         }
-        for &v in &gone {
-            let bv = self.inblossom[v];
-            let mut be = NONE;
-            let mut bs = 0i64;
-            for i in self.nbs(v) {
-                let p = self.nb[i] as usize;
-                self.allowedge[p / 2] = false;
-                let u = self.endpoint[p] as usize;
-                let bu = self.inblossom[u];
-                if bu != bv && self.label[bu] == 1 {
-                    let s = self.slack(p / 2);
-                    if be == NONE || s < bs {
-                        be = p / 2;
-                        bs = s;
-                    }
-                }
-            }
-            self.bestedge[v] = be;
-            if be != NONE && !self.in_d2[v] {
-                self.in_d2[v] = true;
-                self.d2_list.push(v);
-            }
-        }
+        self.events.clear();
+        self.epoch += 1;
     }
 
     /// Least-slack edge from unlabelled vertex `w` to any S-vertex.
@@ -660,6 +780,10 @@ impl Solver {
             }
         }
         self.bestedge[w] = be;
+        if be != NONE {
+            self.touched.push(w as u32);
+            self.push_d2(w, be);
+        }
     }
 
     /// Least-slack edge from S-blossom `b` to any other S-blossom.
@@ -682,6 +806,9 @@ impl Solver {
             }
         }
         self.bestedge[b] = be;
+        if be != NONE {
+            self.push_d3(b, be);
+        }
     }
 
     fn is_top(&self, b: usize) -> bool {
@@ -690,14 +817,25 @@ impl Solver {
 
     fn run(&mut self) {
         let n = self.n;
-        for v in 0..n {
-            if self.mate[v] == NONE && self.label[self.inblossom[v]] == 0 {
-                self.assign_label(v, 1, NONE);
-            }
-        }
+        // One alternating tree at a time: it grows from a free vertex until it reaches another
+        // free vertex (augment) or can grow no more (that vertex stays exposed in every maximum
+        // matching and is skipped from then on).
+        let mut stuck = vec![false; n];
+        let mut next_root = 0usize;
+        let mut active = NONE;
         loop {
+            if active == NONE {
+                while next_root < n && (self.mate[next_root] != NONE || stuck[next_root]) {
+                    next_root += 1;
+                }
+                if next_root == n {
+                    break;
+                }
+                self.assign_label(next_root, 1, NONE);
+                active = next_root;
+            }
             // Grow trees from the queue of S-vertices.
-            while let Some(v) = self.queue.pop() {
+            while let Some(v) = self.queue.pop_back() {
                 if self.label[self.inblossom[v]] != 1 {
                     continue;
                 }
@@ -711,23 +849,30 @@ impl Solver {
                         continue;
                     }
                     let mut kslack = 0;
-                    if !self.allowedge[k] {
+                    if self.allowedge[k] != self.epoch {
                         kslack = self.slack(k);
                         if kslack <= 0 {
-                            self.allowedge[k] = true;
+                            self.allowedge[k] = self.epoch;
                         }
                     }
-                    if self.allowedge[k] {
-                        if self.label[bw] == 0 {
+                    if self.allowedge[k] == self.epoch {
+                        if self.label[bw] == 0 && self.mate[self.blossombase[bw]] == NONE {
+                            // Reached a free vertex outside the tree: augment.
+                            self.assign_label(w, 1, NONE);
+                            self.augment_matching(k);
+                            self.dissolve();
+                            active = NONE;
+                            break;
+                        } else if self.label[bw] == 0 {
                             self.assign_label(w, 2, p ^ 1);
                         } else if self.label[bw] == 1 {
                             let base = self.scan_blossom(v, w);
                             if base != NONE {
                                 self.add_blossom(base, k);
                             } else {
-                                let (r1, r2) = (self.tree[v], self.tree[w]);
                                 self.augment_matching(k);
-                                self.dissolve(r1, r2);
+                                self.dissolve();
+                                active = NONE;
                                 break;
                             }
                         } else if self.label[w] == 0 {
@@ -738,15 +883,16 @@ impl Solver {
                         let cur = self.bestedge[bv];
                         if cur == NONE || kslack < self.slack(cur) {
                             self.bestedge[bv] = k;
+                            self.push_d3(bv, k);
                         }
                     } else if self.label[w] == 0 {
                         let cur = self.bestedge[w];
                         if cur == NONE || kslack < self.slack(cur) {
-                            self.bestedge[w] = k;
-                            if !self.in_d2[w] {
-                                self.in_d2[w] = true;
-                                self.d2_list.push(w);
+                            if cur == NONE {
+                                self.touched.push(w as u32);
                             }
+                            self.bestedge[w] = k;
+                            self.push_d2(w, k);
                         }
                     }
                     if self.label[self.inblossom[v]] != 1 {
@@ -755,152 +901,112 @@ impl Solver {
                 }
             }
 
-            // Choose the dual step.
-            let mut deltatype = 0u8;
-            let mut delta = 0i64;
-            let mut deltaedge = NONE;
-            let mut deltablossom = NONE;
-
-            let mut list = std::mem::take(&mut self.d2_list);
-            let mut idx = 0;
-            while idx < list.len() {
-                let w = list[idx];
-                // Vertices inside T-blossoms keep their entry: they become reachable when the
-                // blossom expands.
-                let top = self.label[self.inblossom[w]];
-                let mut keep = top != 1 && self.bestedge[w] != NONE;
-                if keep && top == 2 {
-                    idx += 1;
-                    continue;
-                }
-                if keep {
-                    let k = self.bestedge[w];
-                    let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
-                    let other = if a == w { c } else { a };
-                    if self.label[self.inblossom[other]] != 1 {
-                        self.recompute_vertex_bestedge(w);
-                        keep = self.bestedge[w] != NONE;
-                    }
-                }
-                if !keep {
-                    self.in_d2[w] = false;
-                    list.swap_remove(idx);
-                    continue;
-                }
-                let d = self.slack(self.bestedge[w]);
-                if deltatype == 0 || d < delta {
-                    delta = d;
-                    deltatype = 2;
-                    deltaedge = self.bestedge[w];
-                }
-                idx += 1;
+            if active == NONE {
+                self.queue.clear();
+                continue;
             }
-            self.d2_list = list;
 
-            let mut list = std::mem::take(&mut self.s_list);
-            let mut idx = 0;
-            while idx < list.len() {
-                let b = list[idx];
-                if !(self.is_top(b) && self.label[b] == 1) {
-                    self.in_s[b] = false;
-                    list.swap_remove(idx);
-                    continue;
-                }
-                idx += 1;
-                if self.bestedge[b] == NONE {
-                    continue;
-                }
-                let k = self.bestedge[b];
-                let bi = self.inblossom[self.endpoint[2 * k] as usize];
-                let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
-                let other = if bi == b { bj } else { bi };
-                if (bi != b && bj != b) || other == b || self.label[other] != 1 {
-                    self.recompute_blossom_bestedge(b);
-                    if self.bestedge[b] == NONE {
-                        continue;
+            // Choose the dual step: the earliest event that is still valid.
+            let mut chosen = None;
+            while let Some(&Reverse((t, kind, item, k))) = self.events.peek() {
+                let (item, k) = (item as usize, k as usize);
+                let valid = match kind {
+                    2 => {
+                        let bw = self.inblossom[item];
+                        let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
+                        let other = if a == item { c } else { a };
+                        let ok = self.label[bw] == 0
+                            && self.bestedge[item] != NONE
+                            && self.label[self.inblossom[other]] == 1;
+                        if ok && self.slack(k) != t - self.now {
+                            self.events.pop();
+                            self.recompute_vertex_bestedge(item);
+                            continue;
+                        }
+                        // An S-end that lost its label may have hidden better edges when they
+                        // were scanned: recompute, even if the vertex's best edge moved since.
+                        if !ok && self.label[bw] == 0 {
+                            self.events.pop();
+                            self.recompute_vertex_bestedge(item);
+                            continue;
+                        }
+                        ok
                     }
-                }
-                let s = self.slack(self.bestedge[b]);
-                debug_assert!(s % 2 == 0, "S-S slack must be even");
-                let d = s / 2;
-                if deltatype == 0 || d < delta {
-                    delta = d;
-                    deltatype = 3;
-                    deltaedge = self.bestedge[b];
-                }
-            }
-            self.s_list = list;
-
-            let mut list = std::mem::take(&mut self.t_list);
-            let mut idx = 0;
-            while idx < list.len() {
-                let b = list[idx];
-                if !(b >= n && self.is_top(b) && self.label[b] == 2) {
-                    self.in_t[b] = false;
-                    list.swap_remove(idx);
-                    continue;
-                }
-                idx += 1;
-                if deltatype == 0 || self.dual[b] < delta {
-                    delta = self.dual[b];
-                    deltatype = 4;
-                    deltablossom = b;
-                }
-            }
-            self.t_list = list;
-
-            if deltatype == 0 {
-                break;
-            }
-            debug_assert!(delta >= 0);
-
-            // Dual update on labelled vertices and blossoms only.
-            if delta != 0 {
-                let mut list = std::mem::take(&mut self.labelled);
-                list.retain(|&v| {
-                    let l = self.label[self.inblossom[v]];
-                    if l == 0 {
-                        self.in_labelled[v] = false;
-                        false
-                    } else {
-                        true
+                    3 => {
+                        let bi = self.inblossom[self.endpoint[2 * k] as usize];
+                        let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
+                        let ok = bi != bj && self.label[bi] == 1 && self.label[bj] == 1;
+                        if ok && self.slack(k) / 2 != t - self.now {
+                            self.events.pop();
+                            if self.is_top(item) && self.label[item] == 1 {
+                                self.recompute_blossom_bestedge(item);
+                            } else {
+                                self.push_d3(item, k);
+                            }
+                            continue;
+                        }
+                        if !ok && self.is_top(item) && self.label[item] == 1 {
+                            self.events.pop();
+                            self.recompute_blossom_bestedge(item);
+                            continue;
+                        }
+                        ok
                     }
-                });
-                for &v in &list {
-                    match self.label[self.inblossom[v]] {
-                        1 => self.dual[v] -= delta,
-                        2 => self.dual[v] += delta,
-                        _ => {}
+                    _ => {
+                        let ok = self.blossombase[item] != NONE && self.is_top(item) && self.label[item] == 2;
+                        if ok && self.z(item) != t - self.now {
+                            self.events.pop();
+                            let t4 = self.now + self.z(item);
+                            self.events.push(Reverse((t4, 4, item as u32, 0)));
+                            continue;
+                        }
+                        ok
                     }
+                };
+                // A chosen event stays queued: if the scan it triggers is cut short by an
+                // augmentation, it comes back and is re-validated.
+                if valid {
+                    chosen = Some((t, kind, item, k));
+                    break;
                 }
-                self.labelled = list;
-                for &b in &self.s_list {
-                    if b >= n {
-                        self.dual[b] += delta;
-                    }
-                }
-                for &b in &self.t_list {
-                    self.dual[b] -= delta;
-                }
+                self.events.pop();
             }
+            let Some((t, deltatype, item, k)) = chosen else {
+                stuck[active] = true;
+                self.dissolve();
+                active = NONE;
+                continue;
+            };
+            debug_assert!(t >= self.now, "dual step must not be negative");
+            debug_assert!(deltatype != 3 || self.slack(k) % 2 == 0, "S-S slack must be even");
+            self.now = t;
+            let (deltaedge, deltablossom) = (k, item);
 
             match deltatype {
                 2 => {
-                    self.allowedge[deltaedge] = true;
+                    self.allowedge[deltaedge] = self.epoch;
                     let (mut i, j) =
                         (self.endpoint[2 * deltaedge] as usize, self.endpoint[2 * deltaedge + 1] as usize);
                     if self.label[self.inblossom[i]] == 0 {
                         i = j;
                     }
                     debug_assert!(self.label[self.inblossom[i]] == 1);
-                    self.queue.push(i);
+                    self.queue.push_back(i);
                 }
                 3 => {
-                    self.allowedge[deltaedge] = true;
-                    self.queue.push(self.endpoint[2 * deltaedge] as usize);
+                    self.allowedge[deltaedge] = self.epoch;
+                    self.queue.push_back(self.endpoint[2 * deltaedge] as usize);
                 }
                 _ => self.expand_blossom(deltablossom),
             }
+        }
+        // Freeze every dual at its final value for the certificate.
+        let ys: Vec<i64> = (0..self.n).map(|v| self.y(v)).collect();
+        let zs: Vec<(usize, i64)> =
+            (self.n..2 * self.n).filter(|&b| self.blossombase[b] != NONE).map(|b| (b, self.z(b))).collect();
+        self.dual[..self.n].copy_from_slice(&ys);
+        for (b, z) in zs {
+            self.dual[b] = z;
         }
     }
 }

@@ -67,6 +67,44 @@ pub fn default_seed(month: Month) -> u64 {
     (month.year() as u64) * 100 + u64::from(month.month())
 }
 
+/// The score terms of one pair under `input` (its weights, seed, month and history), or `None`
+/// if the pair is forbidden, either id is unknown, or the ids are equal. Builds the round's
+/// indexes on each call: meant for previews and tests, not for loops.
+pub fn score_pair(input: &Input, a: &ParticipantId, b: &ParticipantId) -> Option<ScoreTerms> {
+    let ctx = Ctx::new(input).ok()?;
+    let find = |id: &ParticipantId| input.participants.iter().position(|p| &p.id == id);
+    ctx.terms(find(a)?, find(b)?)
+}
+
+/// A maximum-cardinality, maximum-weight matching of any graph on `n` vertices (the problem
+/// networkx's `max_weight_matching(maxcardinality=True)` solves), by the same exact solver as
+/// [`plan`]: cardinality folded into the weights, dummy vertices when no perfect matching exists.
+/// Returns each vertex's mate and the total weight.
+pub fn max_cardinality_matching(n: usize, edges: &[(u32, u32, i64)]) -> (Vec<Option<usize>>, i64) {
+    let lo = edges.iter().map(|e| e.2).min().unwrap_or(0);
+    let hi = edges.iter().map(|e| e.2).max().unwrap_or(0);
+    let half = (n as i64 / 2).max(1);
+    let b_bonus = 2 * ((hi - lo).max(1) * half + 1);
+    let mut dummies = n % 2;
+    loop {
+        let mut all: Vec<(u32, u32, i64)> = edges.iter().map(|&(u, v, w)| (u, v, b_bonus + w)).collect();
+        for d in 0..dummies {
+            let dv = (n + d) as u32;
+            all.extend((0..n as u32).map(|v| (v, dv, 0)));
+            all.extend((d + 1..dummies).map(|e| (dv, (n + e) as u32, 0)));
+        }
+        let sol = blossom::solve(n + dummies, &all);
+        if !sol.is_perfect() {
+            dummies += sol.mate.iter().filter(|m| m.is_none()).count();
+            continue;
+        }
+        let mate: Vec<Option<usize>> = sol.mate[..n].iter().map(|m| m.filter(|&u| u < n)).collect();
+        let total =
+            edges.iter().filter(|&&(u, v, _)| mate[u as usize] == Some(v as usize)).map(|e| e.2).sum();
+        return (mate, total);
+    }
+}
+
 /// Plan a round with the default [`Tuning`].
 pub fn plan(input: &Input) -> Result<Plan, PlanError> {
     plan_with(input, &Tuning::default())
@@ -343,8 +381,8 @@ fn dense_violations(ctx: &Ctx, reduced: &[i64], pairs: &[(u32, u32)]) -> Vec<(u3
         adj[start[v]..start[v + 1]].sort_unstable();
     }
     let mut by_level: BTreeMap<u32, Vec<(i64, u32)>> = BTreeMap::new();
-    for v in 0..n {
-        by_level.entry(ctx.level[v]).or_default().push((reduced[v], v as u32));
+    for (v, &r) in reduced.iter().enumerate().take(n) {
+        by_level.entry(ctx.level[v]).or_default().push((r, v as u32));
     }
     for list in by_level.values_mut() {
         list.sort_unstable();
@@ -412,9 +450,9 @@ fn balanced_dual(
     }
     if let Some(x) = left {
         let mut t = i64::MIN;
-        for c in 0..n {
+        for (c, &dc) in dual.iter().enumerate() {
             if let Some(w) = weight(x, c) {
-                t = t.max(2 * w - dual[c]);
+                t = t.max(2 * w - dc);
             }
         }
         if t == i64::MIN {
@@ -467,28 +505,10 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
             continue;
         }
         if n > tuning.dense_below {
-            if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus) {
-                let v = dense_violations(&ctx, &reduced, &[]);
-                eprintln!(
-                    "DBG balanced {} {:?}",
-                    v.len(),
-                    v.iter()
-                        .take(3)
-                        .map(|&(a, b)| (
-                            reduced[a as usize],
-                            reduced[b as usize],
-                            ctx.score(a as usize, b as usize),
-                            sol.mate[a as usize].map(|m| ctx.score(a as usize, m)),
-                            ctx.priority[a as usize],
-                            ctx.priority[b as usize]
-                        ))
-                        .collect::<Vec<_>>()
-                );
-                if v.is_empty() {
-                    break sol;
-                }
-            } else {
-                eprintln!("DBG no balanced");
+            if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus)
+                && dense_violations(&ctx, &reduced, &[]).is_empty()
+            {
+                break sol;
             }
             let reduced: Vec<i64> = (0..n).map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v)).collect();
             let extra = dense_violations(&ctx, &reduced, &pairs);
