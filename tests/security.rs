@@ -172,7 +172,7 @@ both_backends! {
             }
         };
         let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
-        for _ in 0..5 {
+        for _ in 0..9 {
             let (s1, p1, t1) = attempt(known.clone()).await;
             let (s2, p2, t2) = attempt(unknown.clone()).await;
             assert_eq!((s1, &p1), (s2, &p2));
@@ -182,7 +182,8 @@ both_backends! {
         }
         known_times.sort();
         unknown_times.sort();
-        let (k, u) = (known_times[2].as_secs_f64(), unknown_times[2].as_secs_f64());
+        // Medians of nine, so one attempt slowed by other work on the machine does not decide.
+        let (k, u) = (known_times[4].as_secs_f64(), unknown_times[4].as_secs_f64());
         assert!(k / u < 2.0 && u / k < 2.0, "median login time differs: known {k:.3}s, unknown {u:.3}s");
         app.stop().await;
     }
