@@ -53,15 +53,19 @@ fn lettre_url(url: &str) -> String {
 }
 
 impl Transport {
-    /// Builds the transport; for files, creates the folder.
-    pub async fn new(settings: &MailSettings, pool_size: u32) -> anyhow::Result<Self> {
+    /// Builds the transport; for files, creates the folder. `timeout` bounds each SMTP exchange.
+    pub async fn new(
+        settings: &MailSettings,
+        pool_size: u32,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         match settings {
             MailSettings::Smtp(url) => {
                 let pool = lettre::transport::smtp::PoolConfig::new().max_size(pool_size.max(1));
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url.expose()))
                     .context("SMTP_URL is not a valid smtp:// or smtps:// address")?
                     .pool_config(pool)
-                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .timeout(Some(timeout))
                     .build();
                 Ok(Self::Smtp(transport))
             }
