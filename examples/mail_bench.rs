@@ -113,7 +113,8 @@ async fn main() -> anyhow::Result<()> {
     let options = options()?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir()?;
-    let database = options.database.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
+    let database =
+        options.database.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
     let store = Store::connect(&database).await?;
     store.migrate().await?;
 
