@@ -33,7 +33,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_coffee-rounds");
 /// Messages in flight per sender in these tests: the most a killed sender may repeat.
 const CONCURRENCY: usize = 8;
 /// Short claims, so a test waits seconds, not minutes, for a dead sender's claims to lapse.
-const LEASE_SECS: i64 = 4;
+const LEASE_SECS: i64 = 6;
 
 // ---------------------------------------------------------------------------------------------
 // The SMTP sink

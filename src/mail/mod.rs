@@ -6,8 +6,9 @@
 
 pub mod messages;
 pub mod sender;
+pub mod smtp;
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use lettre::{
@@ -25,6 +26,9 @@ use crate::{
 /// The transport messages leave through.
 #[derive(Clone)]
 pub enum Transport {
+    /// `smtp://`: connections of our own, with `TCP_NODELAY` and a deadline on every send.
+    Pooled(Arc<smtp::Pool>),
+    /// `smtps://`: lettre's pooled transport.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
 }
@@ -61,6 +65,9 @@ impl Transport {
     ) -> anyhow::Result<Self> {
         match settings {
             MailSettings::Smtp(url) => {
+                if let Some(pool) = smtp::Pool::new(url.expose(), pool_size as usize, timeout) {
+                    return Ok(Self::Pooled(Arc::new(pool)));
+                }
                 let pool = lettre::transport::smtp::PoolConfig::new().max_size(pool_size.max(1));
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url.expose()))
                     .context("SMTP_URL is not a valid smtp:// or smtps:// address")?
@@ -82,7 +89,7 @@ impl Transport {
     /// Where mail goes, for the start-up message.
     pub fn describe(&self) -> String {
         match self {
-            Self::Smtp(_) => "through SMTP_URL".to_owned(),
+            Self::Pooled(_) | Self::Smtp(_) => "through SMTP_URL".to_owned(),
             Self::Files(_, dir) => format!("as .eml files in {}", dir.display()),
         }
     }
@@ -90,13 +97,8 @@ impl Transport {
     /// Sends one message.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    SendError::Permanent(e.to_string())
-                } else {
-                    SendError::Temporary(e.to_string())
-                }
-            }),
+            Self::Pooled(pool) => pool.send(&message).await,
+            Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(smtp::classify),
             Self::Files(files, _) => {
                 files.send(message).await.map(|_| ()).map_err(|e| SendError::Temporary(e.to_string()))
             }
