@@ -12,6 +12,7 @@ use coffee_rounds::{
     config::{MailSettings, Secret},
     mail::{
         Envelope, Transport,
+        messages::{Confirm, Email},
         sender::{Sender, Tuning},
     },
     store::{Store, outbox::NewMessage},
@@ -99,12 +100,15 @@ fn intro(n: usize) -> NewMessage {
          the organisers.</p></body></html>"
     );
     NewMessage {
-        user_id: None,
         kind: "intro",
         recipient: format!("colleague.{n}@hospital.test"),
         subject: "Your Coffee Rounds introduction".to_owned(),
         body_text: text,
         body_html: Some(html),
+        // Every other field as in any email (so fields the outbox gains later need no change here).
+        ..Confirm { name: a.clone(), link: "https://coffee.hospital.test/".into(), hours: 48 }
+            .to_message(None, "colleague@hospital.test")
+            .expect("render")
     }
 }
 
@@ -142,11 +146,10 @@ async fn main() -> anyhow::Result<()> {
         retry: tuning.retry,
         wake: Arc::default(),
     };
-    let sample = sqlx::query_as::<_, coffee_rounds::store::outbox::OutboxMessage>(
-        "SELECT id, message_id, kind, recipient, subject, body_text, body_html, attempts FROM outbox LIMIT 1",
-    )
-    .fetch_one(store.pool())
-    .await?;
+    let sample =
+        sqlx::query_as::<_, coffee_rounds::store::outbox::OutboxMessage>("SELECT * FROM outbox LIMIT 1")
+            .fetch_one(store.pool())
+            .await?;
     let size = sender.envelope.build(&sample).map_err(|e| anyhow::anyhow!("{e}"))?.formatted().len();
 
     let started = Instant::now();

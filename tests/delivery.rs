@@ -17,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use coffee_rounds::mail::messages::{Confirm, Email};
 use coffee_rounds::{
     config::{MailSettings, Secret},
     mail::{
@@ -315,13 +316,21 @@ fn intro(recipient: &str) -> NewMessage {
     let paragraph = "You have been paired for this month's Coffee Rounds: a 20-minute conversation \
                      with a colleague from another department. Reply to everyone to find a time. ";
     NewMessage {
-        user_id: None,
         kind: "intro",
         recipient: recipient.to_owned(),
         subject: "Your Coffee Rounds introduction".to_owned(),
         body_text: paragraph.repeat(8),
         body_html: Some(format!("<p>{}</p>", paragraph.repeat(8))),
+        ..plain_row(recipient)
     }
+}
+
+/// A row with every other field at its usual value (so fields the outbox gains later need no
+/// change here): a confirmation email's, whose kind, subject and bodies the caller replaces.
+fn plain_row(recipient: &str) -> NewMessage {
+    let confirm =
+        Confirm { name: "Colleague".into(), link: "https://coffee.hospital.test/".into(), hours: 48 };
+    confirm.to_message(None, recipient).expect("render")
 }
 
 fn recipients(prefix: &str, n: usize) -> Vec<String> {
