@@ -19,7 +19,7 @@ use crate::{
     config::Config,
     mail::{
         Envelope, Transport,
-        sender::{RetryPolicy, Sender},
+        sender::{Sender, Tuning},
     },
     matching::Weights,
     rounds::{
@@ -45,14 +45,14 @@ pub struct Application {
 
 /// The mail transport and sender settings for `config`.
 pub async fn mail_sender(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow::Result<Sender> {
-    let concurrency = 8;
+    let tuning = Tuning::from_env()?;
     Ok(Sender {
         store,
-        transport: Transport::new(&config.mail, concurrency as u32).await?,
+        transport: Transport::new(&config.mail, tuning.concurrency as u32, tuning.smtp_timeout()).await?,
         envelope: Envelope::new(&config.mail_from)?,
-        concurrency,
-        lease_secs: 120,
-        retry: RetryPolicy::default(),
+        concurrency: tuning.concurrency,
+        lease_secs: tuning.lease_secs,
+        retry: tuning.retry,
         wake,
     })
 }

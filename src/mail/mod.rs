@@ -6,8 +6,9 @@
 
 pub mod messages;
 pub mod sender;
+pub mod smtp;
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use lettre::{
@@ -28,6 +29,9 @@ use crate::{
 /// The transport messages leave through.
 #[derive(Clone)]
 pub enum Transport {
+    /// `smtp://`: connections of our own, with `TCP_NODELAY` and a deadline on every send.
+    Pooled(Arc<smtp::Pool>),
+    /// `smtps://`: lettre's pooled transport.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
 }
@@ -56,15 +60,22 @@ fn lettre_url(url: &str) -> String {
 }
 
 impl Transport {
-    /// Builds the transport; for files, creates the folder.
-    pub async fn new(settings: &MailSettings, pool_size: u32) -> anyhow::Result<Self> {
+    /// Builds the transport; for files, creates the folder. `timeout` bounds each SMTP exchange.
+    pub async fn new(
+        settings: &MailSettings,
+        pool_size: u32,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         match settings {
             MailSettings::Smtp(url) => {
+                if let Some(pool) = smtp::Pool::new(url.expose(), pool_size as usize, timeout) {
+                    return Ok(Self::Pooled(Arc::new(pool)));
+                }
                 let pool = lettre::transport::smtp::PoolConfig::new().max_size(pool_size.max(1));
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url.expose()))
                     .context("SMTP_URL is not a valid smtp:// or smtps:// address")?
                     .pool_config(pool)
-                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .timeout(Some(timeout))
                     .build();
                 Ok(Self::Smtp(transport))
             }
@@ -81,7 +92,7 @@ impl Transport {
     /// Where mail goes, for the start-up message.
     pub fn describe(&self) -> String {
         match self {
-            Self::Smtp(_) => "through SMTP_URL".to_owned(),
+            Self::Pooled(_) | Self::Smtp(_) => "through SMTP_URL".to_owned(),
             Self::Files(_, dir) => format!("as .eml files in {}", dir.display()),
         }
     }
@@ -89,13 +100,8 @@ impl Transport {
     /// Sends one message.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    SendError::Permanent(e.to_string())
-                } else {
-                    SendError::Temporary(e.to_string())
-                }
-            }),
+            Self::Pooled(pool) => pool.send(&message).await,
+            Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(smtp::classify),
             Self::Files(files, _) => {
                 files.send(message).await.map(|_| ()).map_err(|e| SendError::Temporary(e.to_string()))
             }

@@ -1,11 +1,20 @@
 //! The outbox sender: claims due messages, sends a bounded number at once, and records each
 //! outcome. Temporary failures are retried with exponential backoff for as long as it takes;
 //! permanent refusals are kept with their reason.
+//!
+//! A message is claimed only when a send slot is free for it, so it starts at once and its whole
+//! send fits in the claim's lease (the SMTP deadlines are derived from the lease). A message can
+//! therefore reach the server twice only if a sender stops between the server's acceptance and
+//! the database update: at most `concurrency` messages per sender are ever in that window.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use anyhow::Context;
 use tokio::{
-    sync::{Notify, Semaphore, watch},
+    sync::{Notify, watch},
     task::JoinSet,
 };
 
@@ -13,7 +22,7 @@ use super::{Envelope, SendError, Transport};
 use crate::store::{Store, now, outbox::OutboxMessage};
 
 /// How failed sends are retried.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Wait after the first failure; doubled after each further one.
     pub base_secs: i64,
@@ -35,12 +44,83 @@ impl RetryPolicy {
     }
 }
 
+/// The sender's settings, from `MAIL_CONCURRENCY`, `MAIL_LEASE_SECS`, `MAIL_RETRY_BASE_SECS` and
+/// `MAIL_RETRY_MAX_SECS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Messages in flight at once, and SMTP connections kept open.
+    pub concurrency: usize,
+    /// How long a claim lasts: after a crash, the messages it held wait this long.
+    pub lease_secs: i64,
+    pub retry: RetryPolicy,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self { concurrency: 8, lease_secs: 600, retry: RetryPolicy::default() }
+    }
+}
+
+impl Tuning {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let number = |name: &str, default: i64, min: i64, max: i64| -> anyhow::Result<i64> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .with_context(|| format!("{name} must be a whole number from {min} to {max}")),
+            }
+        };
+        let defaults = Self::default();
+        let base_secs = number("MAIL_RETRY_BASE_SECS", defaults.retry.base_secs, 1, 86_400)?;
+        Ok(Self {
+            concurrency: number("MAIL_CONCURRENCY", defaults.concurrency as i64, 1, 256)? as usize,
+            lease_secs: number("MAIL_LEASE_SECS", defaults.lease_secs, 4, 86_400)?,
+            retry: RetryPolicy {
+                base_secs,
+                max_secs: number(
+                    "MAIL_RETRY_MAX_SECS",
+                    defaults.retry.max_secs.max(base_secs),
+                    base_secs,
+                    7 * 86_400,
+                )?,
+            },
+        })
+    }
+
+    /// The deadline for connecting (with STARTTLS and AUTH) and, separately, for sending one
+    /// message: with a pooled connection checked by NOOP first, a send then ends within three of
+    /// them, before its claim lapses. 60 s at most, 1 s at least.
+    pub fn smtp_timeout(&self) -> Duration {
+        Duration::from_millis((self.lease_secs as u64).saturating_mul(1000) / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+}
+
 /// What one pass over the outbox did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delivered {
     pub sent: u64,
     pub retrying: u64,
     pub failed: u64,
+}
+
+impl Delivered {
+    fn count(&mut self, outcome: Result<Outcome, tokio::task::JoinError>) {
+        match outcome {
+            Ok(Outcome::Sent) => self.sent += 1,
+            Ok(Outcome::Retrying) => self.retrying += 1,
+            Ok(Outcome::Failed) => self.failed += 1,
+            Err(err) => tracing::error!(%err, "send task panicked"),
+        }
+    }
 }
 
 /// Delivers the outbox. Cheap to clone.
@@ -60,18 +140,40 @@ pub struct Sender {
 
 impl Sender {
     /// Sends everything that is due now, then returns (for `mail send-pending` and tests).
+    ///
+    /// Claims only as many messages as there are free send slots, refilling a slot as soon as a
+    /// send finishes, so no claimed message waits for a slot while its lease runs down.
     #[tracing::instrument(skip(self))]
     pub async fn send_due(&self) -> anyhow::Result<Delivered> {
-        let mut total = Delivered::default();
+        let slots = self.concurrency.max(1);
+        let mut tasks = JoinSet::new();
+        let mut done = Delivered::default();
         loop {
-            let batch = self.store.claim_outbox(self.batch_size(), self.lease_secs).await?;
-            if batch.is_empty() {
-                return Ok(total);
+            let free = slots - tasks.len();
+            if free > 0 {
+                let batch = match self.store.claim_outbox(free as i64, self.lease_secs).await {
+                    Ok(batch) => batch,
+                    Err(err) => {
+                        // The sends under way still record their outcomes before this returns.
+                        while let Some(outcome) = tasks.join_next().await {
+                            done.count(outcome);
+                        }
+                        return Err(err).context("claiming outbox messages");
+                    }
+                };
+                for row in batch {
+                    let sender = self.clone();
+                    let claimed_at = Instant::now();
+                    tasks.spawn(async move { sender.deliver_one(&row, claimed_at).await });
+                }
             }
-            let done = self.deliver(batch).await;
-            total.sent += done.sent;
-            total.retrying += done.retrying;
-            total.failed += done.failed;
+            let Some(outcome) = tasks.join_next().await else {
+                return Ok(done);
+            };
+            done.count(outcome);
+            while let Some(outcome) = tasks.try_join_next() {
+                done.count(outcome);
+            }
         }
     }
 
@@ -95,54 +197,49 @@ impl Sender {
         }
     }
 
-    fn batch_size(&self) -> i64 {
-        (self.concurrency * 4).max(1) as i64
-    }
-
-    async fn deliver(&self, batch: Vec<OutboxMessage>) -> Delivered {
-        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let mut tasks = JoinSet::new();
-        for row in batch {
-            let Ok(permit) = permits.clone().acquire_owned().await else { break };
-            let sender = self.clone();
-            tasks.spawn(async move {
-                let outcome = sender.deliver_one(&row).await;
-                drop(permit);
-                outcome
-            });
-        }
-        let mut done = Delivered::default();
-        while let Some(outcome) = tasks.join_next().await {
-            match outcome {
-                Ok(Outcome::Sent) => done.sent += 1,
-                Ok(Outcome::Retrying) => done.retrying += 1,
-                Ok(Outcome::Failed) => done.failed += 1,
-                Err(err) => tracing::error!(%err, "send task panicked"),
-            }
-        }
-        done
-    }
-
-    async fn deliver_one(&self, row: &OutboxMessage) -> Outcome {
+    async fn deliver_one(&self, row: &OutboxMessage, claimed_at: Instant) -> Outcome {
         let result = match self.envelope.build(row) {
             Ok(message) => self.transport.send(message).await,
             Err(err) => Err(err),
         };
-        let (outcome, recorded) = match result {
-            Ok(()) => (Outcome::Sent, self.store.mark_sent(row.id).await),
+        let outcome = match &result {
+            Ok(()) => Outcome::Sent,
             Err(SendError::Permanent(reason)) => {
                 tracing::warn!(id = row.id, kind = row.kind, %reason, "message refused for good");
-                (Outcome::Failed, self.store.mark_failed(row.id, &reason).await)
+                Outcome::Failed
             }
             Err(SendError::Temporary(reason)) => {
-                let delay = self.retry.delay(row.attempts);
-                tracing::info!(id = row.id, kind = row.kind, %reason, delay, "send failed, will retry");
-                (Outcome::Retrying, self.store.mark_retry(row.id, &reason, now() + delay).await)
+                tracing::info!(id = row.id, kind = row.kind, %reason, "send failed, will retry");
+                Outcome::Retrying
             }
         };
-        if let Err(err) = recorded {
-            // The claim's lease runs out and the message is tried again; only a sent one can repeat.
-            tracing::error!(id = row.id, %err, "could not record a send outcome");
+        // A database hiccup must not turn a delivered message into a resend: keep trying to record
+        // the outcome while the claim holds. Past it, another sender may take the message over.
+        let lease_end = claimed_at + Duration::from_secs(self.lease_secs.max(1) as u64);
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let recorded = match &result {
+                Ok(()) => self.store.mark_sent(row.id).await,
+                Err(SendError::Permanent(reason)) => {
+                    self.store.mark_failed(row.id, row.attempts, reason).await
+                }
+                Err(SendError::Temporary(reason)) => {
+                    let retry_at = now() + self.retry.delay(row.attempts);
+                    self.store.mark_retry(row.id, row.attempts, reason, retry_at).await
+                }
+            };
+            match recorded {
+                Ok(()) => break,
+                Err(err) if Instant::now() + pause < lease_end => {
+                    tracing::warn!(id = row.id, %err, "could not record a send outcome yet, trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => {
+                    tracing::error!(id = row.id, %err, "could not record a send outcome; the claim will lapse");
+                    break;
+                }
+            }
         }
         outcome
     }
@@ -156,7 +253,7 @@ enum Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::RetryPolicy;
+    use super::{RetryPolicy, Tuning};
 
     #[test]
     fn retries_back_off_exponentially_up_to_a_ceiling() {
@@ -164,5 +261,33 @@ mod tests {
         let delays: Vec<i64> = (1..=10).map(|n| policy.delay(n)).collect();
         assert_eq!(delays, [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600]);
         assert_eq!(policy.delay(1000), 3600);
+    }
+
+    #[test]
+    fn settings_default_without_environment_and_refuse_nonsense() {
+        assert_eq!(Tuning::from_lookup(|_| None).unwrap(), Tuning::default());
+        let tuned = Tuning::from_lookup(|name| match name {
+            "MAIL_CONCURRENCY" => Some("16".into()),
+            "MAIL_LEASE_SECS" => Some("6".into()),
+            "MAIL_RETRY_BASE_SECS" => Some("1".into()),
+            "MAIL_RETRY_MAX_SECS" => Some("2".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(tuned.concurrency, 16);
+        assert_eq!(tuned.retry, RetryPolicy { base_secs: 1, max_secs: 2 });
+        assert_eq!(tuned.smtp_timeout(), std::time::Duration::from_millis(1500));
+        assert!(Tuning::from_lookup(|n| (n == "MAIL_CONCURRENCY").then(|| "0".into())).is_err());
+        assert!(Tuning::from_lookup(|n| (n == "MAIL_RETRY_BASE_SECS").then(|| "0".into())).is_err());
+        assert!(Tuning::from_lookup(|n| (n == "MAIL_LEASE_SECS").then(|| "soon".into())).is_err());
+    }
+
+    #[test]
+    fn a_whole_send_fits_in_the_lease() {
+        for lease_secs in [4, 6, 60, 600, 86_400] {
+            let tuning = Tuning { lease_secs, ..Tuning::default() };
+            assert!(tuning.smtp_timeout() * 3 < std::time::Duration::from_secs(lease_secs as u64));
+        }
+        assert_eq!(Tuning::default().smtp_timeout(), std::time::Duration::from_secs(60));
     }
 }

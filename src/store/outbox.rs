@@ -99,6 +99,12 @@ const CLAIMABLE: &str =
 impl Store {
     /// Claims up to `limit` due messages for `lease_secs`: pending ones whose time has come, and
     /// ones whose previous sender's lease ran out. Two senders never claim the same message.
+    /// Each claim adds one to `attempts`, which then names the claim (see `mark_retry`).
+    ///
+    /// PostgreSQL: the subquery locks the rows it picks and skips rows another claim holds; a row
+    /// claimed and committed meanwhile is re-checked against the WHERE clause and left out.
+    /// SQLite: an UPDATE takes the database's write lock before it reads, so the whole statement
+    /// is one atomic step across connections and processes (`busy_timeout` waits for the lock).
     #[tracing::instrument(skip(self))]
     pub async fn claim_outbox(&self, limit: i64, lease_secs: i64) -> sqlx::Result<Vec<OutboxMessage>> {
         let lock = match self.backend() {
@@ -118,7 +124,8 @@ impl Store {
         Ok(claimed)
     }
 
-    /// The server accepted the message.
+    /// The server accepted the message. Unconditional: even if the claim lapsed meanwhile, the
+    /// message was delivered, and saying so stops any further send.
     pub async fn mark_sent(&self, id: i64) -> sqlx::Result<()> {
         sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1")
             .bind(id)
@@ -128,12 +135,15 @@ impl Store {
         Ok(())
     }
 
-    /// A temporary failure: try again at `retry_at`.
-    pub async fn mark_retry(&self, id: i64, error: &str, retry_at: i64) -> sqlx::Result<()> {
+    /// A temporary failure of the claim numbered `attempt`: try again at `retry_at`. Does nothing
+    /// if the claim lapsed and another sender took the message over (or delivered it).
+    pub async fn mark_retry(&self, id: i64, attempt: i64, error: &str, retry_at: i64) -> sqlx::Result<()> {
         sqlx::query(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $1",
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $3, claimed_until = NULL, last_error = $4 \
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'",
         )
         .bind(id)
+        .bind(attempt)
         .bind(retry_at)
         .bind(error)
         .execute(self.pool())
@@ -141,12 +151,15 @@ impl Store {
         Ok(())
     }
 
-    /// A permanent failure, kept with its reason for the coordinator.
-    pub async fn mark_failed(&self, id: i64, error: &str) -> sqlx::Result<()> {
+    /// A permanent failure of the claim numbered `attempt`, kept with its reason for the
+    /// coordinator. Like `mark_retry`, it never overrides a later claim.
+    pub async fn mark_failed(&self, id: i64, attempt: i64, error: &str) -> sqlx::Result<()> {
         sqlx::query(
-            "UPDATE outbox SET status = 'failed', claimed_until = NULL, last_error = $2 WHERE id = $1",
+            "UPDATE outbox SET status = 'failed', claimed_until = NULL, last_error = $3 \
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'",
         )
         .bind(id)
+        .bind(attempt)
         .bind(error)
         .execute(self.pool())
         .await?;
