@@ -1,0 +1,196 @@
+//! What a coordinator sees and does, apart from HTTP: the dashboard's figures shaped for display
+//! (tables and server-drawn bar charts) and the role changes made from the command line.
+
+use crate::{
+    domain::stage_name,
+    months::{Calendar, Month},
+    store::{
+        Store,
+        coordinators::{Actor, RoleChange},
+        dashboard::{Count, Filter, StatusTotals},
+    },
+};
+
+/// Width in SVG units of the longest bar of a horizontal bar chart.
+const BAR_SPACE: i64 = 200;
+/// Height of one row of a horizontal bar chart.
+const ROW_HEIGHT: i64 = 34;
+
+/// One bar of a chart: a label, its count, and where the chart draws it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bar {
+    pub label: String,
+    /// The label shortened for a chart's axis ("Nov" for "November 2026").
+    pub short: String,
+    pub n: i64,
+    /// Length of the bar in SVG units (at least 1 when `n` > 0, so small counts stay visible).
+    pub length: i64,
+    /// Top of the row (horizontal charts) or left edge of the column (the monthly chart).
+    pub offset: i64,
+    /// Percentage of the chart's total, rounded.
+    pub percent: i64,
+}
+
+/// A horizontal bar chart (and the table beside it) of labelled counts.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub bars: Vec<Bar>,
+    pub total: i64,
+    /// Height of the whole SVG.
+    pub height: i64,
+}
+
+impl Chart {
+    pub fn new(counts: Vec<(String, i64)>) -> Self {
+        let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let total: i64 = counts.iter().map(|(_, n)| *n).sum();
+        let bars: Vec<Bar> = counts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (label, n))| Bar {
+                length: scale(n, max, BAR_SPACE),
+                offset: i as i64 * ROW_HEIGHT,
+                percent: if total > 0 { (n * 100 + total / 2) / total } else { 0 },
+                short: label.clone(),
+                label,
+                n,
+            })
+            .collect();
+        let height = (bars.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT);
+        Self { bars, total, height }
+    }
+}
+
+/// `n` of `max` on a scale of `space`, never 0 for a positive `n`.
+fn scale(n: i64, max: i64, space: i64) -> i64 {
+    if n <= 0 || max <= 0 { 0 } else { (n * space / max).max(1) }
+}
+
+/// Signups in each of the last twelve months, oldest first, months without signups included.
+#[derive(Clone, Debug)]
+pub struct MonthlyChart {
+    /// Each bar's `length` is its height; `offset` its left edge.
+    pub bars: Vec<Bar>,
+    pub total: i64,
+}
+
+/// Height in SVG units of the tallest column of the monthly chart.
+pub const COLUMN_SPACE: i64 = 120;
+
+impl MonthlyChart {
+    pub fn new(this_month: Month, counts: &[Count<String>]) -> Self {
+        let months: Vec<Month> = (0..12).rev().map(|back| this_month.plus(-back)).collect();
+        let values: Vec<(Month, i64)> = months
+            .into_iter()
+            .map(|m| {
+                let key = m.to_string();
+                (m, counts.iter().find(|c| c.key == key).map_or(0, |c| c.n))
+            })
+            .collect();
+        let max = values.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let total = values.iter().map(|(_, n)| *n).sum();
+        let bars = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, (m, n))| Bar {
+                label: m.long_name(),
+                short: m.long_name().chars().take(3).collect(),
+                n,
+                length: scale(n, max, COLUMN_SPACE),
+                offset: i as i64 * 30,
+                percent: 0,
+            })
+            .collect();
+        Self { bars, total }
+    }
+}
+
+/// Everything the dashboard home shows.
+pub struct Dashboard {
+    pub totals: StatusTotals,
+    pub departments: Chart,
+    pub roles: Chart,
+    pub stages: Chart,
+    pub signups: MonthlyChart,
+}
+
+impl Dashboard {
+    /// The figures for the accounts `filter` selects, as of `today`.
+    pub async fn load(store: &Store, filter: &Filter, today: time::Date) -> sqlx::Result<Self> {
+        let next_round = Month::next_round(today).to_string();
+        let this_month = Month::of(today);
+        let since = first_second(this_month.plus(-11));
+        let pairs = |counts: Vec<Count<String>>| counts.into_iter().map(|c| (c.key, c.n)).collect();
+        Ok(Self {
+            totals: store.status_totals(filter, &next_round).await?,
+            departments: Chart::new(pairs(store.count_by_department(filter).await?)),
+            roles: Chart::new(pairs(store.count_by_role(filter).await?)),
+            stages: Chart::new(
+                store.count_by_level(filter).await?.into_iter().map(|c| (stage_name(c.key), c.n)).collect(),
+            ),
+            signups: MonthlyChart::new(this_month, &store.signups_by_month(filter, since).await?),
+        })
+    }
+}
+
+/// The Unix time of the first second of `month`, UTC.
+fn first_second(month: Month) -> i64 {
+    let m = time::Month::try_from(month.month()).unwrap_or(time::Month::January);
+    time::Date::from_calendar_date(month.year(), m, 1)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .unwrap_or(0)
+}
+
+/// What `coordinator add` / `remove` tell the person at the terminal.
+pub fn describe_role_change(change: RoleChange, email: &str, grant: bool) -> Result<String, String> {
+    match (change, grant) {
+        (RoleChange::Granted, _) => Ok(format!("{email} is now a coordinator.")),
+        (RoleChange::Removed, _) => Ok(format!("{email} is no longer a coordinator.")),
+        (RoleChange::Unchanged, true) => Ok(format!("{email} was already a coordinator; nothing changed.")),
+        (RoleChange::Unchanged, false) => Ok(format!("{email} was not a coordinator; nothing changed.")),
+        (RoleChange::UnknownAccount, _) => {
+            Err(format!("There is no account with the email {email}. The person must sign up first."))
+        }
+        (RoleChange::Unconfirmed, _) => Err(format!(
+            "The account {email} has not confirmed its email address yet; only confirmed accounts can be coordinators."
+        )),
+    }
+}
+
+/// Grants or removes the role, logged as done by `actor`; the message to show either way.
+pub async fn change_role(
+    store: &Store,
+    email: &str,
+    grant: bool,
+    actor: &Actor,
+) -> sqlx::Result<Result<String, String>> {
+    let change = store.set_coordinator(email, grant, actor).await?;
+    Ok(describe_role_change(change, email.trim(), grant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_bar_fills_the_space_and_small_ones_stay_visible() {
+        let chart = Chart::new(vec![("a".into(), 400), ("b".into(), 1), ("c".into(), 0)]);
+        let lengths: Vec<i64> = chart.bars.iter().map(|b| b.length).collect();
+        assert_eq!(lengths, vec![BAR_SPACE, 1, 0]);
+        assert_eq!(chart.total, 401);
+        assert_eq!(chart.bars[1].offset, ROW_HEIGHT);
+    }
+
+    #[test]
+    fn the_monthly_chart_has_twelve_months_ending_this_month() {
+        let now = Month::parse("2027-03").unwrap();
+        let counts =
+            vec![Count { key: "2026-04".to_owned(), n: 2 }, Count { key: "2027-03".to_owned(), n: 4 }];
+        let chart = MonthlyChart::new(now, &counts);
+        assert_eq!(chart.bars.len(), 12);
+        assert_eq!(chart.bars[0].n, 2);
+        assert_eq!(chart.bars[11].n, 4);
+        assert_eq!(chart.bars[11].length, COLUMN_SPACE);
+        assert_eq!(chart.total, 6);
+    }
+}

@@ -1,0 +1,205 @@
+//! The coordinator dashboard: program figures, past rounds, the audit log, and who else holds
+//! the role. Every route is listed once in [`COORDINATOR_ROUTES`] and answers only coordinators.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Router,
+    extract::{FromRequestParts, Query, State},
+    http::request::Parts,
+    response::{IntoResponse, Redirect, Response},
+    routing::{MethodRouter, get, post},
+};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::Choices;
+use crate::{
+    coordinator::Dashboard,
+    store::{
+        coordinators::{Actor, AuditEntry, CoordinatorRow},
+        dashboard::{Filter, RoundRow},
+        users::User,
+    },
+    web::{
+        AppState, Form, Layout,
+        error::{AppError, AppResult},
+        visitor::{self, Visitor},
+    },
+};
+
+/// Every coordinator route, as (method, path). The router is built from this list, and the tests
+/// walk it to check that each route refuses everyone but coordinators.
+pub const COORDINATOR_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/coordinator"),
+    ("GET", "/coordinator/rounds"),
+    ("GET", "/coordinator/audit"),
+    ("GET", "/coordinator/coordinators"),
+    ("POST", "/coordinator/coordinators"),
+];
+
+fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
+    match (method, path) {
+        ("GET", "/coordinator") => get(home),
+        ("GET", "/coordinator/rounds") => get(rounds),
+        ("GET", "/coordinator/audit") => get(audit),
+        ("GET", "/coordinator/coordinators") => get(coordinators),
+        ("POST", "/coordinator/coordinators") => post(grant),
+        _ => unreachable!("COORDINATOR_ROUTES lists {method} {path} without a handler"),
+    }
+}
+
+/// The coordinator pages, to merge into the app's router.
+pub fn routes() -> Router<AppState> {
+    COORDINATOR_ROUTES
+        .iter()
+        .fold(Router::new(), |router, (method, path)| router.route(path, handler(method, path)))
+}
+
+/// A logged-in coordinator. Anonymous visitors are sent to log in; other accounts get a 403 page.
+pub struct Coordinator {
+    pub session: Session,
+    pub user: User,
+}
+
+impl FromRequestParts<AppState> for Coordinator {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Visitor { session, user } = Visitor::from_request_parts(parts, state).await?;
+        let Some(user) = user else {
+            let next = parts.uri.path_and_query().map_or("/coordinator", |p| p.as_str()).to_owned();
+            return Err(AppError::LoginRequired(next));
+        };
+        if !user.is_coordinator() {
+            return Err(AppError::Forbidden("This page is for Coffee Rounds coordinators only."));
+        }
+        Ok(Self { session, user })
+    }
+}
+
+impl Coordinator {
+    async fn layout(&self, title: &str) -> AppResult<Layout> {
+        visitor::layout(&self.session, Some(&self.user), title).await
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::account(self.user.id, &self.user.email)
+    }
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// The dashboard's filters as they arrive in the query string.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FilterQuery {
+    department: String,
+    role: String,
+    stage: String,
+}
+
+impl FilterQuery {
+    fn parse(&self) -> Filter {
+        Filter {
+            department: self.department.trim().to_owned(),
+            role: self.role.trim().to_owned(),
+            level: self.stage.trim().parse().ok().filter(|l: &i64| *l >= 0),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/home.html")]
+pub struct HomePage {
+    layout: Layout,
+    dashboard: Dashboard,
+    filter: Filter,
+    choices: Choices,
+}
+
+pub async fn home(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Query(query): Query<FilterQuery>,
+) -> AppResult<HomePage> {
+    let filter = query.parse();
+    Ok(HomePage {
+        dashboard: Dashboard::load(&state.store, &filter, today()).await?,
+        choices: Choices::load(&state.store).await?,
+        layout: me.layout("Coordinator dashboard").await?,
+        filter,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/rounds.html")]
+pub struct RoundsPage {
+    layout: Layout,
+    rounds: Vec<RoundRow>,
+}
+
+pub async fn rounds(State(state): State<AppState>, me: Coordinator) -> AppResult<RoundsPage> {
+    Ok(RoundsPage { rounds: state.store.round_rows().await?, layout: me.layout("Rounds").await? })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/audit.html")]
+pub struct AuditPage {
+    layout: Layout,
+    entries: Vec<AuditEntry>,
+}
+
+pub async fn audit(State(state): State<AppState>, me: Coordinator) -> AppResult<AuditPage> {
+    Ok(AuditPage { entries: state.store.audit_log(500).await?, layout: me.layout("Audit log").await? })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/coordinators.html")]
+pub struct CoordinatorsPage {
+    layout: Layout,
+    coordinators: Vec<CoordinatorRow>,
+}
+
+pub async fn coordinators(State(state): State<AppState>, me: Coordinator) -> AppResult<CoordinatorsPage> {
+    Ok(CoordinatorsPage {
+        coordinators: state.store.coordinators().await?,
+        layout: me.layout("Coordinators").await?,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct GrantForm {
+    email: String,
+}
+
+/// Grants the role to another confirmed account.
+pub async fn grant(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Form(form): Form<GrantForm>,
+) -> AppResult<Response> {
+    let message = match crate::coordinator::change_role(&state.store, &form.email, true, &me.actor()).await? {
+        Ok(done) | Err(done) => done,
+    };
+    visitor::flash(&me.session, message).await?;
+    Ok(Redirect::to("/coordinator/coordinators").into_response())
+}
+
+/// "2026-11-25 16:58 UTC" for a Unix time.
+pub fn when(at: &i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(*at)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok()
+        })
+        .unwrap_or_default()
+}
+
+/// "72%" for `part` of `whole`, or "–" when there is nothing to divide.
+pub fn percent(part: &i64, whole: &i64) -> String {
+    if *whole <= 0 { "–".to_owned() } else { format!("{}%", (part * 100 + whole / 2) / whole) }
+}
