@@ -7,7 +7,7 @@ use crate::{
     store::{
         Store,
         coordinators::{Actor, RoleChange},
-        dashboard::{Count, Filter, StatusTotals},
+        dashboard::{Count, Filter, RoundMix, RoundRow, StatusTotals},
     },
 };
 
@@ -166,6 +166,155 @@ pub async fn change_role(
 ) -> sqlx::Result<Result<String, String>> {
     let change = store.set_coordinator(email, grant, actor).await?;
     Ok(describe_role_change(change, email.trim(), grant))
+}
+
+/// A person in a group, ready to show.
+#[derive(Clone, Debug)]
+pub struct MemberView {
+    pub name: String,
+    pub role: String,
+    pub stage: String,
+    pub department: String,
+}
+
+/// A group of a past round, ready to show.
+#[derive(Clone, Debug)]
+pub struct GroupView {
+    pub position: i64,
+    pub status: String,
+    pub members: Vec<MemberView>,
+}
+
+/// Everything the page of one past round shows.
+pub struct RoundDetail {
+    pub round: RoundRow,
+    pub groups: Vec<GroupView>,
+    pub mix: RoundMix,
+    /// The stage-gap distribution as a chart ("0 stages apart" …).
+    pub gaps: Chart,
+}
+
+impl RoundDetail {
+    pub async fn load(store: &Store, round_id: i64) -> sqlx::Result<Option<Self>> {
+        let Some(round) = store.round_row(round_id).await? else { return Ok(None) };
+        let mut groups: Vec<GroupView> = Vec::new();
+        for row in store.round_group_members(round_id).await? {
+            let member = MemberView {
+                name: row.name,
+                role: row.role,
+                stage: stage_name(row.level),
+                department: row.department,
+            };
+            match groups.last_mut() {
+                Some(group) if group.position == row.position => group.members.push(member),
+                _ => groups.push(GroupView {
+                    position: row.position,
+                    status: row.status,
+                    members: vec![member],
+                }),
+            }
+        }
+        let mix = store.round_mix(round_id).await?;
+        let labels = ["Same stage", "1 stage apart", "2 stages apart", "3 stages apart", "4 or more apart"];
+        let gaps = Chart::new(labels.iter().zip(mix.stage_gaps).map(|(l, n)| ((*l).to_owned(), n)).collect());
+        Ok(Some(Self { round, groups, mix, gaps }))
+    }
+}
+
+/// One pair of a previewed group with the terms of its score.
+#[derive(Clone, Debug)]
+pub struct PairView {
+    pub a: String,
+    pub b: String,
+    pub terms: crate::matching::ScoreTerms,
+    pub total: i64,
+}
+
+/// A group the matcher would make.
+#[derive(Clone, Debug)]
+pub struct PreviewGroup {
+    pub members: Vec<MemberView>,
+    pub score: i64,
+    pub pairs: Vec<PairView>,
+}
+
+/// What the next round would be, written nowhere.
+pub struct PreviewView {
+    pub month: Month,
+    pub groups: Vec<PreviewGroup>,
+    /// (name, reason) of each person who would sit out.
+    pub sit_outs: Vec<(String, &'static str)>,
+    pub weights: crate::matching::Weights,
+}
+
+impl PreviewView {
+    pub fn new(preview: &crate::rounds::Preview, weights: crate::matching::Weights) -> Self {
+        let name = |id: &crate::matching::ParticipantId| {
+            preview.person(id).map_or_else(|| id.as_str().to_owned(), |p| p.name.clone())
+        };
+        let groups = preview
+            .plan
+            .groups
+            .iter()
+            .map(|group| PreviewGroup {
+                members: group
+                    .members
+                    .iter()
+                    .map(|id| match preview.person(id) {
+                        Some(p) => MemberView {
+                            name: p.name.clone(),
+                            role: p.role.clone(),
+                            stage: stage_name(p.level),
+                            department: p.department.clone(),
+                        },
+                        None => MemberView {
+                            name: id.as_str().to_owned(),
+                            role: String::new(),
+                            stage: String::new(),
+                            department: String::new(),
+                        },
+                    })
+                    .collect(),
+                score: group.score,
+                pairs: group
+                    .pairs
+                    .iter()
+                    .map(|pair| PairView {
+                        a: name(&pair.a),
+                        b: name(&pair.b),
+                        terms: pair.terms,
+                        total: pair.terms.total(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let sit_outs = preview.plan.sit_outs.iter().map(|s| (name(&s.id), s.reason.describe())).collect();
+        Self { month: preview.month, groups, sit_outs, weights }
+    }
+}
+
+/// Runs the real round of `month` for a coordinator and logs it; the message to show.
+/// A month that already ran is refused and changes nothing.
+pub async fn run_round(
+    rounds: &crate::rounds::Rounds,
+    month: Month,
+    actor: &Actor,
+) -> anyhow::Result<Result<String, String>> {
+    use crate::rounds::Outcome;
+    match rounds.run(month, false, &crate::rounds::Quiet).await? {
+        Outcome::Created(s) => {
+            let detail = format!(
+                "{}: {} participants, {} groups, {} sat out, {} emails queued",
+                s.month, s.participants, s.groups, s.sit_outs, s.emails
+            );
+            rounds.store.audit(actor, "round run", &detail).await?;
+            Ok(Ok(format!("The {} round has run: {detail}.", month.long_name())))
+        }
+        Outcome::AlreadyRan(_) => {
+            Ok(Err(format!("The {} round has already run; nothing was changed.", month.long_name())))
+        }
+        Outcome::DryRun(_) => anyhow::bail!("a real run returned a dry-run preview"),
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,25 @@ fn status_count(body: &str, status: &str) -> i64 {
     body[start..start + end].trim().parse().unwrap()
 }
 
+/// Five people who take part, and three who must not be matched.
+async fn hospital(app: &TestApp) {
+    for (name, role, level, department) in [
+        ("Ana Souza", "Nurse", 1, "Cardiology"),
+        ("Ben Okafor", "Physician", 3, "Surgery"),
+        ("Chen Wei", "Pharmacist", 2, "Pharmacy"),
+        ("Dana Levi", "Nurse", 4, "Oncology"),
+        ("Eli Park", "Researcher", 0, "Research"),
+    ] {
+        app.add_participant(name, role, level, department).await;
+    }
+    let (unconfirmed, _) = app.add_participant("Una Confirmed", "Nurse", 1, "Surgery").await;
+    let (opted_out, _) = app.add_participant("Otto Out", "Nurse", 1, "Surgery").await;
+    let (paused, _) = app.add_participant("Paula Paused", "Nurse", 1, "Surgery").await;
+    set(app, "UPDATE users SET confirmed_at = NULL WHERE id = $1", unconfirmed).await;
+    set(app, "UPDATE users SET opted_out_at = 1 WHERE id = $1", opted_out).await;
+    set(app, "UPDATE users SET paused_through = '2999-12' WHERE id = $1", paused).await;
+}
+
 async fn set(app: &TestApp, sql: &str, id: i64) {
     sqlx::query(sql).bind(id).execute(app.store.pool()).await.unwrap();
 }
@@ -85,6 +104,9 @@ both_backends! {
     async fn a_coordinator_reaches_every_page_and_the_navigation_links_the_dashboard(backend) {
         let app = TestApp::spawn(backend).await;
         coordinator(&app).await;
+        hospital(&app).await;
+        // The first round of a fresh database has id 1, the id `concrete` fills in.
+        app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
         for (method, path) in COORDINATOR_ROUTES.iter().filter(|(m, _)| *m == "GET") {
             let response = app.get(&concrete(path)).await;
             assert_eq!(response.status(), 200, "{method} {path}");
@@ -237,6 +259,96 @@ both_backends! {
         assert_eq!(app.get("/coordinator").await.status(), 403);
         let (actions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coordinator_audit WHERE actor = 'command line'").fetch_one(app.store.pool()).await.unwrap();
         assert_eq!(actions, 2, "granted and removed");
+        app.stop().await;
+    }
+
+    async fn a_round_page_shows_its_groups_and_how_mixed_they_were(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        let Outcome::Created(_) = app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap() else { panic!("not created") };
+        let (round_id,): (i64,) = sqlx::query_as("SELECT id FROM rounds").fetch_one(app.store.pool()).await.unwrap();
+        // Computed here from the members, independently of the page's SQL.
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT m.group_id, u.department, u.role, u.level FROM group_members m JOIN users u ON u.id = m.user_id",
+        )
+        .fetch_all(app.store.pool()).await.unwrap();
+        let mut groups: std::collections::BTreeMap<i64, Vec<(String, String, i64)>> = Default::default();
+        for (g, d, r, l) in rows { groups.entry(g).or_default().push((d, r, l)); }
+        let cross = |f: &dyn Fn(&(String, String, i64)) -> String| groups.values().filter(|m| m.iter().map(f).collect::<std::collections::HashSet<_>>().len() > 1).count() as i64;
+        let cross_department = cross(&|m| m.0.clone());
+        let cross_role = cross(&|m| m.1.clone());
+        let mut gaps = [0i64; 5];
+        for members in groups.values() {
+            let levels: Vec<i64> = members.iter().map(|m| m.2).collect();
+            let gap = levels.iter().max().unwrap() - levels.iter().min().unwrap();
+            gaps[gap.min(4) as usize] += 1;
+        }
+
+        let body = app.get(&format!("/coordinator/rounds/{round_id}")).await.text().await.unwrap();
+        assert_eq!(row_count(&body, "Across departments"), Some(cross_department), "{body}");
+        assert_eq!(row_count(&body, "Across professions"), Some(cross_role));
+        for (label, n) in ["Same stage", "1 stage apart", "2 stages apart", "3 stages apart", "4 or more apart"].iter().zip(gaps) {
+            assert_eq!(row_count(&body, label), Some(n), "{label}");
+        }
+        for name in ["Ana Souza", "Ben Okafor", "Chen Wei", "Dana Levi", "Eli Park"] {
+            assert!(body.contains(name), "{name} listed");
+        }
+        assert_eq!(app.get("/coordinator/rounds/999999").await.status(), 404);
+        app.stop().await;
+    }
+
+    async fn the_preview_shows_the_next_round_and_writes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        let tables = ["rounds", "round_groups", "group_members", "round_sit_outs", "outbox", "questions_sent", "coordinator_audit"];
+        let mut before = Vec::new();
+        for t in tables { before.push(app.count(t).await); }
+        let response = app.get("/coordinator/preview").await;
+        assert_eq!(response.status(), 200);
+        let body = response.text().await.unwrap();
+        let mut after = Vec::new();
+        for t in tables { after.push(app.count(t).await); }
+        assert_eq!(before, after, "a preview writes nothing");
+        assert!(body.contains("Nothing has been saved"));
+        assert!(body.contains("Weights in force"));
+        assert!(body.contains("<th scope=\"row\">Different departments</th><td class=\"num\">40</td>"), "default weights");
+        // Six people taking part (the coordinator too): three pairs, each with its score terms.
+        assert!(body.contains("3 groups"), "{body}");
+        assert_eq!(body.matches("Score of each pair").count(), 3);
+        for name in ["Ana Souza", "Ben Okafor", "Chen Wei", "Dana Levi", "Eli Park"] {
+            assert!(body.contains(name), "{name}");
+        }
+        assert!(!body.contains("Otto Out") && !body.contains("Paula Paused"), "only people taking part");
+        app.stop().await;
+    }
+
+    async fn run_now_asks_first_runs_once_and_is_audited(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        hospital(&app).await;
+        let confirm = app.get("/coordinator/run?month=2027-02").await.text().await.unwrap();
+        assert!(confirm.contains("Run the February 2027 round?"));
+        assert_eq!(app.count("rounds").await, 0, "the confirmation step runs nothing");
+
+        let first = app.submit("/coordinator/run?month=2027-02", "/coordinator/run", &[("month", "2027-02")]).await;
+        assert_eq!(first.status(), 200);
+        let first = first.text().await.unwrap();
+        assert!(first.contains("The February 2027 round has run"), "{first}");
+        assert!(first.contains("data-month=\"2027-02\""), "listed among the rounds");
+        let second = app.submit("/coordinator/run?month=2027-02", "/coordinator/run", &[("month", "2027-02")]).await.text().await.unwrap();
+        assert!(second.contains("has already run; nothing was changed"), "{second}");
+        assert_eq!(app.count("rounds").await, 1);
+        let (intros,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'intro'").fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(intros, 6, "everyone taking part is introduced once");
+
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert_eq!(audit.matches("round run").count(), 1, "{audit}");
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">round run</th><td>2027-02: 6 participants")));
+
+        let bad = app.submit("/coordinator/preview", "/coordinator/run", &[("month", "next month")]).await;
+        assert_eq!(bad.status(), 400);
         app.stop().await;
     }
 }

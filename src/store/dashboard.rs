@@ -155,3 +155,82 @@ impl Store {
         .await
     }
 }
+
+/// One member of a group of a past round, as the round page lists them.
+#[derive(Clone, Debug, FromRow)]
+pub struct GroupMemberRow {
+    pub group_id: i64,
+    pub position: i64,
+    pub status: String,
+    pub name: String,
+    pub role: String,
+    pub level: i64,
+    pub department: String,
+}
+
+/// How mixed a round's groups were: counts of groups, computed by the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoundMix {
+    pub groups: i64,
+    pub cross_department: i64,
+    pub cross_role: i64,
+    /// Groups whose members' career stages are 0, 1, 2, 3 and 4 or more apart.
+    pub stage_gaps: [i64; 5],
+}
+
+/// Per group: how many departments, roles and the stage gap among its remaining members.
+const GROUP_MIX: &str = "SELECT g.id, COUNT(DISTINCT lower(u.department)) AS departments, \
+       COUNT(DISTINCT lower(u.role)) AS roles, MAX(u.level) - MIN(u.level) AS gap \
+     FROM round_groups g JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
+     WHERE g.round_id = $1 GROUP BY g.id";
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn round_row(&self, round_id: i64) -> sqlx::Result<Option<RoundRow>> {
+        Ok(self.round_rows().await?.into_iter().find(|r| r.id == round_id))
+    }
+
+    /// Every member of every group of the round, by group.
+    #[tracing::instrument(skip(self))]
+    pub async fn round_group_members(&self, round_id: i64) -> sqlx::Result<Vec<GroupMemberRow>> {
+        sqlx::query_as(
+            "SELECT g.id AS group_id, g.position, g.status, u.name, u.role, u.level, u.department \
+             FROM round_groups g JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
+             WHERE g.round_id = $1 ORDER BY g.position, u.name",
+        )
+        .bind(round_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Cross-department and cross-role groups and the spread of stage gaps in the round.
+    #[tracing::instrument(skip(self))]
+    pub async fn round_mix(&self, round_id: i64) -> sqlx::Result<RoundMix> {
+        let (groups, cross_department, cross_role): (i64, Option<i64>, Option<i64>) =
+            sqlx::query_as(&format!(
+                "SELECT COUNT(*), CAST(SUM(CASE WHEN departments > 1 THEN 1 ELSE 0 END) AS BIGINT), \
+                    CAST(SUM(CASE WHEN roles > 1 THEN 1 ELSE 0 END) AS BIGINT) FROM ({GROUP_MIX}) mix"
+            ))
+            .bind(round_id)
+            .fetch_one(self.pool())
+            .await?;
+        let gaps: Vec<(i64, i64)> = sqlx::query_as(&format!(
+            "SELECT CASE WHEN gap >= 4 THEN 4 ELSE gap END AS bucket, COUNT(*) FROM ({GROUP_MIX}) mix GROUP BY 1 ORDER BY 1"
+        ))
+        .bind(round_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut stage_gaps = [0; 5];
+        for (bucket, n) in gaps {
+            if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| stage_gaps.get_mut(b)) {
+                *slot = n;
+            }
+        }
+        Ok(RoundMix {
+            groups,
+            cross_department: cross_department.unwrap_or(0),
+            cross_role: cross_role.unwrap_or(0),
+            stage_gaps,
+        })
+    }
+}

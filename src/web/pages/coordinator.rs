@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     Router,
-    extract::{FromRequestParts, Query, State},
+    extract::{FromRequestParts, Path, Query, State},
     http::request::Parts,
     response::{IntoResponse, Redirect, Response},
     routing::{MethodRouter, get, post},
@@ -15,7 +15,9 @@ use tower_sessions::Session;
 
 use super::Choices;
 use crate::{
-    coordinator::Dashboard,
+    coordinator::{Dashboard, PreviewView, RoundDetail},
+    months::{Calendar, Month},
+    rounds::{Outcome, Quiet},
     store::{
         coordinators::{Actor, AuditEntry, CoordinatorRow},
         dashboard::{Filter, RoundRow},
@@ -33,6 +35,10 @@ use crate::{
 pub const COORDINATOR_ROUTES: &[(&str, &str)] = &[
     ("GET", "/coordinator"),
     ("GET", "/coordinator/rounds"),
+    ("GET", "/coordinator/rounds/{id}"),
+    ("GET", "/coordinator/preview"),
+    ("GET", "/coordinator/run"),
+    ("POST", "/coordinator/run"),
     ("GET", "/coordinator/audit"),
     ("GET", "/coordinator/coordinators"),
     ("POST", "/coordinator/coordinators"),
@@ -42,6 +48,10 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
     match (method, path) {
         ("GET", "/coordinator") => get(home),
         ("GET", "/coordinator/rounds") => get(rounds),
+        ("GET", "/coordinator/rounds/{id}") => get(round),
+        ("GET", "/coordinator/preview") => get(preview),
+        ("GET", "/coordinator/run") => get(confirm_run),
+        ("POST", "/coordinator/run") => post(run),
         ("GET", "/coordinator/audit") => get(audit),
         ("GET", "/coordinator/coordinators") => get(coordinators),
         ("POST", "/coordinator/coordinators") => post(grant),
@@ -143,6 +153,84 @@ pub struct RoundsPage {
 
 pub async fn rounds(State(state): State<AppState>, me: Coordinator) -> AppResult<RoundsPage> {
     Ok(RoundsPage { rounds: state.store.round_rows().await?, layout: me.layout("Rounds").await? })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/round.html")]
+pub struct RoundPage {
+    layout: Layout,
+    detail: RoundDetail,
+}
+
+pub async fn round(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Path(id): Path<i64>,
+) -> AppResult<RoundPage> {
+    let detail = RoundDetail::load(&state.store, id).await?.ok_or(AppError::NotFound)?;
+    let title = format!("Round {}", detail.round.month);
+    Ok(RoundPage { layout: me.layout(&title).await?, detail })
+}
+
+fn next_round() -> Month {
+    Month::next_round(today())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/preview.html")]
+pub struct PreviewPage {
+    layout: Layout,
+    preview: PreviewView,
+}
+
+/// The groups the matcher would make for the next round; nothing is written.
+pub async fn preview(State(state): State<AppState>, me: Coordinator) -> AppResult<PreviewPage> {
+    let Outcome::DryRun(preview) = state.rounds.run(next_round(), true, &Quiet).await? else {
+        return Err(AppError::Internal(anyhow::anyhow!("a dry run wrote a round")));
+    };
+    Ok(PreviewPage {
+        preview: PreviewView::new(&preview, state.rounds.weights.clone()),
+        layout: me.layout("Preview of the next round").await?,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MonthForm {
+    month: String,
+}
+
+impl MonthForm {
+    fn month(&self) -> AppResult<Month> {
+        Month::parse(self.month.trim()).map_err(|_| AppError::BadRequest("The month must be YYYY-MM."))
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/run.html")]
+pub struct ConfirmRunPage {
+    layout: Layout,
+    month: Month,
+}
+
+/// The confirmation step before a real run.
+pub async fn confirm_run(me: Coordinator, Query(form): Query<MonthForm>) -> AppResult<ConfirmRunPage> {
+    let month = if form.month.is_empty() { next_round() } else { form.month()? };
+    Ok(ConfirmRunPage { layout: me.layout("Run the round").await?, month })
+}
+
+/// Runs the real round of the confirmed month, once.
+pub async fn run(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Form(form): Form<MonthForm>,
+) -> AppResult<Response> {
+    let month = form.month()?;
+    let message = match crate::coordinator::run_round(&state.rounds, month, &me.actor()).await? {
+        Ok(done) | Err(done) => done,
+    };
+    visitor::flash(&me.session, message).await?;
+    Ok(Redirect::to("/coordinator/rounds").into_response())
 }
 
 #[derive(Template, WebTemplate)]
