@@ -317,6 +317,109 @@ pub async fn run_round(
     }
 }
 
+/// A CSV cell that a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return gets a leading single quote.
+pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+fn write_csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header)?;
+    for row in rows {
+        writer.write_record(row.iter().map(|cell| csv_cell(cell).into_owned()))?;
+    }
+    writer.into_inner().map_err(|e| anyhow::anyhow!("finishing the CSV: {e}"))
+}
+
+/// What the exports are called in the audit log and the download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    Participants,
+    Results,
+}
+
+impl Export {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Participants => "coffee-rounds-participants.csv",
+            Self::Results => "coffee-rounds-results.csv",
+        }
+    }
+}
+
+/// The CSV of `export`, logged in the audit log as taken by `actor`.
+pub async fn export_csv(
+    store: &Store,
+    export: Export,
+    actor: &Actor,
+    today: time::Date,
+) -> anyhow::Result<Vec<u8>> {
+    let (bytes, rows) = match export {
+        Export::Participants => {
+            let people = store.export_participants(&Month::next_round(today).to_string()).await?;
+            let rows = people.len();
+            let csv = write_csv(
+                &["name", "email", "department", "profession", "career_stage", "status", "signed_up"],
+                people.into_iter().map(|p| {
+                    vec![
+                        p.name,
+                        p.email,
+                        p.department,
+                        p.role,
+                        stage_name(p.level),
+                        p.status,
+                        date(p.created_at),
+                    ]
+                }),
+            )?;
+            (csv, rows)
+        }
+        Export::Results => {
+            let results = store.export_results().await?;
+            let rows = results.len();
+            let csv = write_csv(
+                &[
+                    "month",
+                    "group",
+                    "group_status",
+                    "name",
+                    "email",
+                    "department",
+                    "profession",
+                    "career_stage",
+                    "answer",
+                ],
+                results.into_iter().map(|r| {
+                    vec![
+                        r.month,
+                        (r.position + 1).to_string(),
+                        r.status,
+                        r.name,
+                        r.email,
+                        r.department,
+                        r.role,
+                        stage_name(r.level),
+                        r.response.unwrap_or_default(),
+                    ]
+                }),
+            )?;
+            (csv, rows)
+        }
+    };
+    store.audit(actor, "export", &format!("{} ({rows} rows)", export.file_name())).await?;
+    Ok(bytes)
+}
+
+/// "2026-11-25" for a Unix time.
+fn date(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at).map(|t| t.date().to_string()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +431,16 @@ mod tests {
         assert_eq!(lengths, vec![BAR_SPACE, 1, 0]);
         assert_eq!(chart.total, 401);
         assert_eq!(chart.bars[1].offset, ROW_HEIGHT);
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_neutralised() {
+        for formula in ["=SUM(A1)", "+1", "-2+3", "@cmd", "\tx", "\rx"] {
+            assert_eq!(csv_cell(formula), format!("'{formula}"));
+        }
+        for plain in ["Ana", "", "a=b", "O'Neil", "1-2"] {
+            assert_eq!(csv_cell(plain), plain);
+        }
     }
 
     #[test]

@@ -107,7 +107,8 @@ both_backends! {
         hospital(&app).await;
         // The first round of a fresh database has id 1, the id `concrete` fills in.
         app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
-        for (method, path) in COORDINATOR_ROUTES.iter().filter(|(m, _)| *m == "GET") {
+        let pages = COORDINATOR_ROUTES.iter().filter(|(m, p)| *m == "GET" && !p.ends_with(".csv"));
+        for (method, path) in pages {
             let response = app.get(&concrete(path)).await;
             assert_eq!(response.status(), 200, "{method} {path}");
             let body = response.text().await.unwrap();
@@ -349,6 +350,41 @@ both_backends! {
 
         let bad = app.submit("/coordinator/preview", "/coordinator/run", &[("month", "next month")]).await;
         assert_eq!(bad.status(), 400);
+        app.stop().await;
+    }
+
+    async fn exports_neutralise_formulas_and_are_audited(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        hospital(&app).await;
+        app.add_participant("=HYPERLINK(\"http://evil.example\")", "Nurse", 2, "+Cardiology").await;
+        app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
+
+        let response = app.get("/coordinator/export/participants.csv").await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(response.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+        let csv = response.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len() as i64, app.count("users").await, "one row per account");
+        let evil = rows.iter().find(|r| r[0].contains("HYPERLINK")).expect("the row is exported");
+        assert_eq!(&evil[0], "'=HYPERLINK(\"http://evil.example\")");
+        assert_eq!(&evil[2], "'+Cardiology");
+        assert!(rows.iter().all(|r| !r.iter().any(|cell| cell.starts_with(['=', '+', '-', '@']))));
+        let otto = rows.iter().find(|r| &r[0] == "Otto Out").unwrap();
+        assert_eq!(&otto[5], "opted_out");
+
+        let results = app.get("/coordinator/export/results.csv").await.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(results.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len() as i64, app.count("group_members").await, "one row per group member");
+        assert!(rows.iter().all(|r| &r[0] == "2027-01"));
+        assert!(rows.iter().any(|r| r[3].starts_with("'=HYPERLINK")), "neutralised here too");
+
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">export</th><td>coffee-rounds-participants.csv")), "{audit}");
+        assert!(audit.contains("coffee-rounds-results.csv"));
         app.stop().await;
     }
 }

@@ -16,6 +16,14 @@ pub struct Filter {
 /// The filter's `WHERE` clause; it binds `$1` department, `$2` role, `$3` level.
 const FILTER: &str = "($1 = '' OR department = $1) AND ($2 = '' OR role = $2) AND ($3 < 0 OR level = $3)";
 
+/// An account's participation status, as `accounts::participation` decides it; binds `$4`, the
+/// next round's month (`YYYY-MM`), to tell a pause in force from one that is over.
+const STATUS: &str = "CASE WHEN confirmed_at IS NULL THEN 'awaiting' \
+     WHEN opted_out_at IS NOT NULL THEN 'opted_out' \
+     WHEN auto_paused_at IS NOT NULL THEN 'auto_paused' \
+     WHEN paused_through IS NOT NULL AND paused_through >= $4 THEN 'paused' \
+     ELSE 'active' END";
+
 /// How many accounts are in each participation status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatusTotals {
@@ -64,14 +72,7 @@ impl Store {
     /// Accounts per participation status; `next_round` (`YYYY-MM`) decides who is still paused.
     #[tracing::instrument(skip(self))]
     pub async fn status_totals(&self, filter: &Filter, next_round: &str) -> sqlx::Result<StatusTotals> {
-        let sql = format!(
-            "SELECT CASE WHEN confirmed_at IS NULL THEN 'awaiting' \
-                         WHEN opted_out_at IS NOT NULL THEN 'opted_out' \
-                         WHEN auto_paused_at IS NOT NULL THEN 'auto_paused' \
-                         WHEN paused_through IS NOT NULL AND paused_through >= $4 THEN 'paused' \
-                         ELSE 'active' END AS status, COUNT(*) \
-             FROM users WHERE {FILTER} GROUP BY 1"
-        );
+        let sql = format!("SELECT {STATUS} AS status, COUNT(*) FROM users WHERE {FILTER} GROUP BY 1");
         let rows =
             Self::bind_filter(sqlx::query_as(&sql), filter).bind(next_round).fetch_all(self.pool()).await?;
         let mut totals = StatusTotals::default();
@@ -232,5 +233,57 @@ impl Store {
             cross_role: cross_role.unwrap_or(0),
             stage_gaps,
         })
+    }
+}
+
+/// One account in the participants export.
+#[derive(Clone, Debug, FromRow)]
+pub struct ParticipantExport {
+    pub name: String,
+    pub email: String,
+    pub department: String,
+    pub role: String,
+    pub level: i64,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// One member of one group in the round results export.
+#[derive(Clone, Debug, FromRow)]
+pub struct ResultExport {
+    pub month: String,
+    pub position: i64,
+    pub status: String,
+    pub name: String,
+    pub email: String,
+    pub department: String,
+    pub role: String,
+    pub level: i64,
+    pub response: Option<String>,
+}
+
+impl Store {
+    /// Every account with its status, for the CSV export.
+    #[tracing::instrument(skip(self))]
+    pub async fn export_participants(&self, next_round: &str) -> sqlx::Result<Vec<ParticipantExport>> {
+        let status = STATUS.replace("$4", "$1");
+        sqlx::query_as(&format!(
+            "SELECT name, email, department, role, level, {status} AS status, created_at FROM users ORDER BY name, email"
+        ))
+        .bind(next_round)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Every member of every group of every round, for the CSV export.
+    #[tracing::instrument(skip(self))]
+    pub async fn export_results(&self) -> sqlx::Result<Vec<ResultExport>> {
+        sqlx::query_as(
+            "SELECT r.month, g.position, g.status, u.name, u.email, u.department, u.role, u.level, m.response \
+             FROM rounds r JOIN round_groups g ON g.round_id = r.id JOIN group_members m ON m.group_id = g.id \
+             JOIN users u ON u.id = m.user_id ORDER BY r.month, g.position, u.name",
+        )
+        .fetch_all(self.pool())
+        .await
     }
 }

@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use axum::{
     Router,
     extract::{FromRequestParts, Path, Query, State},
-    http::request::Parts,
+    http::{header, request::Parts},
     response::{IntoResponse, Redirect, Response},
     routing::{MethodRouter, get, post},
 };
@@ -15,7 +15,7 @@ use tower_sessions::Session;
 
 use super::Choices;
 use crate::{
-    coordinator::{Dashboard, PreviewView, RoundDetail},
+    coordinator::{Dashboard, Export, PreviewView, RoundDetail},
     months::{Calendar, Month},
     rounds::{Outcome, Quiet},
     store::{
@@ -40,6 +40,8 @@ pub const COORDINATOR_ROUTES: &[(&str, &str)] = &[
     ("GET", "/coordinator/run"),
     ("POST", "/coordinator/run"),
     ("GET", "/coordinator/audit"),
+    ("GET", "/coordinator/export/participants.csv"),
+    ("GET", "/coordinator/export/results.csv"),
     ("GET", "/coordinator/coordinators"),
     ("POST", "/coordinator/coordinators"),
 ];
@@ -53,6 +55,8 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("GET", "/coordinator/run") => get(confirm_run),
         ("POST", "/coordinator/run") => post(run),
         ("GET", "/coordinator/audit") => get(audit),
+        ("GET", "/coordinator/export/participants.csv") => get(export_participants),
+        ("GET", "/coordinator/export/results.csv") => get(export_results),
         ("GET", "/coordinator/coordinators") => get(coordinators),
         ("POST", "/coordinator/coordinators") => post(grant),
         _ => unreachable!("COORDINATOR_ROUTES lists {method} {path} without a handler"),
@@ -275,6 +279,27 @@ pub async fn grant(
     };
     visitor::flash(&me.session, message).await?;
     Ok(Redirect::to("/coordinator/coordinators").into_response())
+}
+
+pub async fn export_participants(State(state): State<AppState>, me: Coordinator) -> AppResult<Response> {
+    download(&state, &me, Export::Participants).await
+}
+
+pub async fn export_results(State(state): State<AppState>, me: Coordinator) -> AppResult<Response> {
+    download(&state, &me, Export::Results).await
+}
+
+async fn download(state: &AppState, me: &Coordinator, export: Export) -> AppResult<Response> {
+    let csv = crate::coordinator::export_csv(&state.store, export, &me.actor(), today()).await?;
+    let disposition = format!("attachment; filename=\"{}\"", export.file_name());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 /// "2026-11-25 16:58 UTC" for a Unix time.
