@@ -190,6 +190,15 @@ both_backends! {
         let Outcome::Created(summary) = app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap() else { panic!("not created") };
         let (group_id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
         sqlx::query("UPDATE round_groups SET status = 'met' WHERE id = $1").bind(group_id).execute(app.store.pool()).await.unwrap();
+        // Wait for the app's sender to send the introductions, then pretend one was refused.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (sent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'intro' AND status = 'sent'").fetch_one(app.store.pool()).await.unwrap();
+            if sent == summary.emails as i64 { break; }
+            assert!(std::time::Instant::now() < deadline, "introductions not sent");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        sqlx::query("UPDATE outbox SET status = 'failed' WHERE id = (SELECT MIN(id) FROM outbox WHERE kind = 'intro')").execute(app.store.pool()).await.unwrap();
         let body = app.get("/coordinator/rounds").await.text().await.unwrap();
         let row_start = body.find("data-month=\"2027-01\"").expect("the round is listed");
         let row = &body[row_start..body[row_start..].find("</tr>").unwrap() + row_start];
@@ -197,6 +206,9 @@ both_backends! {
         assert_eq!(cells[0], summary.participants.to_string());
         assert_eq!(cells[1], summary.groups.to_string());
         assert_eq!(cells[2], summary.sit_outs.to_string());
+        // The coordinator's confirmation email is not the round's.
+        assert_eq!(cells[3], (summary.emails - 1).to_string(), "emails sent");
+        assert_eq!(cells[4], "1", "emails failed");
         let expected_met = format!("{}%", (100 + summary.groups / 2) / summary.groups);
         assert_eq!(cells[5], expected_met, "one group met");
         app.stop().await;
