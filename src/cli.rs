@@ -155,3 +155,40 @@ pub async fn round_check_in(month: Option<&str>) -> anyhow::Result<()> {
     println!("{sent} check-in emails queued for the {month} round.");
     Ok(())
 }
+
+async fn migrated_store() -> anyhow::Result<Store> {
+    let config = Config::from_env()?;
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// `coffee-rounds coordinator add|remove EMAIL`: refuses unknown and unconfirmed accounts.
+pub async fn coordinator_set(email: &str, grant: bool) -> anyhow::Result<()> {
+    let store = migrated_store().await?;
+    let actor = crate::store::coordinators::Actor::command_line();
+    let outcome = crate::coordinator::change_role(&store, email, grant, &actor).await;
+    store.close().await;
+    match outcome.context("changing the coordinator role")? {
+        Ok(message) => {
+            println!("{message}");
+            Ok(())
+        }
+        Err(refusal) => anyhow::bail!(refusal),
+    }
+}
+
+/// `coffee-rounds coordinator list`.
+pub async fn coordinator_list() -> anyhow::Result<()> {
+    let store = migrated_store().await?;
+    let coordinators = store.coordinators().await;
+    store.close().await;
+    let coordinators = coordinators.context("listing coordinators")?;
+    if coordinators.is_empty() {
+        println!("No coordinators yet. Add one with: coffee-rounds coordinator add EMAIL");
+    }
+    for c in coordinators {
+        println!("{}\t{}", c.email, c.name);
+    }
+    Ok(())
+}

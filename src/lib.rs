@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod coordinator;
 pub mod domain;
 pub mod mail;
 pub mod matching;

@@ -26,6 +26,9 @@ enum Command {
     /// Outgoing email.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Who may use the coordinator dashboard.
+    #[command(subcommand)]
+    Coordinator(CoordinatorCommand),
     /// Match participants from CSV files offline and print the groups as CSV.
     Plan(coffee_rounds::plan::PlanArgs),
     /// Write a synthetic hospital roster (and optional history) as CSV.
@@ -49,6 +52,16 @@ enum RoundCommand {
         #[arg(long)]
         month: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CoordinatorCommand {
+    /// Give a confirmed account the coordinator role.
+    Add { email: String },
+    /// Take the coordinator role away from an account.
+    Remove { email: String },
+    /// List the coordinators.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +94,13 @@ fn main() -> ExitCode {
                 cli::round_run(month.as_deref(), dry_run).await
             }
             Command::Round(RoundCommand::CheckIn { month }) => cli::round_check_in(month.as_deref()).await,
+            Command::Coordinator(CoordinatorCommand::Add { email }) => {
+                cli::coordinator_set(&email, true).await
+            }
+            Command::Coordinator(CoordinatorCommand::Remove { email }) => {
+                cli::coordinator_set(&email, false).await
+            }
+            Command::Coordinator(CoordinatorCommand::List) => cli::coordinator_list().await,
             Command::Plan(_) | Command::GenRoster(_) => unreachable!("handled above"),
         }
     });

@@ -5,6 +5,8 @@
 //! (row locking), the backend-specific SQL stays inside the module that needs it. Times are Unix
 //! seconds in `BIGINT` columns so that both backends decode them the same way.
 
+pub mod coordinators;
+pub mod dashboard;
 pub mod lists;
 pub mod outbox;
 pub mod rounds;

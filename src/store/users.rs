@@ -22,6 +22,15 @@ pub struct User {
     pub auto_paused_at: Option<i64>,
     pub nudges_enabled: i64,
     pub created_at: i64,
+    /// 1 for a coordinator (see `store::coordinators`).
+    pub is_coordinator: i64,
+}
+
+impl User {
+    /// Whether this confirmed account holds the coordinator role.
+    pub fn is_coordinator(&self) -> bool {
+        self.is_coordinator == 1 && self.confirmed_at.is_some()
+    }
 }
 
 /// The fields a person fills in on the profile form.
@@ -34,7 +43,7 @@ pub struct Profile {
 }
 
 const COLUMNS: &str = "id, email, name, password_hash, role, level, department, confirmed_at, \
-                       opted_out_at, paused_through, auto_paused_at, nudges_enabled, created_at";
+                       opted_out_at, paused_through, auto_paused_at, nudges_enabled, created_at, is_coordinator";
 
 impl Store {
     #[tracing::instrument(skip(self))]

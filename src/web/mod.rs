@@ -48,6 +48,8 @@ pub struct Layout {
     pub user_name: Option<String>,
     pub csrf: String,
     pub flash: Option<String>,
+    /// Whether the visitor is a coordinator (the navigation links to the dashboard).
+    pub coordinator: bool,
 }
 
 impl Layout {
@@ -132,6 +134,7 @@ pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Rout
         .route("/u/{token}", get(links::show).post(links::follow))
         .route("/account/delete", get(profile::delete_form).post(profile::delete))
         .route("/healthz", get(healthz))
+        .merge(pages::coordinator::routes())
         .nest_service("/static", static_files)
         .fallback(not_found)
         .layer(middleware::from_fn(security::require_csrf))

@@ -57,6 +57,7 @@ pub async fn layout(session: &Session, user: Option<&User>, title: &str) -> Resu
         user_name: user.map(|u| u.name.clone()),
         csrf: security::csrf_token(session).await?,
         flash: take_flash(session).await?,
+        coordinator: user.is_some_and(User::is_coordinator),
     })
 }
 

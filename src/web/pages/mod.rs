@@ -1,6 +1,7 @@
 //! One module per page family.
 
 pub mod auth;
+pub mod coordinator;
 pub mod home;
 pub mod links;
 pub mod profile;

@@ -1,0 +1,458 @@
+//! What a coordinator sees and does, apart from HTTP: the dashboard's figures shaped for display
+//! (tables and server-drawn bar charts) and the role changes made from the command line.
+
+use crate::{
+    domain::stage_name,
+    months::{Calendar, Month},
+    store::{
+        Store,
+        coordinators::{Actor, RoleChange},
+        dashboard::{Count, Filter, RoundMix, RoundRow, StatusTotals},
+    },
+};
+
+/// Width in SVG units of the longest bar of a horizontal bar chart.
+const BAR_SPACE: i64 = 200;
+/// Height of one row of a horizontal bar chart.
+const ROW_HEIGHT: i64 = 34;
+
+/// One bar of a chart: a label, its count, and where the chart draws it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bar {
+    pub label: String,
+    /// The label shortened for a chart's axis ("Nov" for "November 2026").
+    pub short: String,
+    pub n: i64,
+    /// Length of the bar in SVG units (at least 1 when `n` > 0, so small counts stay visible).
+    pub length: i64,
+    /// Top of the row (horizontal charts) or left edge of the column (the monthly chart).
+    pub offset: i64,
+    /// Percentage of the chart's total, rounded.
+    pub percent: i64,
+}
+
+/// A horizontal bar chart (and the table beside it) of labelled counts.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub bars: Vec<Bar>,
+    pub total: i64,
+    /// Height of the whole SVG.
+    pub height: i64,
+}
+
+impl Chart {
+    pub fn new(counts: Vec<(String, i64)>) -> Self {
+        let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let total: i64 = counts.iter().map(|(_, n)| *n).sum();
+        let bars: Vec<Bar> = counts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (label, n))| Bar {
+                length: scale(n, max, BAR_SPACE),
+                offset: i as i64 * ROW_HEIGHT,
+                percent: if total > 0 { (n * 100 + total / 2) / total } else { 0 },
+                short: label.clone(),
+                label,
+                n,
+            })
+            .collect();
+        let height = (bars.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT);
+        Self { bars, total, height }
+    }
+}
+
+/// `n` of `max` on a scale of `space`, never 0 for a positive `n`.
+fn scale(n: i64, max: i64, space: i64) -> i64 {
+    if n <= 0 || max <= 0 { 0 } else { (n * space / max).max(1) }
+}
+
+/// Signups in each of the last twelve months, oldest first, months without signups included.
+#[derive(Clone, Debug)]
+pub struct MonthlyChart {
+    /// Each bar's `length` is its height; `offset` its left edge.
+    pub bars: Vec<Bar>,
+    pub total: i64,
+}
+
+/// Height in SVG units of the tallest column of the monthly chart.
+pub const COLUMN_SPACE: i64 = 120;
+
+impl MonthlyChart {
+    pub fn new(this_month: Month, counts: &[Count<String>]) -> Self {
+        let months: Vec<Month> = (0..12).rev().map(|back| this_month.plus(-back)).collect();
+        let values: Vec<(Month, i64)> = months
+            .into_iter()
+            .map(|m| {
+                let key = m.to_string();
+                (m, counts.iter().find(|c| c.key == key).map_or(0, |c| c.n))
+            })
+            .collect();
+        let max = values.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let total = values.iter().map(|(_, n)| *n).sum();
+        let bars = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, (m, n))| Bar {
+                label: m.long_name(),
+                short: m.long_name().chars().take(3).collect(),
+                n,
+                length: scale(n, max, COLUMN_SPACE),
+                offset: i as i64 * 30,
+                percent: 0,
+            })
+            .collect();
+        Self { bars, total }
+    }
+}
+
+/// Everything the dashboard home shows.
+pub struct Dashboard {
+    pub totals: StatusTotals,
+    pub departments: Chart,
+    pub roles: Chart,
+    pub stages: Chart,
+    pub signups: MonthlyChart,
+}
+
+impl Dashboard {
+    /// The figures for the accounts `filter` selects, as of `today`.
+    pub async fn load(store: &Store, filter: &Filter, today: time::Date) -> sqlx::Result<Self> {
+        let next_round = Month::next_round(today).to_string();
+        let this_month = Month::of(today);
+        let since = first_second(this_month.plus(-11));
+        let pairs = |counts: Vec<Count<String>>| counts.into_iter().map(|c| (c.key, c.n)).collect();
+        Ok(Self {
+            totals: store.status_totals(filter, &next_round).await?,
+            departments: Chart::new(pairs(store.count_by_department(filter).await?)),
+            roles: Chart::new(pairs(store.count_by_role(filter).await?)),
+            stages: Chart::new(
+                store.count_by_level(filter).await?.into_iter().map(|c| (stage_name(c.key), c.n)).collect(),
+            ),
+            signups: MonthlyChart::new(this_month, &store.signups_by_month(filter, since).await?),
+        })
+    }
+}
+
+/// The Unix time of the first second of `month`, UTC.
+fn first_second(month: Month) -> i64 {
+    let m = time::Month::try_from(month.month()).unwrap_or(time::Month::January);
+    time::Date::from_calendar_date(month.year(), m, 1)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .unwrap_or(0)
+}
+
+/// What `coordinator add` / `remove` tell the person at the terminal.
+pub fn describe_role_change(change: RoleChange, email: &str, grant: bool) -> Result<String, String> {
+    match (change, grant) {
+        (RoleChange::Granted, _) => Ok(format!("{email} is now a coordinator.")),
+        (RoleChange::Removed, _) => Ok(format!("{email} is no longer a coordinator.")),
+        (RoleChange::Unchanged, true) => Ok(format!("{email} was already a coordinator; nothing changed.")),
+        (RoleChange::Unchanged, false) => Ok(format!("{email} was not a coordinator; nothing changed.")),
+        (RoleChange::UnknownAccount, _) => {
+            Err(format!("There is no account with the email {email}. The person must sign up first."))
+        }
+        (RoleChange::Unconfirmed, _) => Err(format!(
+            "The account {email} has not confirmed its email address yet; only confirmed accounts can be coordinators."
+        )),
+    }
+}
+
+/// Grants or removes the role, logged as done by `actor`; the message to show either way.
+pub async fn change_role(
+    store: &Store,
+    email: &str,
+    grant: bool,
+    actor: &Actor,
+) -> sqlx::Result<Result<String, String>> {
+    let change = store.set_coordinator(email, grant, actor).await?;
+    Ok(describe_role_change(change, email.trim(), grant))
+}
+
+/// A person in a group, ready to show.
+#[derive(Clone, Debug)]
+pub struct MemberView {
+    pub name: String,
+    pub role: String,
+    pub stage: String,
+    pub department: String,
+}
+
+/// A group of a past round, ready to show.
+#[derive(Clone, Debug)]
+pub struct GroupView {
+    pub position: i64,
+    pub status: String,
+    pub members: Vec<MemberView>,
+}
+
+/// Everything the page of one past round shows.
+pub struct RoundDetail {
+    pub round: RoundRow,
+    pub groups: Vec<GroupView>,
+    pub mix: RoundMix,
+    /// The stage-gap distribution as a chart ("0 stages apart" …).
+    pub gaps: Chart,
+}
+
+impl RoundDetail {
+    pub async fn load(store: &Store, round_id: i64) -> sqlx::Result<Option<Self>> {
+        let Some(round) = store.round_row(round_id).await? else { return Ok(None) };
+        let mut groups: Vec<GroupView> = Vec::new();
+        for row in store.round_group_members(round_id).await? {
+            let member = MemberView {
+                name: row.name,
+                role: row.role,
+                stage: stage_name(row.level),
+                department: row.department,
+            };
+            match groups.last_mut() {
+                Some(group) if group.position == row.position => group.members.push(member),
+                _ => groups.push(GroupView {
+                    position: row.position,
+                    status: row.status,
+                    members: vec![member],
+                }),
+            }
+        }
+        let mix = store.round_mix(round_id).await?;
+        let labels = ["Same stage", "1 stage apart", "2 stages apart", "3 stages apart", "4 or more apart"];
+        let gaps = Chart::new(labels.iter().zip(mix.stage_gaps).map(|(l, n)| ((*l).to_owned(), n)).collect());
+        Ok(Some(Self { round, groups, mix, gaps }))
+    }
+}
+
+/// One pair of a previewed group with the terms of its score.
+#[derive(Clone, Debug)]
+pub struct PairView {
+    pub a: String,
+    pub b: String,
+    pub terms: crate::matching::ScoreTerms,
+    pub total: i64,
+}
+
+/// A group the matcher would make.
+#[derive(Clone, Debug)]
+pub struct PreviewGroup {
+    pub members: Vec<MemberView>,
+    pub score: i64,
+    pub pairs: Vec<PairView>,
+}
+
+/// What the next round would be, written nowhere.
+pub struct PreviewView {
+    pub month: Month,
+    pub groups: Vec<PreviewGroup>,
+    /// (name, reason) of each person who would sit out.
+    pub sit_outs: Vec<(String, &'static str)>,
+    pub weights: crate::matching::Weights,
+}
+
+impl PreviewView {
+    pub fn new(preview: &crate::rounds::Preview, weights: crate::matching::Weights) -> Self {
+        let name = |id: &crate::matching::ParticipantId| {
+            preview.person(id).map_or_else(|| id.as_str().to_owned(), |p| p.name.clone())
+        };
+        let groups = preview
+            .plan
+            .groups
+            .iter()
+            .map(|group| PreviewGroup {
+                members: group
+                    .members
+                    .iter()
+                    .map(|id| match preview.person(id) {
+                        Some(p) => MemberView {
+                            name: p.name.clone(),
+                            role: p.role.clone(),
+                            stage: stage_name(p.level),
+                            department: p.department.clone(),
+                        },
+                        None => MemberView {
+                            name: id.as_str().to_owned(),
+                            role: String::new(),
+                            stage: String::new(),
+                            department: String::new(),
+                        },
+                    })
+                    .collect(),
+                score: group.score,
+                pairs: group
+                    .pairs
+                    .iter()
+                    .map(|pair| PairView {
+                        a: name(&pair.a),
+                        b: name(&pair.b),
+                        terms: pair.terms,
+                        total: pair.terms.total(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let sit_outs = preview.plan.sit_outs.iter().map(|s| (name(&s.id), s.reason.describe())).collect();
+        Self { month: preview.month, groups, sit_outs, weights }
+    }
+}
+
+/// Runs the real round of `month` for a coordinator and logs it; the message to show.
+/// A month that already ran is refused and changes nothing.
+pub async fn run_round(
+    rounds: &crate::rounds::Rounds,
+    month: Month,
+    actor: &Actor,
+) -> anyhow::Result<Result<String, String>> {
+    use crate::rounds::Outcome;
+    match rounds.run(month, false, &crate::rounds::Quiet).await? {
+        Outcome::Created(s) => {
+            let detail = format!(
+                "{}: {} participants, {} groups, {} sat out, {} emails queued",
+                s.month, s.participants, s.groups, s.sit_outs, s.emails
+            );
+            rounds.store.audit(actor, "round run", &detail).await?;
+            Ok(Ok(format!("The {} round has run: {detail}.", month.long_name())))
+        }
+        Outcome::AlreadyRan(_) => {
+            Ok(Err(format!("The {} round has already run; nothing was changed.", month.long_name())))
+        }
+        Outcome::DryRun(_) => anyhow::bail!("a real run returned a dry-run preview"),
+    }
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return gets a leading single quote.
+pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+fn write_csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header)?;
+    for row in rows {
+        writer.write_record(row.iter().map(|cell| csv_cell(cell).into_owned()))?;
+    }
+    writer.into_inner().map_err(|e| anyhow::anyhow!("finishing the CSV: {e}"))
+}
+
+/// What the exports are called in the audit log and the download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    Participants,
+    Results,
+}
+
+impl Export {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Participants => "coffee-rounds-participants.csv",
+            Self::Results => "coffee-rounds-results.csv",
+        }
+    }
+}
+
+/// The CSV of `export`, logged in the audit log as taken by `actor`.
+pub async fn export_csv(
+    store: &Store,
+    export: Export,
+    actor: &Actor,
+    today: time::Date,
+) -> anyhow::Result<Vec<u8>> {
+    let (bytes, rows) = match export {
+        Export::Participants => {
+            let people = store.export_participants(&Month::next_round(today).to_string()).await?;
+            let rows = people.len();
+            let csv = write_csv(
+                &["name", "email", "department", "profession", "career_stage", "status", "signed_up"],
+                people.into_iter().map(|p| {
+                    vec![
+                        p.name,
+                        p.email,
+                        p.department,
+                        p.role,
+                        stage_name(p.level),
+                        p.status,
+                        date(p.created_at),
+                    ]
+                }),
+            )?;
+            (csv, rows)
+        }
+        Export::Results => {
+            let results = store.export_results().await?;
+            let rows = results.len();
+            let csv = write_csv(
+                &[
+                    "month",
+                    "group",
+                    "group_status",
+                    "name",
+                    "email",
+                    "department",
+                    "profession",
+                    "career_stage",
+                    "answer",
+                ],
+                results.into_iter().map(|r| {
+                    vec![
+                        r.month,
+                        (r.position + 1).to_string(),
+                        r.status,
+                        r.name,
+                        r.email,
+                        r.department,
+                        r.role,
+                        stage_name(r.level),
+                        r.response.unwrap_or_default(),
+                    ]
+                }),
+            )?;
+            (csv, rows)
+        }
+    };
+    store.audit(actor, "export", &format!("{} ({rows} rows)", export.file_name())).await?;
+    Ok(bytes)
+}
+
+/// "2026-11-25" for a Unix time.
+fn date(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at).map(|t| t.date().to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_bar_fills_the_space_and_small_ones_stay_visible() {
+        let chart = Chart::new(vec![("a".into(), 400), ("b".into(), 1), ("c".into(), 0)]);
+        let lengths: Vec<i64> = chart.bars.iter().map(|b| b.length).collect();
+        assert_eq!(lengths, vec![BAR_SPACE, 1, 0]);
+        assert_eq!(chart.total, 401);
+        assert_eq!(chart.bars[1].offset, ROW_HEIGHT);
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_neutralised() {
+        for formula in ["=SUM(A1)", "+1", "-2+3", "@cmd", "\tx", "\rx"] {
+            assert_eq!(csv_cell(formula), format!("'{formula}"));
+        }
+        for plain in ["Ana", "", "a=b", "O'Neil", "1-2"] {
+            assert_eq!(csv_cell(plain), plain);
+        }
+    }
+
+    #[test]
+    fn the_monthly_chart_has_twelve_months_ending_this_month() {
+        let now = Month::parse("2027-03").unwrap();
+        let counts =
+            vec![Count { key: "2026-04".to_owned(), n: 2 }, Count { key: "2027-03".to_owned(), n: 4 }];
+        let chart = MonthlyChart::new(now, &counts);
+        assert_eq!(chart.bars.len(), 12);
+        assert_eq!(chart.bars[0].n, 2);
+        assert_eq!(chart.bars[11].n, 4);
+        assert_eq!(chart.bars[11].length, COLUMN_SPACE);
+        assert_eq!(chart.total, 6);
+    }
+}

@@ -1,0 +1,298 @@
+//! The coordinator dashboard's figures. Every count is an aggregate computed by the database
+//! (`GROUP BY`); no query here loads one row per person.
+
+use sqlx::FromRow;
+
+use super::{Backend, Store};
+
+/// Which accounts the dashboard counts: empty strings and a negative level mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub department: String,
+    pub role: String,
+    pub level: Option<i64>,
+}
+
+/// The filter's `WHERE` clause; it binds `$1` department, `$2` role, `$3` level.
+const FILTER: &str = "($1 = '' OR department = $1) AND ($2 = '' OR role = $2) AND ($3 < 0 OR level = $3)";
+
+/// An account's participation status, as `accounts::participation` decides it; binds `$4`, the
+/// next round's month (`YYYY-MM`), to tell a pause in force from one that is over.
+const STATUS: &str = "CASE WHEN confirmed_at IS NULL THEN 'awaiting' \
+     WHEN opted_out_at IS NOT NULL THEN 'opted_out' \
+     WHEN auto_paused_at IS NOT NULL THEN 'auto_paused' \
+     WHEN paused_through IS NOT NULL AND paused_through >= $4 THEN 'paused' \
+     ELSE 'active' END";
+
+/// How many accounts are in each participation status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusTotals {
+    pub active: i64,
+    pub paused: i64,
+    pub opted_out: i64,
+    pub awaiting_confirmation: i64,
+    pub auto_paused: i64,
+}
+
+impl StatusTotals {
+    pub fn total(&self) -> i64 {
+        self.active + self.paused + self.opted_out + self.awaiting_confirmation + self.auto_paused
+    }
+}
+
+/// A label and how many accounts carry it.
+#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+pub struct Count<K> {
+    pub key: K,
+    pub n: i64,
+}
+
+/// A past round as the rounds list shows it.
+#[derive(Clone, Debug, FromRow)]
+pub struct RoundRow {
+    pub id: i64,
+    pub month: String,
+    pub created_at: i64,
+    pub participants: i64,
+    pub group_count: i64,
+    pub sit_out_count: i64,
+    pub met_groups: i64,
+    pub emails_sent: i64,
+    pub emails_failed: i64,
+}
+
+/// Email of a round: the outbox rows of its members and sit-outs, of the round's kinds, queued
+/// between this round and the next. `{status}` is replaced by the status counted.
+const ROUND_EMAILS: &str = "(SELECT COUNT(*) FROM outbox o WHERE o.status = '{status}' \
+    AND o.kind IN ('intro', 'sit_out', 'checkin', 'nudge') \
+    AND o.created_at >= r.created_at \
+    AND o.created_at < COALESCE((SELECT MIN(n.created_at) FROM rounds n WHERE n.created_at > r.created_at), 9223372036854775807) \
+    AND o.user_id IN (SELECT m.user_id FROM group_members m JOIN round_groups g ON g.id = m.group_id WHERE g.round_id = r.id \
+                      UNION SELECT s.user_id FROM round_sit_outs s WHERE s.round_id = r.id))";
+
+/// A round with its met groups and the email sent and failed for it.
+fn round_rows_sql() -> String {
+    format!(
+        "SELECT r.id, r.month, r.created_at, r.participants, r.group_count, r.sit_out_count, \
+           (SELECT COUNT(*) FROM round_groups g WHERE g.round_id = r.id AND g.status = 'met') AS met_groups, \
+           {} AS emails_sent, {} AS emails_failed FROM rounds r",
+        ROUND_EMAILS.replace("{status}", "sent"),
+        ROUND_EMAILS.replace("{status}", "failed"),
+    )
+}
+
+impl Store {
+    fn bind_filter<'q>(
+        query: sqlx::query::QueryAs<'q, sqlx::Any, (String, i64), sqlx::any::AnyArguments<'q>>,
+        filter: &'q Filter,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, (String, i64), sqlx::any::AnyArguments<'q>> {
+        query.bind(filter.department.as_str()).bind(filter.role.as_str()).bind(filter.level.unwrap_or(-1))
+    }
+
+    /// Accounts per participation status; `next_round` (`YYYY-MM`) decides who is still paused.
+    #[tracing::instrument(skip(self))]
+    pub async fn status_totals(&self, filter: &Filter, next_round: &str) -> sqlx::Result<StatusTotals> {
+        let sql = format!("SELECT {STATUS} AS status, COUNT(*) FROM users WHERE {FILTER} GROUP BY 1");
+        let rows =
+            Self::bind_filter(sqlx::query_as(&sql), filter).bind(next_round).fetch_all(self.pool()).await?;
+        let mut totals = StatusTotals::default();
+        for (status, n) in rows {
+            match status.as_str() {
+                "awaiting" => totals.awaiting_confirmation = n,
+                "opted_out" => totals.opted_out = n,
+                "auto_paused" => totals.auto_paused = n,
+                "paused" => totals.paused = n,
+                _ => totals.active = n,
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Accounts per department, largest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn count_by_department(&self, filter: &Filter) -> sqlx::Result<Vec<Count<String>>> {
+        self.count_by("department", filter).await
+    }
+
+    /// Accounts per profession, largest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn count_by_role(&self, filter: &Filter) -> sqlx::Result<Vec<Count<String>>> {
+        self.count_by("role", filter).await
+    }
+
+    async fn count_by(&self, column: &'static str, filter: &Filter) -> sqlx::Result<Vec<Count<String>>> {
+        let sql = format!(
+            "SELECT {column}, COUNT(*) FROM users WHERE {FILTER} GROUP BY {column} ORDER BY COUNT(*) DESC, {column}"
+        );
+        let rows = Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+    }
+
+    /// Accounts per career stage, by stage.
+    #[tracing::instrument(skip(self))]
+    pub async fn count_by_level(&self, filter: &Filter) -> sqlx::Result<Vec<Count<i64>>> {
+        let sql = format!("SELECT level, COUNT(*) FROM users WHERE {FILTER} GROUP BY level ORDER BY level");
+        let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
+            .bind(filter.department.as_str())
+            .bind(filter.role.as_str())
+            .bind(filter.level.unwrap_or(-1))
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+    }
+
+    /// Signups per month (`YYYY-MM`, UTC) since `since` (Unix seconds); months without any are absent.
+    #[tracing::instrument(skip(self))]
+    pub async fn signups_by_month(&self, filter: &Filter, since: i64) -> sqlx::Result<Vec<Count<String>>> {
+        let month = match self.backend() {
+            Backend::Sqlite => "strftime('%Y-%m', created_at, 'unixepoch')",
+            Backend::Postgres => "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM')",
+        };
+        let sql = format!(
+            "SELECT {month} AS month, COUNT(*) FROM users WHERE {FILTER} AND created_at >= $4 GROUP BY 1 ORDER BY 1"
+        );
+        let rows = Self::bind_filter(sqlx::query_as(&sql), filter).bind(since).fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+    }
+
+    /// Every round, newest first, with its met groups and the email sent and failed for it
+    /// (the outbox rows of its members, of the round's kinds, between this round and the next).
+    #[tracing::instrument(skip(self))]
+    pub async fn round_rows(&self) -> sqlx::Result<Vec<RoundRow>> {
+        sqlx::query_as(&format!("{} ORDER BY r.month DESC", round_rows_sql())).fetch_all(self.pool()).await
+    }
+}
+
+/// One member of a group of a past round, as the round page lists them.
+#[derive(Clone, Debug, FromRow)]
+pub struct GroupMemberRow {
+    pub group_id: i64,
+    pub position: i64,
+    pub status: String,
+    pub name: String,
+    pub role: String,
+    pub level: i64,
+    pub department: String,
+}
+
+/// How mixed a round's groups were: counts of groups, computed by the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoundMix {
+    pub groups: i64,
+    pub cross_department: i64,
+    pub cross_role: i64,
+    /// Groups whose members' career stages are 0, 1, 2, 3 and 4 or more apart.
+    pub stage_gaps: [i64; 5],
+}
+
+/// Per group: how many departments, roles and the stage gap among its remaining members.
+const GROUP_MIX: &str = "SELECT g.id, COUNT(DISTINCT lower(u.department)) AS departments, \
+       COUNT(DISTINCT lower(u.role)) AS roles, MAX(u.level) - MIN(u.level) AS gap \
+     FROM round_groups g JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
+     WHERE g.round_id = $1 GROUP BY g.id";
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn round_row(&self, round_id: i64) -> sqlx::Result<Option<RoundRow>> {
+        sqlx::query_as(&format!("{} WHERE r.id = $1", round_rows_sql()))
+            .bind(round_id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    /// Every member of every group of the round, by group.
+    #[tracing::instrument(skip(self))]
+    pub async fn round_group_members(&self, round_id: i64) -> sqlx::Result<Vec<GroupMemberRow>> {
+        sqlx::query_as(
+            "SELECT g.id AS group_id, g.position, g.status, u.name, u.role, u.level, u.department \
+             FROM round_groups g JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
+             WHERE g.round_id = $1 ORDER BY g.position, u.name",
+        )
+        .bind(round_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Cross-department and cross-role groups and the spread of stage gaps in the round.
+    #[tracing::instrument(skip(self))]
+    pub async fn round_mix(&self, round_id: i64) -> sqlx::Result<RoundMix> {
+        let (groups, cross_department, cross_role): (i64, Option<i64>, Option<i64>) =
+            sqlx::query_as(&format!(
+                "SELECT COUNT(*), CAST(SUM(CASE WHEN departments > 1 THEN 1 ELSE 0 END) AS BIGINT), \
+                    CAST(SUM(CASE WHEN roles > 1 THEN 1 ELSE 0 END) AS BIGINT) FROM ({GROUP_MIX}) mix"
+            ))
+            .bind(round_id)
+            .fetch_one(self.pool())
+            .await?;
+        let gaps: Vec<(i64, i64)> = sqlx::query_as(&format!(
+            "SELECT CASE WHEN gap >= 4 THEN 4 ELSE gap END AS bucket, COUNT(*) FROM ({GROUP_MIX}) mix GROUP BY 1 ORDER BY 1"
+        ))
+        .bind(round_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut stage_gaps = [0; 5];
+        for (bucket, n) in gaps {
+            if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| stage_gaps.get_mut(b)) {
+                *slot = n;
+            }
+        }
+        Ok(RoundMix {
+            groups,
+            cross_department: cross_department.unwrap_or(0),
+            cross_role: cross_role.unwrap_or(0),
+            stage_gaps,
+        })
+    }
+}
+
+/// One account in the participants export.
+#[derive(Clone, Debug, FromRow)]
+pub struct ParticipantExport {
+    pub name: String,
+    pub email: String,
+    pub department: String,
+    pub role: String,
+    pub level: i64,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// One member of one group in the round results export.
+#[derive(Clone, Debug, FromRow)]
+pub struct ResultExport {
+    pub month: String,
+    pub position: i64,
+    pub status: String,
+    pub name: String,
+    pub email: String,
+    pub department: String,
+    pub role: String,
+    pub level: i64,
+    pub response: Option<String>,
+}
+
+impl Store {
+    /// Every account with its status, for the CSV export.
+    #[tracing::instrument(skip(self))]
+    pub async fn export_participants(&self, next_round: &str) -> sqlx::Result<Vec<ParticipantExport>> {
+        let status = STATUS.replace("$4", "$1");
+        sqlx::query_as(&format!(
+            "SELECT name, email, department, role, level, {status} AS status, created_at FROM users ORDER BY name, email"
+        ))
+        .bind(next_round)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Every member of every group of every round, for the CSV export.
+    #[tracing::instrument(skip(self))]
+    pub async fn export_results(&self) -> sqlx::Result<Vec<ResultExport>> {
+        sqlx::query_as(
+            "SELECT r.month, g.position, g.status, u.name, u.email, u.department, u.role, u.level, m.response \
+             FROM rounds r JOIN round_groups g ON g.round_id = r.id JOIN group_members m ON m.group_id = g.id \
+             JOIN users u ON u.id = m.user_id ORDER BY r.month, g.position, u.name",
+        )
+        .fetch_all(self.pool())
+        .await
+    }
+}

@@ -1,0 +1,402 @@
+//! The coordinator dashboard as coordinators and everyone else meet it: only coordinators get in,
+//! the figures match the database, every action is in the audit log, and the role is granted
+//! from the command line or the dashboard, never to an unknown or unconfirmed account.
+
+mod common;
+
+use std::process::Command;
+
+use coffee_rounds::{
+    matching::Month,
+    rounds::{Outcome, Quiet},
+    store::coordinators::Actor,
+    web::pages::coordinator::COORDINATOR_ROUTES,
+};
+use common::{TestApp, no_redirects, unique_email};
+
+const BIN: &str = env!("CARGO_BIN_EXE_coffee-rounds");
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A logged-in member of `app.client` who is a coordinator; returns the email.
+async fn coordinator(app: &TestApp) -> String {
+    let email = unique_email("coordinator");
+    app.member(&email, PASSWORD).await;
+    app.store.set_coordinator(&email, true, &Actor::command_line()).await.unwrap();
+    email
+}
+
+/// A route's path with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1")
+}
+
+/// The number in the table cell right after the row header `label`.
+fn row_count(body: &str, label: &str) -> Option<i64> {
+    let marker = format!("<th scope=\"row\">{label}</th><td class=\"num\">");
+    let start = body.find(&marker)? + marker.len();
+    let end = body[start..].find('<')?;
+    body[start..start + end].trim().parse().ok()
+}
+
+/// The number in the cell marked `data-status="status"`.
+fn status_count(body: &str, status: &str) -> i64 {
+    let marker = format!("data-status=\"{status}\">");
+    let start = body.find(&marker).unwrap_or_else(|| panic!("no {status} total")) + marker.len();
+    let end = body[start..].find('<').unwrap();
+    body[start..start + end].trim().parse().unwrap()
+}
+
+/// Five people who take part, and three who must not be matched.
+async fn hospital(app: &TestApp) {
+    for (name, role, level, department) in [
+        ("Ana Souza", "Nurse", 1, "Cardiology"),
+        ("Ben Okafor", "Physician", 3, "Surgery"),
+        ("Chen Wei", "Pharmacist", 2, "Pharmacy"),
+        ("Dana Levi", "Nurse", 4, "Oncology"),
+        ("Eli Park", "Researcher", 0, "Research"),
+    ] {
+        app.add_participant(name, role, level, department).await;
+    }
+    let (unconfirmed, _) = app.add_participant("Una Confirmed", "Nurse", 1, "Surgery").await;
+    let (opted_out, _) = app.add_participant("Otto Out", "Nurse", 1, "Surgery").await;
+    let (paused, _) = app.add_participant("Paula Paused", "Nurse", 1, "Surgery").await;
+    set(app, "UPDATE users SET confirmed_at = NULL WHERE id = $1", unconfirmed).await;
+    set(app, "UPDATE users SET opted_out_at = 1 WHERE id = $1", opted_out).await;
+    set(app, "UPDATE users SET paused_through = '2999-12' WHERE id = $1", paused).await;
+}
+
+async fn set(app: &TestApp, sql: &str, id: i64) {
+    sqlx::query(sql).bind(id).execute(app.store.pool()).await.unwrap();
+}
+
+fn run_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).env("DATABASE_URL", &app.config.database_url).output().unwrap()
+}
+
+both_backends! {
+    async fn every_coordinator_route_refuses_participants_and_sends_visitors_to_log_in(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.member(&unique_email("participant"), PASSWORD).await;
+        let participant_token = app.csrf(&app.client, "/profile").await;
+        let anonymous = no_redirects();
+        let anonymous_token = app.csrf(&anonymous, "/login").await;
+        assert!(!COORDINATOR_ROUTES.is_empty());
+        for (method, path) in COORDINATOR_ROUTES {
+            let path = concrete(path);
+            let (as_participant, as_anonymous) = match *method {
+                "GET" => (app.client.get(app.url(&path)).send().await.unwrap(), anonymous.get(app.url(&path)).send().await.unwrap()),
+                "POST" => (
+                    app.client.post(app.url(&path)).form(&[("csrf_token", participant_token.as_str())]).send().await.unwrap(),
+                    anonymous.post(app.url(&path)).form(&[("csrf_token", anonymous_token.as_str())]).send().await.unwrap(),
+                ),
+                other => panic!("untested method {other}"),
+            };
+            assert_eq!(as_participant.status(), 403, "{method} {path} as a participant");
+            let body = as_participant.text().await.unwrap();
+            assert!(body.contains("for Coffee Rounds coordinators only"), "{method} {path}: friendly page:\n{body}");
+            assert_eq!(as_anonymous.status(), 303, "{method} {path} anonymously");
+            let location = as_anonymous.headers()["location"].to_str().unwrap().to_owned();
+            assert!(location.starts_with("/login?next=%2Fcoordinator"), "{method} {path}: {location}");
+        }
+        app.stop().await;
+    }
+
+    async fn a_coordinator_reaches_every_page_and_the_navigation_links_the_dashboard(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        // The first round of a fresh database has id 1, the id `concrete` fills in.
+        app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
+        let pages = COORDINATOR_ROUTES.iter().filter(|(m, p)| *m == "GET" && !p.ends_with(".csv"));
+        for (method, path) in pages {
+            let response = app.get(&concrete(path)).await;
+            assert_eq!(response.status(), 200, "{method} {path}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains("<a href=\"/coordinator\">Dashboard</a>"), "{path}");
+            assert!(!body.contains("style="), "{path}: no inline styles (the CSP forbids them)");
+        }
+        let participant = app.new_browser();
+        let email = unique_email("other");
+        app.member(&email, PASSWORD).await;
+        app.log_in(&participant, &email, PASSWORD).await;
+        let profile = participant.get(app.url("/profile")).send().await.unwrap().text().await.unwrap();
+        assert!(!profile.contains("href=\"/coordinator\""), "participants see no dashboard link");
+        app.stop().await;
+    }
+
+    async fn the_dashboard_counts_match_the_database_and_follow_the_filters(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await; // Nurse, Trainee (level 1), Cardiology: the sign-up defaults.
+        let mut ids = Vec::new();
+        for (name, role, level, department) in [
+            ("Ana", "Nurse", 1, "Cardiology"),
+            ("Ben", "Physician", 3, "Surgery"),
+            ("Chen", "Pharmacist", 2, "Pharmacy"),
+            ("Dana", "Nurse", 4, "Surgery"),
+            ("Eli", "Physician", 0, "Surgery"),
+            ("Fay", "Nurse", 1, "Oncology"),
+            ("Gus", "Physician", 5, "Cardiology"),
+        ] {
+            ids.push(app.add_participant(name, role, level, department).await.0);
+        }
+        set(&app, "UPDATE users SET confirmed_at = NULL WHERE id = $1", ids[1]).await;
+        set(&app, "UPDATE users SET opted_out_at = 1 WHERE id = $1", ids[2]).await;
+        set(&app, "UPDATE users SET paused_through = '2999-12' WHERE id = $1", ids[3]).await;
+        set(&app, "UPDATE users SET paused_through = '2000-01' WHERE id = $1", ids[4]).await; // a pause long over
+        set(&app, "UPDATE users SET auto_paused_at = 1 WHERE id = $1", ids[5]).await;
+
+        let body = app.get("/coordinator").await.text().await.unwrap();
+        // Active: the coordinator, Ana, Eli (pause over), Gus.
+        assert_eq!(status_count(&body, "active"), 4);
+        assert_eq!(status_count(&body, "paused"), 1);
+        assert_eq!(status_count(&body, "opted_out"), 1);
+        assert_eq!(status_count(&body, "awaiting"), 1);
+        assert_eq!(status_count(&body, "auto_paused"), 1);
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(app.store.pool()).await.unwrap();
+        assert!(body.contains(&format!("({total} in all)")));
+
+        // Each breakdown row against the database, one query per label.
+        for department in ["Cardiology", "Surgery", "Pharmacy", "Oncology"] {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE department = $1").bind(department).fetch_one(app.store.pool()).await.unwrap();
+            assert_eq!(row_count(&body, department), Some(n), "{department}");
+        }
+        assert_eq!(row_count(&body, "Nurse"), Some(4));
+        assert_eq!(row_count(&body, "Physician"), Some(3));
+        assert_eq!(row_count(&body, "Trainee"), Some(3));
+        assert_eq!(row_count(&body, "Leader"), Some(1));
+        assert!(body.contains("role=\"img\""), "charts are images with titles");
+        assert!(body.contains("<svg"));
+        let this_month = coffee_rounds::months::Calendar::long_name(<Month as coffee_rounds::months::Calendar>::of(time::OffsetDateTime::now_utc().date()));
+        // Only the coordinator signed up now; the seeded accounts date from 1970.
+        assert_eq!(row_count(&body, &this_month), Some(1), "signups this month");
+
+        let surgery = app.get("/coordinator?department=Surgery").await.text().await.unwrap();
+        assert_eq!(status_count(&surgery, "active"), 1); // Eli
+        assert_eq!(status_count(&surgery, "paused"), 1); // Dana
+        assert_eq!(status_count(&surgery, "awaiting"), 1); // Ben
+        assert_eq!(row_count(&surgery, "Cardiology"), None);
+        let nurses_trainees = app.get("/coordinator?role=Nurse&stage=1").await.text().await.unwrap();
+        assert_eq!(status_count(&nurses_trainees, "active"), 2); // the coordinator and Ana
+        assert_eq!(status_count(&nurses_trainees, "auto_paused"), 1); // Fay
+        app.stop().await;
+    }
+
+    async fn the_rounds_list_shows_each_round_with_its_figures(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        for (name, role, level, department) in [("Ana", "Nurse", 1, "Cardiology"), ("Ben", "Physician", 3, "Surgery"), ("Chen", "Pharmacist", 2, "Pharmacy")] {
+            app.add_participant(name, role, level, department).await;
+        }
+        let Outcome::Created(summary) = app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap() else { panic!("not created") };
+        let (group_id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
+        sqlx::query("UPDATE round_groups SET status = 'met' WHERE id = $1").bind(group_id).execute(app.store.pool()).await.unwrap();
+        // Wait for the app's sender to send the introductions, then pretend one was refused.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (sent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'intro' AND status = 'sent'").fetch_one(app.store.pool()).await.unwrap();
+            if sent == summary.emails as i64 { break; }
+            assert!(std::time::Instant::now() < deadline, "introductions not sent");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        sqlx::query("UPDATE outbox SET status = 'failed' WHERE id = (SELECT MIN(id) FROM outbox WHERE kind = 'intro')").execute(app.store.pool()).await.unwrap();
+        let body = app.get("/coordinator/rounds").await.text().await.unwrap();
+        let row_start = body.find("data-month=\"2027-01\"").expect("the round is listed");
+        let row = &body[row_start..body[row_start..].find("</tr>").unwrap() + row_start];
+        let cells: Vec<&str> = row.split("<td class=\"num\">").skip(1).map(|c| &c[..c.find('<').unwrap()]).collect();
+        assert_eq!(cells[0], summary.participants.to_string());
+        assert_eq!(cells[1], summary.groups.to_string());
+        assert_eq!(cells[2], summary.sit_outs.to_string());
+        // The coordinator's confirmation email is not the round's.
+        assert_eq!(cells[3], (summary.emails - 1).to_string(), "emails sent");
+        assert_eq!(cells[4], "1", "emails failed");
+        let expected_met = format!("{}%", (100 + summary.groups / 2) / summary.groups);
+        assert_eq!(cells[5], expected_met, "one group met");
+        app.stop().await;
+    }
+
+    async fn a_coordinator_grants_the_role_to_a_confirmed_account_only_and_it_is_audited(backend) {
+        let app = TestApp::spawn(backend).await;
+        let colleague = unique_email("colleague");
+        let other = app.new_browser();
+        // A confirmed account made through the forms; then the coordinator logs in on app.client.
+        app.member(&colleague, PASSWORD).await;
+        let me = coordinator(&app).await;
+        let (unconfirmed_id, unconfirmed) = app.add_participant("Una", "Nurse", 1, "Surgery").await;
+        set(&app, "UPDATE users SET confirmed_at = NULL WHERE id = $1", unconfirmed_id).await;
+
+        let page = app.submit("/coordinator/coordinators", "/coordinator/coordinators", &[("email", &colleague)]).await;
+        assert_eq!(page.status(), 200);
+        let body = page.text().await.unwrap();
+        assert!(body.contains(&format!("{colleague} is now a coordinator.")), "{body}");
+        assert!(body.contains(&format!("<td>{colleague}</td>")));
+
+        let refused = app.submit("/coordinator/coordinators", "/coordinator/coordinators", &[("email", &unconfirmed)]).await.text().await.unwrap();
+        assert!(refused.contains("has not confirmed its email address"), "{refused}");
+        let unknown = app.submit("/coordinator/coordinators", "/coordinator/coordinators", &[("email", "nobody@hospital.test")]).await.text().await.unwrap();
+        assert!(unknown.contains("There is no account with the email nobody@hospital.test"));
+
+        app.log_in(&other, &colleague, PASSWORD).await;
+        assert_eq!(other.get(app.url("/coordinator")).send().await.unwrap().status(), 200, "the new coordinator gets in");
+
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">role granted</th><td>{colleague}</td>")), "{audit}");
+        assert!(audit.contains(&format!("<td>command line</td><th scope=\"row\">role granted</th><td>{me}</td>")));
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coordinator_audit").fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(rows, 2, "refusals change nothing and log nothing");
+        app.stop().await;
+    }
+
+    async fn the_command_line_adds_lists_and_removes_coordinators(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("cli");
+        app.member(&email, PASSWORD).await;
+        let (unconfirmed_id, unconfirmed) = app.add_participant("Una", "Nurse", 1, "Surgery").await;
+        set(&app, "UPDATE users SET confirmed_at = NULL WHERE id = $1", unconfirmed_id).await;
+
+        let added = run_cli(&app, &["coordinator", "add", &email]);
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+        assert!(String::from_utf8_lossy(&added.stdout).contains("is now a coordinator"));
+        assert_eq!(app.get("/coordinator").await.status(), 200);
+
+        let listed = run_cli(&app, &["coordinator", "list"]);
+        assert!(String::from_utf8_lossy(&listed.stdout).contains(&email));
+
+        for (who, says) in [(unconfirmed.as_str(), "has not confirmed its email address"), ("nobody@hospital.test", "There is no account")] {
+            let refused = run_cli(&app, &["coordinator", "add", who]);
+            assert!(!refused.status.success());
+            assert!(String::from_utf8_lossy(&refused.stderr).contains(says), "{}", String::from_utf8_lossy(&refused.stderr));
+        }
+
+        let removed = run_cli(&app, &["coordinator", "remove", &email]);
+        assert!(removed.status.success());
+        assert_eq!(app.get("/coordinator").await.status(), 403);
+        let (actions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coordinator_audit WHERE actor = 'command line'").fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(actions, 2, "granted and removed");
+        app.stop().await;
+    }
+
+    async fn a_round_page_shows_its_groups_and_how_mixed_they_were(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        let Outcome::Created(_) = app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap() else { panic!("not created") };
+        let (round_id,): (i64,) = sqlx::query_as("SELECT id FROM rounds").fetch_one(app.store.pool()).await.unwrap();
+        // Computed here from the members, independently of the page's SQL.
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT m.group_id, u.department, u.role, u.level FROM group_members m JOIN users u ON u.id = m.user_id",
+        )
+        .fetch_all(app.store.pool()).await.unwrap();
+        let mut groups: std::collections::BTreeMap<i64, Vec<(String, String, i64)>> = Default::default();
+        for (g, d, r, l) in rows { groups.entry(g).or_default().push((d, r, l)); }
+        let cross = |f: &dyn Fn(&(String, String, i64)) -> String| groups.values().filter(|m| m.iter().map(f).collect::<std::collections::HashSet<_>>().len() > 1).count() as i64;
+        let cross_department = cross(&|m| m.0.clone());
+        let cross_role = cross(&|m| m.1.clone());
+        let mut gaps = [0i64; 5];
+        for members in groups.values() {
+            let levels: Vec<i64> = members.iter().map(|m| m.2).collect();
+            let gap = levels.iter().max().unwrap() - levels.iter().min().unwrap();
+            gaps[gap.min(4) as usize] += 1;
+        }
+
+        let body = app.get(&format!("/coordinator/rounds/{round_id}")).await.text().await.unwrap();
+        assert_eq!(row_count(&body, "Across departments"), Some(cross_department), "{body}");
+        assert_eq!(row_count(&body, "Across professions"), Some(cross_role));
+        for (label, n) in ["Same stage", "1 stage apart", "2 stages apart", "3 stages apart", "4 or more apart"].iter().zip(gaps) {
+            assert_eq!(row_count(&body, label), Some(n), "{label}");
+        }
+        for name in ["Ana Souza", "Ben Okafor", "Chen Wei", "Dana Levi", "Eli Park"] {
+            assert!(body.contains(name), "{name} listed");
+        }
+        assert_eq!(app.get("/coordinator/rounds/999999").await.status(), 404);
+        app.stop().await;
+    }
+
+    async fn the_preview_shows_the_next_round_and_writes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        let tables = ["rounds", "round_groups", "group_members", "round_sit_outs", "outbox", "questions_sent", "coordinator_audit"];
+        let mut before = Vec::new();
+        for t in tables { before.push(app.count(t).await); }
+        let response = app.get("/coordinator/preview").await;
+        assert_eq!(response.status(), 200);
+        let body = response.text().await.unwrap();
+        let mut after = Vec::new();
+        for t in tables { after.push(app.count(t).await); }
+        assert_eq!(before, after, "a preview writes nothing");
+        assert!(body.contains("Nothing has been saved"));
+        assert!(body.contains("Weights in force"));
+        assert!(body.contains("<th scope=\"row\">Different departments</th><td class=\"num\">40</td>"), "default weights");
+        // Six people taking part (the coordinator too): three pairs, each with its score terms.
+        assert!(body.contains("3 groups"), "{body}");
+        assert_eq!(body.matches("Score of each pair").count(), 3);
+        for name in ["Ana Souza", "Ben Okafor", "Chen Wei", "Dana Levi", "Eli Park"] {
+            assert!(body.contains(name), "{name}");
+        }
+        assert!(!body.contains("Otto Out") && !body.contains("Paula Paused"), "only people taking part");
+        app.stop().await;
+    }
+
+    async fn run_now_asks_first_runs_once_and_is_audited(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        hospital(&app).await;
+        let confirm = app.get("/coordinator/run?month=2027-02").await.text().await.unwrap();
+        assert!(confirm.contains("Run the February 2027 round?"));
+        assert_eq!(app.count("rounds").await, 0, "the confirmation step runs nothing");
+
+        let first = app.submit("/coordinator/run?month=2027-02", "/coordinator/run", &[("month", "2027-02")]).await;
+        assert_eq!(first.status(), 200);
+        let first = first.text().await.unwrap();
+        assert!(first.contains("The February 2027 round has run"), "{first}");
+        assert!(first.contains("data-month=\"2027-02\""), "listed among the rounds");
+        let second = app.submit("/coordinator/run?month=2027-02", "/coordinator/run", &[("month", "2027-02")]).await.text().await.unwrap();
+        assert!(second.contains("has already run; nothing was changed"), "{second}");
+        assert_eq!(app.count("rounds").await, 1);
+        let (intros,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'intro'").fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(intros, 6, "everyone taking part is introduced once");
+
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert_eq!(audit.matches("round run").count(), 1, "{audit}");
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">round run</th><td>2027-02: 6 participants")));
+
+        let bad = app.submit("/coordinator/preview", "/coordinator/run", &[("month", "next month")]).await;
+        assert_eq!(bad.status(), 400);
+        app.stop().await;
+    }
+
+    async fn exports_neutralise_formulas_and_are_audited(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        hospital(&app).await;
+        app.add_participant("=HYPERLINK(\"http://evil.example\")", "Nurse", 2, "+Cardiology").await;
+        app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
+
+        let response = app.get("/coordinator/export/participants.csv").await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(response.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+        let csv = response.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len() as i64, app.count("users").await, "one row per account");
+        let evil = rows.iter().find(|r| r[0].contains("HYPERLINK")).expect("the row is exported");
+        assert_eq!(&evil[0], "'=HYPERLINK(\"http://evil.example\")");
+        assert_eq!(&evil[2], "'+Cardiology");
+        assert!(rows.iter().all(|r| !r.iter().any(|cell| cell.starts_with(['=', '+', '-', '@']))));
+        let otto = rows.iter().find(|r| &r[0] == "Otto Out").unwrap();
+        assert_eq!(&otto[5], "opted_out");
+
+        let results = app.get("/coordinator/export/results.csv").await.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(results.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len() as i64, app.count("group_members").await, "one row per group member");
+        assert!(rows.iter().all(|r| &r[0] == "2027-01"));
+        assert!(rows.iter().any(|r| r[3].starts_with("'=HYPERLINK")), "neutralised here too");
+
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">export</th><td>coffee-rounds-participants.csv")), "{audit}");
+        assert!(audit.contains("coffee-rounds-results.csv"));
+        app.stop().await;
+    }
+}
