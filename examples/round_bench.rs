@@ -133,11 +133,15 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = t.elapsed().as_secs_f64();
     let Outcome::Created(summary) = outcome else { anyhow::bail!("the round did not run") };
     println!(
-        "round {target} on {}: {n} participants, {} groups, {} sit-outs, {} emails queued in {elapsed:.2} s",
+        "round {target} on {}: {n} participants, {} groups, {} sit-outs, {} emails queued in {elapsed:.2} s \
+         (load {:.2} s, match {:.2} s, write {:.2} s)",
         url.split(':').next().unwrap_or("?"),
         summary.groups,
         summary.sit_outs,
-        summary.emails
+        summary.emails,
+        summary.seconds[0],
+        summary.seconds[1],
+        summary.seconds[2]
     );
     store.close().await;
     Ok(())

@@ -70,6 +70,8 @@ pub struct Summary {
     pub cross_department_groups: usize,
     pub emails: usize,
     pub auto_paused: usize,
+    /// Seconds spent loading, matching, and writing groups and emails.
+    pub seconds: [f64; 3],
 }
 
 /// A plan with the people it is about.
@@ -201,12 +203,14 @@ impl Rounds {
         }
         let auto_paused = if dry_run { 0 } else { self.auto_pause(month).await? };
 
+        let started = std::time::Instant::now();
         progress.step("Loading participants and history", 2);
         let people = self.store.round_participants(&key).await.context("loading participants")?;
         progress.advance(1);
         let history = self.store.meeting_history(&key).await.context("loading meeting history")?;
         progress.advance(1);
 
+        let loaded = started.elapsed().as_secs_f64();
         progress.step("Matching", 0);
         let input = matching::Input {
             participants: people
@@ -236,12 +240,21 @@ impl Rounds {
             .await
             .context("matching thread")?
             .map_err(|e| anyhow::anyhow!("matching failed: {e:?}"))?;
+        let matched = started.elapsed().as_secs_f64() - loaded;
         let people: HashMap<i64, Participant> = people.into_iter().map(|p| (p.id, p)).collect();
         if dry_run {
             progress.finish();
             return Ok(Outcome::DryRun(Preview { month, plan, people }));
         }
-        self.write(Preview { month, plan, people }, auto_paused, progress).await
+        let outcome = self.write(Preview { month, plan, people }, auto_paused, progress).await?;
+        Ok(match outcome {
+            Outcome::Created(mut summary) => {
+                summary.seconds = [loaded, matched, started.elapsed().as_secs_f64() - loaded - matched];
+                tracing::info!(?summary, "round written");
+                Outcome::Created(summary)
+            }
+            other => other,
+        })
     }
 
     async fn write(
@@ -354,6 +367,7 @@ impl Rounds {
             cross_department_groups: plan.stats.cross_department_groups,
             emails: messages.len(),
             auto_paused,
+            seconds: [0.0; 3],
         }))
     }
 
