@@ -80,20 +80,20 @@ async fn round_service() -> anyhow::Result<(Config, crate::rounds::Rounds)> {
     Ok((config, rounds))
 }
 
-fn month_or_next(month: Option<&str>) -> anyhow::Result<crate::matching::Month> {
-    use crate::months::Calendar;
+/// `--month`, or the next round's month by the configured schedule.
+fn month_or_next(config: &Config, month: Option<&str>) -> anyhow::Result<crate::matching::Month> {
     match month {
         Some(m) => crate::matching::Month::parse(m)
             .map_err(|_| anyhow::anyhow!("--month must be YYYY-MM, not {m:?}")),
-        None => Ok(crate::matching::Month::next_round(time::OffsetDateTime::now_utc().date())),
+        None => Ok(config.schedule.next_round(jiff::Timestamp::now())),
     }
 }
 
 /// `coffee-rounds round run [--month YYYY-MM] [--dry-run]`.
 pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
     use crate::rounds::Outcome;
-    let month = month_or_next(month)?;
-    let (_, rounds) = round_service().await?;
+    let (config, rounds) = round_service().await?;
+    let month = month_or_next(&config, month)?;
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -148,7 +148,7 @@ pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()>
 pub async fn round_check_in(month: Option<&str>) -> anyhow::Result<()> {
     let (config, rounds) = round_service().await?;
     let month = match month {
-        Some(_) => month_or_next(month)?,
+        Some(_) => month_or_next(&config, month)?,
         None => config.schedule.month_of(jiff::Timestamp::now()),
     };
     let sent = rounds.send_checkins(month).await?;

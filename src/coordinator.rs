@@ -115,9 +115,14 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// The figures for the accounts `filter` selects, as of `today`.
-    pub async fn load(store: &Store, filter: &Filter, today: time::Date) -> sqlx::Result<Self> {
-        let next_round = Month::next_round(today).to_string();
+    /// The figures for the accounts `filter` selects, as of `today`, before the round of `next_round`.
+    pub async fn load(
+        store: &Store,
+        filter: &Filter,
+        today: time::Date,
+        next_round: Month,
+    ) -> sqlx::Result<Self> {
+        let next_round = next_round.to_string();
         let this_month = Month::of(today);
         let since = first_second(this_month.plus(-11));
         let pairs = |counts: Vec<Count<String>>| counts.into_iter().map(|c| (c.key, c.n)).collect();
@@ -357,11 +362,11 @@ pub async fn export_csv(
     store: &Store,
     export: Export,
     actor: &Actor,
-    today: time::Date,
+    next_round: Month,
 ) -> anyhow::Result<Vec<u8>> {
     let (bytes, rows) = match export {
         Export::Participants => {
-            let people = store.export_participants(&Month::next_round(today).to_string()).await?;
+            let people = store.export_participants(&next_round.to_string()).await?;
             let rows = people.len();
             let csv = write_csv(
                 &["name", "email", "department", "profession", "career_stage", "status", "signed_up"],

@@ -1,7 +1,8 @@
-//! The calendar side of months: which month a date falls in, the first Monday rounds go out on,
-//! and month names for people. The `Month` type itself is the matcher's.
+//! The calendar side of months: which month a date falls in, month arithmetic, and month names
+//! for people. The `Month` type itself is the matcher's; when rounds fall due is the schedule's
+//! (`rounds::schedule`).
 
-use time::{Date, Weekday};
+use time::Date;
 
 pub use crate::matching::Month;
 
@@ -11,11 +12,6 @@ pub trait Calendar: Sized {
     fn of(date: Date) -> Self;
     /// The month `n` months later (earlier for negative `n`).
     fn plus(self, n: i32) -> Self;
-    /// The first Monday of the month, the day rounds go out.
-    fn first_monday(self) -> Date;
-    /// The month of the next round after `today`: this month until its first Monday has passed,
-    /// then the next one.
-    fn next_round(today: Date) -> Self;
     /// "January 2027".
     fn long_name(self) -> String;
 }
@@ -38,25 +34,9 @@ impl Calendar for Month {
         month
     }
 
-    fn first_monday(self) -> Date {
-        let first = first_day(self);
-        let offset = (7 + 1 - i64::from(first.weekday().number_from_monday())) % 7;
-        first + time::Duration::days(offset)
-    }
-
-    fn next_round(today: Date) -> Self {
-        let this = Self::of(today);
-        if today < this.first_monday() { this } else { this.plus(1) }
-    }
-
     fn long_name(self) -> String {
         format!("{} {}", first_day(self).month(), self.year())
     }
-}
-
-/// Whether `date` is a Monday (for tests of the schedule).
-pub fn is_monday(date: Date) -> bool {
-    date.weekday() == Weekday::Monday
 }
 
 #[cfg(test)]
@@ -66,20 +46,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn months_count_across_years() {
+    fn months_count_across_years_and_have_names() {
         let m = Month::parse("2026-11").unwrap();
         assert_eq!(m.plus(2).to_string(), "2027-01");
         assert_eq!(m.plus(-11).to_string(), "2025-12");
-    }
-
-    #[test]
-    fn the_next_round_is_this_month_until_its_first_monday() {
-        assert_eq!(Month::of(date!(2026 - 12 - 01)).first_monday(), date!(2026 - 12 - 07));
-        assert_eq!(Month::of(date!(2026 - 06 - 10)).first_monday(), date!(2026 - 06 - 01));
-        assert!((1..=12).all(|m| is_monday(Month::new(2027, m).unwrap().first_monday())));
-        assert_eq!(Month::next_round(date!(2026 - 12 - 06)).to_string(), "2026-12");
-        assert_eq!(Month::next_round(date!(2026 - 12 - 07)).to_string(), "2027-01");
-        assert_eq!(Month::next_round(date!(2026 - 11 - 25)).to_string(), "2026-12");
         assert_eq!(Month::of(date!(2026 - 12 - 01)).long_name(), "December 2026");
     }
 }

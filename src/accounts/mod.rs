@@ -426,14 +426,14 @@ impl Accounts {
     }
 
     /// Pauses for the next `months` rounds (1 to 3).
-    pub async fn pause(&self, user_id: i64, months: &str, today: time::Date) -> Result<Month> {
+    pub async fn pause(&self, user_id: i64, months: &str, next_round: Month) -> Result<Month> {
         let months: u32 = match months.trim().parse() {
             Ok(n @ 1..=3) => n,
             _ => {
                 return Err(AccountError::Invalid(FieldErrors::single("months", "Choose 1, 2 or 3 months.")));
             }
         };
-        let through = Month::next_round(today).plus(months as i32 - 1);
+        let through = next_round.plus(months as i32 - 1);
         self.store.set_paused_through(user_id, Some(&through.to_string())).await?;
         Ok(through)
     }
@@ -465,9 +465,8 @@ impl Accounts {
     }
 }
 
-/// Where `user` stands for the rounds after `today`.
-pub fn participation(user: &User, today: time::Date) -> Participation {
-    let next_round = Month::next_round(today);
+/// Where `user` stands for the rounds from `next_round` on.
+pub fn participation(user: &User, next_round: Month) -> Participation {
     if user.confirmed_at.is_none() {
         return Participation::AwaitingConfirmation;
     }

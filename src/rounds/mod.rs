@@ -479,7 +479,7 @@ impl Rounds {
     /// Does what a verified link asks. "Skip next month" also pauses the person for the next
     /// round (a pause that reaches further is kept).
     #[tracing::instrument(skip(self))]
-    pub async fn follow(&self, link: Link, today: time::Date) -> anyhow::Result<LinkResult> {
+    pub async fn follow(&self, link: Link, next_round: Month) -> anyhow::Result<LinkResult> {
         let Some(user) = self.store.user_by_id(link.user_id).await? else { return Ok(LinkResult::Gone) };
         let recorded = match link.action {
             Action::Met => self.store.record_response(link.group_id, user.id, Response::Met).await?,
@@ -487,7 +487,7 @@ impl Rounds {
             Action::Skip => {
                 let recorded = self.store.record_response(link.group_id, user.id, Response::Skip).await?;
                 if recorded {
-                    let next = Month::next_round(today);
+                    let next = next_round;
                     let current = user.paused_through.as_deref().and_then(|m| Month::parse(m).ok());
                     if current.is_none_or(|c| c < next) {
                         self.store.set_paused_through(user.id, Some(&next.to_string())).await?;

@@ -90,6 +90,12 @@ impl Schedule {
             .unwrap_or_else(|| Month::new(2000, 1).expect("valid"))
     }
 
+    /// The month of the next round as of `now`: this month until its round is due, then the next.
+    pub fn next_round(&self, now: Timestamp) -> Month {
+        let this = self.month_of(now);
+        if now < self.round_due(this) { this } else { this.next() }
+    }
+
     /// The next moment after `now` something is due.
     pub fn next_wake(&self, now: Timestamp) -> Timestamp {
         let this = self.month_of(now);
@@ -168,6 +174,18 @@ mod tests {
         assert_eq!(schedule.next_wake(now).to_string(), "2026-12-15T09:00:00Z");
         let later: Timestamp = "2026-12-20T12:00:00Z".parse().unwrap();
         assert_eq!(schedule.next_wake(later).to_string(), "2027-01-04T09:00:00Z");
+    }
+
+    #[test]
+    fn the_next_round_is_this_month_until_its_round_is_due() {
+        let schedule = Schedule::parse("America/New_York", "first-monday", "09:00", "15").unwrap();
+        let next = |t: &str| schedule.next_round(t.parse().unwrap()).to_string();
+        // 09:00 in New York on Monday 7 December 2026 is 14:00 UTC.
+        assert_eq!(next("2026-12-07T13:59:00Z"), "2026-12");
+        assert_eq!(next("2026-12-07T14:00:00Z"), "2027-01");
+        assert_eq!(next("2026-11-25T12:00:00Z"), "2026-12");
+        let fixed = Schedule::parse("UTC", "20", "09:00", "25").unwrap();
+        assert_eq!(fixed.next_round("2026-12-10T12:00:00Z".parse().unwrap()).to_string(), "2026-12");
     }
 
     #[test]

@@ -41,6 +41,13 @@ pub struct AppState {
     pub limiters: Limiters,
 }
 
+impl AppState {
+    /// The month of the next round, by the configured schedule and time zone.
+    pub fn next_round(&self) -> crate::matching::Month {
+        self.config.schedule.next_round(jiff::Timestamp::now())
+    }
+}
+
 /// What the page layout needs: the title, who is logged in, the CSRF token and a one-time message.
 #[derive(Clone, Debug, Default)]
 pub struct Layout {

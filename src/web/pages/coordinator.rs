@@ -141,7 +141,7 @@ pub async fn home(
 ) -> AppResult<HomePage> {
     let filter = query.parse();
     Ok(HomePage {
-        dashboard: Dashboard::load(&state.store, &filter, today()).await?,
+        dashboard: Dashboard::load(&state.store, &filter, today(), state.next_round()).await?,
         choices: Choices::load(&state.store).await?,
         layout: me.layout("Coordinator dashboard").await?,
         filter,
@@ -176,10 +176,6 @@ pub async fn round(
     Ok(RoundPage { layout: me.layout(&title).await?, detail })
 }
 
-fn next_round() -> Month {
-    Month::next_round(today())
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "coordinator/preview.html")]
 pub struct PreviewPage {
@@ -189,7 +185,7 @@ pub struct PreviewPage {
 
 /// The groups the matcher would make for the next round; nothing is written.
 pub async fn preview(State(state): State<AppState>, me: Coordinator) -> AppResult<PreviewPage> {
-    let Outcome::DryRun(preview) = state.rounds.run(next_round(), true, &Quiet).await? else {
+    let Outcome::DryRun(preview) = state.rounds.run(state.next_round(), true, &Quiet).await? else {
         return Err(AppError::Internal(anyhow::anyhow!("a dry run wrote a round")));
     };
     Ok(PreviewPage {
@@ -218,8 +214,12 @@ pub struct ConfirmRunPage {
 }
 
 /// The confirmation step before a real run.
-pub async fn confirm_run(me: Coordinator, Query(form): Query<MonthForm>) -> AppResult<ConfirmRunPage> {
-    let month = if form.month.is_empty() { next_round() } else { form.month()? };
+pub async fn confirm_run(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Query(form): Query<MonthForm>,
+) -> AppResult<ConfirmRunPage> {
+    let month = if form.month.is_empty() { state.next_round() } else { form.month()? };
     Ok(ConfirmRunPage { layout: me.layout("Run the round").await?, month })
 }
 
@@ -290,7 +290,7 @@ pub async fn export_results(State(state): State<AppState>, me: Coordinator) -> A
 }
 
 async fn download(state: &AppState, me: &Coordinator, export: Export) -> AppResult<Response> {
-    let csv = crate::coordinator::export_csv(&state.store, export, &me.actor(), today()).await?;
+    let csv = crate::coordinator::export_csv(&state.store, export, &me.actor(), state.next_round()).await?;
     let disposition = format!("attachment; filename=\"{}\"", export.file_name());
     Ok((
         [

@@ -34,10 +34,6 @@ pub struct LinkPage {
     action: String,
 }
 
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
 async fn invalid(visitor: &Visitor) -> AppResult<Response> {
     let notice = Notice {
         layout: layout_without_forms(&visitor.session, visitor.user.as_ref(), "Link not valid").await?,
@@ -51,8 +47,8 @@ async fn invalid(visitor: &Visitor) -> AppResult<Response> {
 }
 
 /// What the page says before the button, per action.
-fn describe(link: Link) -> (String, String, &'static str) {
-    let next = Month::next_round(today()).long_name();
+fn describe(link: Link, next_round: Month) -> (String, String, &'static str) {
+    let next = next_round.long_name();
     match link.action {
         Action::Met => ("Did you meet?".into(), "Tell us your group met this month.".into(), "Yes, we met"),
         Action::NotYet => {
@@ -81,7 +77,7 @@ pub async fn show(
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
-    let (heading, explanation, button) = describe(link);
+    let (heading, explanation, button) = describe(link, state.next_round());
     let action = match link.action {
         Action::Unsubscribe => format!("/u/{token}"),
         _ => format!("/r/{token}"),
@@ -96,7 +92,8 @@ pub async fn follow(
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
-    let result = state.rounds.follow(link, today()).await?;
+    let next_round = state.next_round();
+    let result = state.rounds.follow(link, next_round).await?;
     let (heading, paragraph) = match result {
         LinkResult::Gone => ("Nothing to update", "This group or account no longer exists.".to_owned()),
         LinkResult::Recorded(action) => match action {
@@ -109,7 +106,7 @@ pub async fn follow(
             }
             Action::Skip => (
                 "See you the month after",
-                format!("You will not be matched in the {} round.", Month::next_round(today()).long_name()),
+                format!("You will not be matched in the {} round.", next_round.long_name()),
             ),
             Action::Unsubscribe => {
                 ("You will not get more monthly emails", "You can rejoin from your profile.".into())

@@ -23,10 +23,6 @@ use crate::{
     },
 };
 
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/profile.html")]
 pub struct ProfilePage {
@@ -62,7 +58,7 @@ async fn profile_page(
     Ok(ProfilePage {
         layout: me.layout("Your profile").await?,
         email: me.user.email.clone(),
-        participation: accounts::participation(&me.user, today()),
+        participation: accounts::participation(&me.user, state.next_round()),
         groups,
         nudges: me.user.nudges_enabled != 0,
         errors,
@@ -149,7 +145,7 @@ pub async fn pause(
     me: LoggedIn,
     Form(form): Form<PauseForm>,
 ) -> AppResult<Response> {
-    match state.accounts.pause(me.user.id, &form.months, today()).await {
+    match state.accounts.pause(me.user.id, &form.months, state.next_round()).await {
         Ok(through) => {
             let back = through.plus(1).long_name();
             back_to_profile(
