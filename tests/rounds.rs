@@ -208,6 +208,11 @@ both_backends! {
             .body("List-Unsubscribe=One-Click").send().await.unwrap();
         assert_eq!(one_click.status(), 200);
         assert!(app.store.user_by_email(&ana_email).await.unwrap().unwrap().opted_out_at.is_some());
+
+        // The CSRF-free address takes nothing but unsubscribe links.
+        let not_yet = ben_intro.link(&format!("{}/r/notyet.", app.base)).replacen("/r/", "/u/", 1);
+        let refused = no_redirects().post(&not_yet).send().await.unwrap();
+        assert_eq!(refused.status(), 404);
         app.stop().await;
     }
 

@@ -138,7 +138,7 @@ pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Rout
         .route("/profile/nudges", post(profile::nudges))
         .route("/rounds/{group}/{answer}", post(profile::respond))
         .route("/r/{token}", get(links::show).post(links::follow))
-        .route("/u/{token}", get(links::show).post(links::follow))
+        .route("/u/{token}", get(links::show).post(links::unsubscribe))
         .route("/account/delete", get(profile::delete_form).post(profile::delete))
         .route("/healthz", get(healthz))
         .merge(pages::coordinator::routes())

@@ -86,6 +86,19 @@ pub async fn show(
     Ok(page.into_response())
 }
 
+/// The one-click unsubscribe address: only unsubscribe links, since it takes POSTs without a
+/// CSRF token.
+pub async fn unsubscribe(
+    state: State<AppState>,
+    visitor: Visitor,
+    token: Path<String>,
+) -> AppResult<Response> {
+    match state.rounds.links.verify(&token) {
+        Some(link) if link.action == Action::Unsubscribe => follow(state, visitor, token).await,
+        _ => invalid(&visitor).await,
+    }
+}
+
 pub async fn follow(
     State(state): State<AppState>,
     visitor: Visitor,
