@@ -226,8 +226,13 @@ both_backends! {
         assert!(profile.contains("My rounds") && profile.contains("January 2027") && profile.contains("Ben Okafor"));
         assert!(profile.contains("Waiting to hear how it went"));
         let (group,): (i64,) = sqlx::query_as("SELECT id FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
+        let profile = app.get("/profile").await.text().await.unwrap();
+        assert!(!profile.contains("My coffee network"), "nothing to show before a meeting");
         let answered = app.submit("/profile", &format!("/rounds/{group}/met"), &[]).await.text().await.unwrap();
         assert!(answered.contains("You met"));
+        assert!(answered.contains("My coffee network"));
+        assert!(answered.contains("<strong>1</strong> person met"));
+        assert!(answered.contains("Departments: Surgery. Professions: Physician."));
         // Nobody can answer for a group that is not theirs.
         let other = app.submit("/profile", &format!("/rounds/{}/met", group + 1000), &[]).await;
         assert_eq!(other.status(), 404);

@@ -7,6 +7,7 @@
 //! and concurrent runs (two servers on one PostgreSQL) serialise on a lock and the unique month.
 
 pub mod links;
+pub mod network;
 pub mod questions;
 pub mod schedule;
 

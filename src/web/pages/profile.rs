@@ -15,6 +15,7 @@ use crate::{
     domain::OTHER_DEPARTMENT,
     domain::stage_name,
     months::{Calendar, Month},
+    rounds::network::{Bar, Network, growth_bars, network},
     store::rounds::{MyGroup, Response as Answer},
     web::{
         AppState, Form, Layout,
@@ -30,6 +31,8 @@ pub struct ProfilePage {
     email: String,
     participation: Participation,
     groups: Vec<GroupView>,
+    network: Network,
+    bars: Vec<Bar>,
     nudges: bool,
     errors: FieldErrors,
     values: ProfileInput,
@@ -54,12 +57,17 @@ async fn profile_page(
             department_other: if listed { String::new() } else { user.department.clone() },
         }
     });
-    let groups = state.store.my_groups(me.user.id).await?.into_iter().map(GroupView::from).collect();
+    let my_groups = state.store.my_groups(me.user.id).await?;
+    let network = network(&my_groups);
+    let bars = growth_bars(&network);
+    let groups = my_groups.into_iter().map(GroupView::from).collect();
     Ok(ProfilePage {
         layout: me.layout("Your profile").await?,
         email: me.user.email.clone(),
         participation: accounts::participation(&me.user, state.next_round()),
         groups,
+        network,
+        bars,
         nudges: me.user.nudges_enabled != 0,
         errors,
         values,

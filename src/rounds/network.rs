@@ -1,0 +1,116 @@
+//! "My coffee network": the personal version of the program's outcome numbers — how many people
+//! someone has met through the rounds, and which departments and professions they reached.
+
+use std::collections::BTreeSet;
+
+use crate::store::rounds::MyGroup;
+
+/// What one person's rounds add up to. Only groups reported as met count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    pub people: usize,
+    pub departments: Vec<String>,
+    pub professions: Vec<String>,
+    /// People met so far, month by month (`YYYY-MM`, cumulative), oldest first.
+    pub growth: Vec<(String, usize)>,
+}
+
+/// Adds up `groups` (any order).
+pub fn network(groups: &[MyGroup]) -> Network {
+    let mut met: Vec<&MyGroup> = groups.iter().filter(|g| g.status == "met").collect();
+    met.sort_by(|a, b| a.month.cmp(&b.month));
+    let (mut people, mut departments, mut professions) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut growth: Vec<(String, usize)> = Vec::new();
+    for group in met {
+        for partner in &group.partners {
+            people.insert(partner.user_id);
+            departments.insert(partner.department.trim().to_owned());
+            professions.insert(partner.role.trim().to_owned());
+        }
+        match growth.last_mut() {
+            Some((month, total)) if *month == group.month => *total = people.len(),
+            _ => growth.push((group.month.clone(), people.len())),
+        }
+    }
+    Network {
+        people: people.len(),
+        departments: departments.into_iter().collect(),
+        professions: professions.into_iter().collect(),
+        growth,
+    }
+}
+
+/// One bar of the growth chart, in SVG units of a 300 × 90 drawing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bar {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub label: String,
+}
+
+/// The growth as bars (at most the last 12 months shown).
+pub fn growth_bars(network: &Network) -> Vec<Bar> {
+    let shown = &network.growth[network.growth.len().saturating_sub(12)..];
+    let most = shown.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let slot = 300 / shown.len().max(1) as u32;
+    shown
+        .iter()
+        .enumerate()
+        .map(|(i, (month, n))| {
+            let height = ((*n as u32) * 80 / most as u32).max(2);
+            Bar {
+                x: i as u32 * slot + slot / 8,
+                y: 85 - height,
+                width: (slot * 3 / 4).max(1),
+                height,
+                label: format!("{month}: {n} met so far"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rounds::Partner;
+
+    fn group(month: &str, status: &str, partners: &[(i64, &str, &str)]) -> MyGroup {
+        MyGroup {
+            group_id: 0,
+            month: month.into(),
+            status: status.into(),
+            partners: partners
+                .iter()
+                .map(|(id, role, department)| Partner {
+                    group_id: 0,
+                    user_id: *id,
+                    name: format!("P{id}"),
+                    email: String::new(),
+                    role: (*role).into(),
+                    level: 1,
+                    department: (*department).into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn only_met_groups_count_and_each_person_once() {
+        let groups = vec![
+            group("2027-03", "met", &[(2, "Nurse", "Surgery"), (3, "Physician", "Surgery")]),
+            group("2027-01", "met", &[(2, "Nurse", "Surgery")]),
+            group("2027-02", "open", &[(4, "Pharmacist", "Pharmacy")]),
+        ];
+        let n = network(&groups);
+        assert_eq!(n.people, 2);
+        assert_eq!(n.departments, ["Surgery"]);
+        assert_eq!(n.professions, ["Nurse", "Physician"]);
+        assert_eq!(n.growth, [("2027-01".to_owned(), 1), ("2027-03".to_owned(), 2)]);
+        let bars = growth_bars(&n);
+        assert_eq!(bars.len(), 2);
+        assert!(bars[1].height > bars[0].height);
+        assert!(growth_bars(&Network::default()).is_empty());
+    }
+}
