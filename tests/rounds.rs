@@ -233,6 +233,10 @@ both_backends! {
         assert!(answered.contains("My coffee network"));
         assert!(answered.contains("<strong>1</strong> person met"));
         assert!(answered.contains("Departments: Surgery. Professions: Physician."));
+        // In February the two may not meet again: the member sits out, and the profile says so.
+        app.rounds().await.run(month("2027-02"), false, &Quiet).await.unwrap();
+        let profile = app.get("/profile").await.text().await.unwrap();
+        assert!(profile.contains("February 2027") && profile.contains("No match this month"));
         // Nobody can answer for a group that is not theirs.
         let other = app.submit("/profile", &format!("/rounds/{}/met", group + 1000), &[]).await;
         assert_eq!(other.status(), 404);

@@ -54,7 +54,8 @@ pub struct Bar {
 pub fn growth_bars(network: &Network) -> Vec<Bar> {
     let shown = &network.growth[network.growth.len().saturating_sub(12)..];
     let most = shown.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let slot = 300 / shown.len().max(1) as u32;
+    // At least six slots, so one or two months do not make a wall of colour.
+    let slot = 300 / shown.len().max(6) as u32;
     shown
         .iter()
         .enumerate()

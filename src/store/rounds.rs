@@ -332,6 +332,17 @@ impl Store {
             .collect())
     }
 
+    /// The months a person sat out, newest first, with the reason.
+    pub async fn my_sit_outs(&self, user_id: i64) -> sqlx::Result<Vec<(String, String)>> {
+        sqlx::query_as(
+            "SELECT r.month, s.reason FROM round_sit_outs s JOIN rounds r ON r.id = s.round_id \
+             WHERE s.user_id = $1 ORDER BY r.month DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// Members of the round's groups that no one has reported as met, who have not answered.
     pub async fn checkin_recipients(&self, round_id: i64) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(

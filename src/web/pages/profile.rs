@@ -60,7 +60,19 @@ async fn profile_page(
     let my_groups = state.store.my_groups(me.user.id).await?;
     let network = network(&my_groups);
     let bars = growth_bars(&network);
-    let groups = my_groups.into_iter().map(GroupView::from).collect();
+    let mut groups: Vec<GroupView> = my_groups.into_iter().map(GroupView::from).collect();
+    for (month, _) in state.store.my_sit_outs(me.user.id).await? {
+        groups.push(GroupView {
+            group_id: 0,
+            month_name: Month::parse(&month).map_or(month.clone(), |m| m.long_name()),
+            month,
+            answerable: false,
+            status: "sat_out".into(),
+            status_text: "No match this month: you had priority the month after",
+            partners: Vec::new(),
+        });
+    }
+    groups.sort_by(|a, b| b.month.cmp(&a.month));
     Ok(ProfilePage {
         layout: me.layout("Your profile").await?,
         email: me.user.email.clone(),
@@ -78,7 +90,10 @@ async fn profile_page(
 /// One of the person's rounds, ready to show.
 pub struct GroupView {
     group_id: i64,
+    month: String,
     month_name: String,
+    /// Whether the We met / Not yet control applies (a group not reported as met).
+    answerable: bool,
     status: String,
     status_text: &'static str,
     partners: Vec<PartnerView>,
@@ -101,7 +116,9 @@ impl From<MyGroup> for GroupView {
         };
         Self {
             group_id: group.group_id,
+            answerable: group.status != "met",
             month_name: Month::parse(&group.month).map_or(group.month.clone(), |m| m.long_name()),
+            month: group.month.clone(),
             status: group.status,
             status_text,
             partners: group
