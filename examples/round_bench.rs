@@ -2,7 +2,7 @@
 //! of N synthetic participants with six months of history made by real rounds.
 //!
 //!   cargo run --release --example round_bench -- 20000 sqlite:///tmp/round-bench.db
-//!   (benches/round.sh runs it on SQLite and PostgreSQL)
+//!   (benches/round.sh runs it on SQLite and PostgreSQL; HISTORY=n sets the months of history, 6)
 
 use std::time::Instant;
 
@@ -113,7 +113,8 @@ async fn main() -> anyhow::Result<()> {
 
     let rounds = coffee_rounds::app::rounds(&config, store.clone(), Default::default()).await?;
     let target = Month::parse("2027-07").expect("valid month");
-    for back in (1..=6).rev() {
+    let history: i32 = std::env::var("HISTORY").ok().and_then(|h| h.parse().ok()).unwrap_or(6);
+    for back in (1..=history).rev() {
         let month = target.plus(-back);
         let t = Instant::now();
         rounds.run(month, false, &Quiet).await?;

@@ -68,7 +68,8 @@ pub async fn enqueue(conn: &mut AnyConnection, message_id: &str, message: &NewMe
 /// Queues many messages at once (a round's introductions), each with its `Message-ID`.
 pub async fn enqueue_many(conn: &mut AnyConnection, messages: &[(String, NewMessage)]) -> sqlx::Result<()> {
     let now = now();
-    for chunk in messages.chunks(2_000) {
+    // Fifty rows of ten parameters: see `rounds::PARAMS_PER_STATEMENT` on why statements stay small.
+    for chunk in messages.chunks(50) {
         let sql = format!(
             "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, list_unsubscribe, \
              next_attempt_at, created_at) VALUES {}",

@@ -92,8 +92,10 @@ pub struct GroupMember {
     pub email: String,
 }
 
-/// Rows per multi-row INSERT: well under both backends' limits on bound parameters.
-const PARAMS_PER_STATEMENT: usize = 30_000;
+/// Bound parameters per multi-row INSERT. Small on purpose: through sqlx-sqlite the cost of
+/// binding grows faster than the parameter count (measured on a 20,000-person round: 30,000 per
+/// statement took 16.6 s to write, 2,000 took 4.0 s, 500 took 2.7 s).
+const PARAMS_PER_STATEMENT: usize = 500;
 
 const ACTIVE: &str = "confirmed_at IS NOT NULL AND opted_out_at IS NULL AND auto_paused_at IS NULL \
                       AND (paused_through IS NULL OR paused_through < $1)";
