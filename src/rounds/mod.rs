@@ -408,9 +408,10 @@ impl Rounds {
             return Ok(0);
         }
         let recipients = self.store.checkin_recipients(round.id).await?;
+        let mut groups = HashMap::new();
         let mut messages = Vec::with_capacity(recipients.len());
         for member in &recipients {
-            let partners = self.partner_names(member.group_id, member.user_id).await?;
+            let partners = self.partner_names(&mut groups, member.group_id, member.user_id).await?;
             let email = CheckIn {
                 name: first_name(&member.name).to_owned(),
                 partners,
@@ -433,10 +434,18 @@ impl Rounds {
         Ok(messages.len())
     }
 
-    async fn partner_names(&self, group_id: i64, user_id: i64) -> anyhow::Result<String> {
-        let partners = self.store.group_partners(group_id).await?;
-        let names: Vec<String> =
-            partners.into_iter().filter(|p| p.user_id != user_id).map(|p| p.name).collect();
+    /// The names of `user_id`'s partners in `group_id`, reading each group once per batch.
+    async fn partner_names(
+        &self,
+        groups: &mut HashMap<i64, Vec<crate::store::rounds::Partner>>,
+        group_id: i64,
+        user_id: i64,
+    ) -> anyhow::Result<String> {
+        if let std::collections::hash_map::Entry::Vacant(entry) = groups.entry(group_id) {
+            entry.insert(self.store.group_partners(group_id).await?);
+        }
+        let names: Vec<&str> =
+            groups[&group_id].iter().filter(|p| p.user_id != user_id).map(|p| p.name.as_str()).collect();
         Ok(names.join(" and "))
     }
 
@@ -445,6 +454,7 @@ impl Rounds {
     pub async fn send_nudges(&self, now: i64) -> anyhow::Result<usize> {
         const TEN_WEEKS: i64 = 70 * 24 * 3600;
         let recipients = self.store.nudge_recipients(now - TEN_WEEKS).await?;
+        let mut groups = HashMap::new();
         let mut by_group: Vec<(i64, Vec<&crate::store::rounds::GroupMember>)> = Vec::new();
         for member in &recipients {
             match by_group.last_mut() {
@@ -458,7 +468,7 @@ impl Rounds {
             for member in members {
                 let email = Nudge {
                     name: first_name(&member.name).to_owned(),
-                    partners: self.partner_names(group_id, member.user_id).await?,
+                    partners: self.partner_names(&mut groups, group_id, member.user_id).await?,
                     profile_link: format!("{}/profile", self.base_url),
                 };
                 messages
