@@ -21,12 +21,7 @@ use crate::{
         Envelope, Transport,
         sender::{Sender, Tuning},
     },
-    matching::Weights,
-    rounds::{
-        Rounds,
-        links::LinkSigner,
-        schedule::{self, Schedule},
-    },
+    rounds::{Rounds, links::LinkSigner, schedule},
     store::{Store, sessions::DbSessionStore},
     web::{self, AppState, security::Limiters},
 };
@@ -39,7 +34,7 @@ pub struct Application {
     store: Store,
     limiters: Limiters,
     /// The round job and its timetable, when `serve` runs the schedule.
-    schedule: Option<(Rounds, Schedule)>,
+    schedule: Option<Rounds>,
     port: u16,
 }
 
@@ -86,7 +81,7 @@ pub async fn rounds(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow:
         store,
         links: LinkSigner::new(&link_key),
         base_url: config.base_url.clone(),
-        weights: Weights::default(),
+        defaults: crate::settings::SettingsForm::defaults(config),
         mail_wake: wake,
     })
 }
@@ -111,7 +106,7 @@ impl Application {
             store: store.clone(),
             links: LinkSigner::new(&link_key),
             base_url: config.base_url.clone(),
-            weights: Weights::default(),
+            defaults: crate::settings::SettingsForm::defaults(&config),
             mail_wake: wake.clone(),
         };
         let sender = mail_sender(&config, store.clone(), wake.clone()).await?;
@@ -132,7 +127,7 @@ impl Application {
         let router = web::router(state, key);
         let port = local.port();
         tracing::info!(address = %local, mail = sender.transport.describe(), "Coffee Rounds is ready");
-        let schedule = config.run_schedule.then(|| (rounds, config.schedule.clone()));
+        let schedule = config.run_schedule.then(|| rounds.clone());
         Ok(Self { listener, router, sender, store, limiters, schedule, port })
     }
 
@@ -160,8 +155,7 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let sender = tokio::spawn(self.sender.run(stop_rx.clone()));
         let housekeeping = tokio::spawn(housekeeping(self.store.clone(), self.limiters, stop_rx.clone()));
-        let scheduler =
-            self.schedule.map(|(rounds, schedule)| tokio::spawn(schedule::run(rounds, schedule, stop_rx)));
+        let scheduler = self.schedule.map(|rounds| tokio::spawn(schedule::run(rounds, stop_rx)));
         // Without TCP_NODELAY a response written in two parts waits on delayed ACKs (~40 ms).
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);

@@ -81,19 +81,22 @@ async fn round_service() -> anyhow::Result<(Config, crate::rounds::Rounds)> {
 }
 
 /// `--month`, or the next round's month by the configured schedule.
-fn month_or_next(config: &Config, month: Option<&str>) -> anyhow::Result<crate::matching::Month> {
+fn month_or_next(
+    schedule: &crate::rounds::schedule::Schedule,
+    month: Option<&str>,
+) -> anyhow::Result<crate::matching::Month> {
     match month {
         Some(m) => crate::matching::Month::parse(m)
             .map_err(|_| anyhow::anyhow!("--month must be YYYY-MM, not {m:?}")),
-        None => Ok(config.schedule.next_round(jiff::Timestamp::now())),
+        None => Ok(schedule.next_round(jiff::Timestamp::now())),
     }
 }
 
 /// `coffee-rounds round run [--month YYYY-MM] [--dry-run]`.
 pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
     use crate::rounds::Outcome;
-    let (config, rounds) = round_service().await?;
-    let month = month_or_next(&config, month)?;
+    let (_, rounds) = round_service().await?;
+    let month = month_or_next(&rounds.settings().await?.schedule, month)?;
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -146,10 +149,11 @@ pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()>
 
 /// `coffee-rounds round check-in [--month YYYY-MM]`.
 pub async fn round_check_in(month: Option<&str>) -> anyhow::Result<()> {
-    let (config, rounds) = round_service().await?;
+    let (_, rounds) = round_service().await?;
+    let schedule = rounds.settings().await?.schedule;
     let month = match month {
-        Some(_) => month_or_next(&config, month)?,
-        None => config.schedule.month_of(jiff::Timestamp::now()),
+        Some(_) => month_or_next(&schedule, month)?,
+        None => schedule.month_of(jiff::Timestamp::now()),
     };
     let sent = rounds.send_checkins(month).await?;
     println!("{sent} check-in emails queued for the {month} round.");

@@ -138,6 +138,120 @@ impl Dashboard {
     }
 }
 
+/// A round's meet rate, ready to show and to draw.
+#[derive(Clone, Debug)]
+pub struct RateBar {
+    pub month: String,
+    pub month_name: String,
+    pub groups: i64,
+    pub met: i64,
+    pub answered: i64,
+    /// Met groups as a whole percentage of groups.
+    pub rate: i64,
+    /// Length of the bar in SVG units (the full [`BAR_SPACE`] is 100 %).
+    pub length: i64,
+    pub offset: i64,
+}
+
+/// Outcomes over time: meet rate per round, and how far each person's network has reached, as
+/// distributions (never a list of names).
+pub struct Outcomes {
+    pub rounds: Vec<RateBar>,
+    /// Height of the meet-rate chart.
+    pub height: i64,
+    /// Met groups ÷ groups over every round.
+    pub overall: (i64, i64),
+    /// People ever placed in a group.
+    pub grouped: i64,
+    /// Of those, people who met at least one person.
+    pub met_someone: i64,
+    /// Of those, people who met people from two or more departments.
+    pub reached_two_departments: i64,
+    pub people_met: Chart,
+    pub departments_reached: Chart,
+}
+
+impl Outcomes {
+    pub async fn load(store: &Store) -> sqlx::Result<Self> {
+        let rounds: Vec<RateBar> = store
+            .round_outcomes()
+            .await?
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let rate = if r.groups > 0 { (r.met * 100 + r.groups / 2) / r.groups } else { 0 };
+                RateBar {
+                    month_name: Month::parse(&r.month).map_or_else(|_| r.month.clone(), |m| m.long_name()),
+                    month: r.month,
+                    groups: r.groups,
+                    met: r.met,
+                    answered: r.answered,
+                    rate,
+                    length: rate * BAR_SPACE / 100,
+                    offset: i as i64 * ROW_HEIGHT,
+                }
+            })
+            .collect();
+        let overall = rounds.iter().fold((0, 0), |(met, groups), r| (met + r.met, groups + r.groups));
+        let grouped = store.people_ever_grouped().await?;
+        let people = store.people_met_distribution().await?;
+        let departments = store.departments_reached_distribution().await?;
+        let met_someone: i64 = people.iter().map(|c| c.n).sum();
+        let reached_two_departments = departments.iter().filter(|c| c.key >= 2).map(|c| c.n).sum();
+        let nobody = (grouped - met_someone).max(0);
+        let people_met = Chart::new(buckets(
+            nobody,
+            &people,
+            &[
+                (1, 1, "1 person"),
+                (2, 2, "2 people"),
+                (3, 3, "3 people"),
+                (4, 4, "4 people"),
+                (5, 9, "5 to 9 people"),
+                (10, i64::MAX, "10 or more people"),
+            ],
+            "Nobody yet",
+        ));
+        let departments_reached = Chart::new(buckets(
+            nobody,
+            &departments,
+            &[
+                (1, 1, "1 department"),
+                (2, 2, "2 departments"),
+                (3, 3, "3 departments"),
+                (4, 4, "4 departments"),
+                (5, i64::MAX, "5 or more departments"),
+            ],
+            "None yet",
+        ));
+        Ok(Self {
+            height: (rounds.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT),
+            rounds,
+            overall,
+            grouped,
+            met_someone,
+            reached_two_departments,
+            people_met,
+            departments_reached,
+        })
+    }
+}
+
+/// Exact counts gathered into labelled ranges, after a first bucket for zero.
+fn buckets(
+    zero: i64,
+    counts: &[Count<i64>],
+    ranges: &[(i64, i64, &str)],
+    zero_label: &str,
+) -> Vec<(String, i64)> {
+    let mut out = vec![(zero_label.to_owned(), zero)];
+    for (low, high, label) in ranges {
+        let n = counts.iter().filter(|c| (*low..=*high).contains(&c.key)).map(|c| c.n).sum();
+        out.push(((*label).to_owned(), n));
+    }
+    out
+}
+
 /// The Unix time of the first second of `month`, UTC.
 fn first_second(month: Month) -> i64 {
     let m = time::Month::try_from(month.month()).unwrap_or(time::Month::January);
@@ -253,7 +367,7 @@ pub struct PreviewView {
 }
 
 impl PreviewView {
-    pub fn new(preview: &crate::rounds::Preview, weights: crate::matching::Weights) -> Self {
+    pub fn new(preview: &crate::rounds::Preview) -> Self {
         let name = |id: &crate::matching::ParticipantId| {
             preview.person(id).map_or_else(|| id.as_str().to_owned(), |p| p.name.clone())
         };
@@ -294,7 +408,7 @@ impl PreviewView {
             })
             .collect();
         let sit_outs = preview.plan.sit_outs.iter().map(|s| (name(&s.id), s.reason.describe())).collect();
-        Self { month: preview.month, groups, sit_outs, weights }
+        Self { month: preview.month, groups, sit_outs, weights: preview.weights.clone() }
     }
 }
 
@@ -446,6 +560,22 @@ mod tests {
         for plain in ["Ana", "", "a=b", "O'Neil", "1-2"] {
             assert_eq!(csv_cell(plain), plain);
         }
+    }
+
+    #[test]
+    fn exact_counts_fall_into_their_ranges() {
+        let counts = vec![
+            Count { key: 1, n: 5 },
+            Count { key: 5, n: 2 },
+            Count { key: 9, n: 1 },
+            Count { key: 10, n: 3 },
+            Count { key: 40, n: 1 },
+        ];
+        let got =
+            buckets(7, &counts, &[(1, 1, "one"), (2, 9, "two to nine"), (10, i64::MAX, "ten+")], "none");
+        let want: Vec<(String, i64)> =
+            vec![("none".into(), 7), ("one".into(), 5), ("two to nine".into(), 3), ("ten+".into(), 4)];
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod mail;
 pub mod matching;
 pub mod months;
 pub mod plan;
+pub mod roster;
 pub mod rounds;
+pub mod settings;
 pub mod store;
 pub mod web;

@@ -400,3 +400,281 @@ both_backends! {
         app.stop().await;
     }
 }
+
+/// The settings form's fields with their default values, changed by `changes`.
+fn settings_fields(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut fields = vec![
+        ("allowed_email_domains", ""),
+        ("timezone", "UTC"),
+        ("round_day", "first-monday"),
+        ("round_time", "09:00"),
+        ("checkin_day", "15"),
+        ("weight_department", "40"),
+        ("weight_role", "20"),
+        ("weight_gap_0", "0"),
+        ("weight_gap_1", "30"),
+        ("weight_gap_2", "30"),
+        ("weight_gap_3", "10"),
+        ("weight_gap_4", "0"),
+        ("repeat_penalty", "20"),
+        ("repeat_window", "6"),
+        ("jitter", "10"),
+    ];
+    for (name, value) in changes {
+        fields.iter_mut().find(|(n, _)| n == name).expect("a settings field").1 = value;
+    }
+    fields
+}
+
+/// Posts a roster to the import form as a file upload (or, with `mode` "valid", as the kept text).
+async fn upload_roster(app: &TestApp, roster: &str, mode: &str) -> reqwest::Response {
+    let token = app.csrf(&app.client, "/coordinator/import").await;
+    let form = reqwest::multipart::Form::new().text("csrf_token", token).text("mode", mode.to_owned());
+    let form = if mode == "valid" {
+        form.text("roster_text", roster.to_owned())
+    } else {
+        let file = reqwest::multipart::Part::bytes(roster.as_bytes().to_vec())
+            .file_name("roster.csv")
+            .mime_str("text/csv")
+            .unwrap();
+        form.part("roster", file)
+    };
+    app.client.post(app.url("/coordinator/import")).multipart(form).send().await.unwrap()
+}
+
+async fn users_in(app: &TestApp, column: &str, value: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM users WHERE {column} = $1"))
+        .bind(value)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    n
+}
+
+both_backends! {
+    async fn settings_are_checked_kept_on_error_audited_and_used_by_preview_signup_and_rounds(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        hospital(&app).await;
+        let page = app.get("/coordinator/settings").await.text().await.unwrap();
+        assert!(page.contains("id=\"weight_department\" name=\"weight_department\" type=\"number\" inputmode=\"numeric\" min=\"0\" max=\"200\" step=\"1\" value=\"40\""), "{page}");
+
+        let bad = settings_fields(&[("weight_department", "-5"), ("timezone", "Mars/Olympus"), ("round_time", "25:00")]);
+        let refused = app.submit("/coordinator/settings", "/coordinator/settings", &bad).await;
+        assert_eq!(refused.status(), 422);
+        let refused = refused.text().await.unwrap();
+        assert!(refused.contains("Use a whole number from 0 to 200."));
+        assert!(refused.contains("Use a time zone name such as Europe/London"));
+        assert!(refused.contains("Write the time as HH:MM"));
+        assert!(refused.contains("value=\"Mars/Olympus\""), "the input is kept");
+        assert_eq!(app.count("settings").await, 0, "nothing saved from a refused form");
+
+        // "Preview with these weights" shows their effect without saving them.
+        let query: String = settings_fields(&[("weight_department", "7")]).iter().map(|(k, v)| format!("{k}={v}&")).collect();
+        let proposed = app.get(&format!("/coordinator/preview?{query}")).await.text().await.unwrap();
+        assert!(proposed.contains("not saved"), "{proposed}");
+        assert!(proposed.contains("<th scope=\"row\">Different departments</th><td class=\"num\">7</td>"));
+        assert_eq!(app.count("settings").await, 0);
+        assert_eq!(app.count("rounds").await, 0);
+
+        let good = settings_fields(&[("weight_department", "90"), ("allowed_email_domains", "Hospital.test, clinic.test"), ("round_day", "3"), ("checkin_day", "20")]);
+        let saved = app.submit("/coordinator/settings", "/coordinator/settings", &good).await;
+        assert_eq!(saved.status(), 200);
+        let saved = saved.text().await.unwrap();
+        assert!(saved.contains("Settings saved"), "{saved}");
+        assert!(saved.contains("value=\"hospital.test, clinic.test\""), "stored tidied");
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">settings changed</th>")), "{audit}");
+        assert!(audit.contains("weight_department: &#34;40&#34; → &#34;90&#34;") || audit.contains("weight_department: &quot;40&quot; → &quot;90&quot;"), "{audit}");
+
+        let preview = app.get("/coordinator/preview").await.text().await.unwrap();
+        assert!(preview.contains("<th scope=\"row\">Different departments</th><td class=\"num\">90</td>"));
+        assert!(!preview.contains("not saved"));
+
+        let elsewhere = app.sign_up("someone@elsewhere.org", PASSWORD).await.text().await.unwrap();
+        assert!(elsewhere.contains("ending in hospital.test or clinic.test"), "{elsewhere}");
+
+        app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
+        let (weights,): (String,) = sqlx::query_as("SELECT weights FROM rounds").fetch_one(app.store.pool()).await.unwrap();
+        assert!(weights.contains("department: 90"), "the round used the saved weights: {weights}");
+        app.stop().await;
+    }
+
+    async fn lists_are_added_renamed_and_merged_and_profiles_follow(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        app.add_participant("Ana Souza", "Nurse", 1, "Cardiology").await;
+        app.add_participant("Typed Cardio", "Nurse", 1, "Cardio").await;
+        let cardiology_before = users_in(&app, "department", "Cardiology").await;
+
+        let edit = |fields: Vec<(&'static str, &'static str)>| {
+            let app = &app;
+            async move {
+                let mut fields = fields;
+                fields.push(("kind", "departments"));
+                app.submit("/coordinator/settings", "/coordinator/lists", &fields).await
+            }
+        };
+        let settings = app.get("/coordinator/settings").await.text().await.unwrap();
+        assert!(settings.contains("Typed Cardio") || settings.contains("Cardio <span class=\"tag\">typed under Other</span>"), "{settings}");
+
+        let added = edit(vec![("action", "add"), ("name", "  Sleep   medicine ")]).await.text().await.unwrap();
+        assert!(added.contains("Added the department Sleep medicine."), "{added}");
+        let signup = app.new_browser().get(app.url("/signup")).send().await.unwrap().text().await.unwrap();
+        assert!(signup.contains("<option>Sleep medicine</option>"), "offered at sign-up:\n{signup}");
+
+        let taken = edit(vec![("action", "add"), ("name", "sleep MEDICINE")]).await;
+        assert_eq!(taken.status(), 422);
+        let taken = taken.text().await.unwrap();
+        assert!(taken.contains("The list already has sleep MEDICINE."), "{taken}");
+        assert!(taken.contains("value=\"sleep MEDICINE\""), "the input is kept");
+
+        let renamed = edit(vec![("action", "rename"), ("from", "Cardiology"), ("name", "Heart Centre")]).await.text().await.unwrap();
+        assert!(renamed.contains(&format!("{cardiology_before} profiles now show the new name")), "{renamed}");
+        assert_eq!(users_in(&app, "department", "Cardiology").await, 0);
+        assert_eq!(users_in(&app, "department", "Heart Centre").await, cardiology_before);
+
+        let into_itself = edit(vec![("action", "merge"), ("from", "Heart Centre"), ("into", "heart centre")]).await;
+        assert_eq!(into_itself.status(), 422);
+        let merged = edit(vec![("action", "merge"), ("from", "Cardio"), ("into", "Heart Centre")]).await.text().await.unwrap();
+        assert!(merged.contains("Merged Cardio into Heart Centre; 1 profiles moved."), "{merged}");
+        assert_eq!(users_in(&app, "department", "Heart Centre").await, cardiology_before + 1);
+        let departments = app.store.departments().await.unwrap();
+        assert!(departments.contains(&"Heart Centre".to_owned()) && !departments.iter().any(|d| d == "Cardiology" || d == "Cardio"));
+
+        let roles = app.submit("/coordinator/settings", "/coordinator/lists", &[("kind", "roles"), ("action", "merge"), ("from", "Nurse"), ("into", "Physician")]).await.text().await.unwrap();
+        assert!(roles.contains("Merged Nurse into Physician"), "{roles}");
+        assert_eq!(users_in(&app, "role", "Nurse").await, 0);
+
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert_eq!(audit.matches(&format!("<td>{me}</td><th scope=\"row\">list changed</th>")).count(), 4, "{audit}");
+        app.stop().await;
+    }
+
+    async fn a_roster_with_bad_rows_reports_each_line_and_column_and_imports_only_when_asked(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        let (_, existing) = app.add_participant("Already Here", "Physician", 3, "Surgery").await;
+        let new_a = unique_email("invited.a");
+        let new_b = unique_email("invited.b");
+        let new_c = unique_email("invited.c");
+        let roster = format!(
+            "email,name,profession,career_stage,department\n\
+             {new_a},Ines Invited,Nurse,Trainee,Cardiology\n\
+             not-an-email,Bad Email,Nurse,1,Cardiology\n\
+             {existing},Renamed By Roster,Nurse,0,Pharmacy\n\
+             {new_c},Omar Invited,Astronaut,7,Oncology\n\
+             {new_b},Omar Invited,Physician,Senior,Oncology\n"
+        );
+        let users = app.count("users").await;
+        let outbox = app.count("outbox").await;
+        let report = upload_roster(&app, &roster, "check").await;
+        assert_eq!(report.status(), 422);
+        let report = report.text().await.unwrap();
+        assert!(report.contains("Nothing has been imported: 2 lines have errors"), "{report}");
+        for (line, column) in [(3, 1), (5, 3), (5, 4)] {
+            assert!(report.contains(&format!("data-line=\"{line}\" data-column=\"{column}\"")), "line {line} column {column}:\n{report}");
+        }
+        assert_eq!(report.matches("data-line=").count(), 3, "only the bad cells are reported");
+        assert!(report.contains("Import the 3 valid rows"));
+        assert_eq!((app.count("users").await, app.count("outbox").await), (users, outbox), "nothing imported");
+
+        let done = upload_roster(&app, &roster, "valid").await;
+        assert_eq!(done.status(), 200);
+        let done = done.text().await.unwrap();
+        assert!(done.contains("2 invitations sent"), "{done}");
+        assert!(done.contains(&format!("line 4: {existing}")), "the existing account is named, left as it is");
+        assert_eq!(app.count("users").await, users + 2);
+        let (name, role): (String, String) = sqlx::query_as("SELECT name, role FROM users WHERE email = $1").bind(&existing).fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!((name.as_str(), role.as_str()), ("Already Here", "Physician"), "an existing account is untouched");
+        assert!(app.all_emails_to(&existing, std::time::Duration::from_millis(300)).await.is_empty(), "and not emailed");
+
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">import</th><td>roster: 2 invited, 1 already had accounts, 2 rows with errors left out")), "{audit}");
+
+        // The invitation's link lets the person choose a password, which also confirms the address.
+        let invitation = app.email_to(&new_a).await;
+        assert!(invitation.subject.contains("invited"), "{}", invitation.subject);
+        let link = invitation.link(&format!("{}/password/reset?token=", app.base));
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let browser = app.new_browser();
+        let chosen = app.submit_as(&browser, &link.replacen(&app.base, "", 1), "/password/reset", &[("token", &token), ("password", PASSWORD)]).await;
+        assert_eq!(chosen.status(), 200);
+        let login = app.log_in(&browser, &new_a, PASSWORD).await;
+        assert!(login.url().path().starts_with("/profile"), "the invited person is in: {}", login.url());
+        let profile = browser.get(app.url("/profile")).send().await.unwrap().text().await.unwrap();
+        assert!(profile.contains("Ines Invited"));
+        app.stop().await;
+    }
+
+    async fn outcomes_match_an_independent_count_and_name_nobody(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        let rounds = app.rounds().await;
+        for m in ["2027-01", "2027-02"] {
+            rounds.run(Month::parse(m).unwrap(), false, &Quiet).await.unwrap();
+        }
+        // The first group of each round met, and in January the second too.
+        sqlx::query("UPDATE round_groups SET status = 'met' WHERE position = 0 OR (position = 1 AND round_id = (SELECT id FROM rounds WHERE month = '2027-01'))")
+            .execute(app.store.pool()).await.unwrap();
+
+        let rows: Vec<(i64, String, String, i64, String)> = sqlx::query_as(
+            "SELECT g.id, r.month, g.status, m.user_id, u.department FROM group_members m \
+             JOIN round_groups g ON g.id = m.group_id JOIN rounds r ON r.id = g.round_id JOIN users u ON u.id = m.user_id",
+        ).fetch_all(app.store.pool()).await.unwrap();
+        let body = app.get("/coordinator/outcomes").await.text().await.unwrap();
+        for month in ["2027-01", "2027-02"] {
+            let groups: std::collections::BTreeSet<i64> = rows.iter().filter(|r| r.1 == month).map(|r| r.0).collect();
+            let met: std::collections::BTreeSet<i64> = rows.iter().filter(|r| r.1 == month && r.2 == "met").map(|r| r.0).collect();
+            let rate = (met.len() * 100 + groups.len() / 2) / groups.len();
+            let marker = format!("<tr data-month=\"{month}\">");
+            let row = &body[body.find(&marker).expect("the round is listed")..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            // Every met group answered; nobody answered "not yet".
+            let (n, m) = (groups.len(), met.len());
+            assert!(row.contains(&format!("<td class=\"num\">{n}</td><td class=\"num\">{m}</td><td class=\"num\">{m}</td><td class=\"num\">{rate}%</td>")), "{row}");
+        }
+        // People met and departments reached, per person, computed here from the raw rows.
+        let mut met_by: std::collections::BTreeMap<i64, std::collections::BTreeSet<i64>> = Default::default();
+        let department: std::collections::BTreeMap<i64, String> = rows.iter().map(|r| (r.3, r.4.clone())).collect();
+        for a in rows.iter().filter(|r| r.2 == "met") {
+            for b in rows.iter().filter(|b| b.0 == a.0 && b.3 != a.3) {
+                met_by.entry(a.3).or_default().insert(b.3);
+            }
+        }
+        let everyone: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.3).collect();
+        let nobody = everyone.len() - met_by.len();
+        let with = |n: usize| met_by.values().filter(|s| s.len() == n).count() as i64;
+        assert_eq!(row_count(&body, "Nobody yet"), Some(nobody as i64), "{body}");
+        assert_eq!(row_count(&body, "1 person"), Some(with(1)));
+        assert_eq!(row_count(&body, "2 people"), Some(with(2)));
+        let reached = |n: usize| met_by.values().filter(|s| s.iter().map(|id| &department[id]).collect::<std::collections::BTreeSet<_>>().len() == n).count() as i64;
+        assert_eq!(row_count(&body, "1 department"), Some(reached(1)));
+        assert_eq!(row_count(&body, "2 departments"), Some(reached(2)));
+        assert!(body.contains(&format!("<strong>{}</strong> of the {} people matched so far", met_by.len(), everyone.len())), "{body}");
+        for name in ["Ana Souza", "Ben Okafor", "Chen Wei", "Dana Levi", "Eli Park"] {
+            assert!(!body.contains(name), "nobody is named: {name}");
+        }
+        app.stop().await;
+    }
+
+    async fn a_coordinator_removes_another_coordinators_role_but_not_their_own(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        let (_, other) = app.add_participant("Second Coordinator", "Nurse", 2, "Surgery").await;
+        app.store.set_coordinator(&other, true, &Actor::command_line()).await.unwrap();
+        let page = app.get("/coordinator/coordinators").await.text().await.unwrap();
+        assert_eq!(page.matches("action=\"/coordinator/coordinators/remove\"").count(), 1, "no Remove button on one's own row");
+
+        let own = app.submit("/coordinator/coordinators", "/coordinator/coordinators/remove", &[("email", &me)]).await.text().await.unwrap();
+        assert!(own.contains("You cannot remove your own coordinator role here"), "{own}");
+        let removed = app.submit("/coordinator/coordinators", "/coordinator/coordinators/remove", &[("email", &other)]).await.text().await.unwrap();
+        assert!(removed.contains(&format!("{other} is no longer a coordinator.")), "{removed}");
+        let coordinators: Vec<String> = app.store.coordinators().await.unwrap().into_iter().map(|c| c.email).collect();
+        assert_eq!(coordinators, vec![me.clone()]);
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">role removed</th><td>{other}</td>")), "{audit}");
+        app.stop().await;
+    }
+}

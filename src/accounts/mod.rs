@@ -20,7 +20,7 @@ use crate::{
     domain::{self, Email, Password, PersonName},
     mail::{
         self,
-        messages::{AlreadyRegistered, Confirm, Email as _, PasswordChanged, Reset},
+        messages::{AlreadyRegistered, Confirm, Email as _, Invitation, PasswordChanged, Reset},
     },
     months::{Calendar, Month},
     store::{
@@ -147,6 +147,21 @@ pub enum Participation {
     OptedOut,
 }
 
+/// How long an invitation link from a roster import stays valid.
+pub const INVITATION_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
+
+/// The password hash of an invited account until its owner chooses a password: not a PHC string,
+/// so no password matches it.
+pub const INVITED_HASH: &str = "!invited";
+
+/// What an import did.
+#[derive(Clone, Debug, Default)]
+pub struct Invited {
+    pub count: usize,
+    /// (line, email) of the rows whose address already had an account, left untouched.
+    pub existing: Vec<(u64, String)>,
+}
+
 /// Why a login was refused. The two cases a stranger could tell apart are one.
 #[derive(Debug)]
 pub enum LoginRefusal {
@@ -207,10 +222,11 @@ impl Accounts {
     pub async fn sign_up(&self, input: &SignupInput) -> Result<()> {
         let mut errors = FieldErrors::default();
         let email = errors.take("email", Email::parse(&input.email));
+        let allowed = crate::settings::Settings::load(&self.store, &self.config).await?.allowed_email_domains;
         if let Some(email) = &email
-            && !email.is_allowed(&self.config.allowed_email_domains)
+            && !email.is_allowed(&allowed)
         {
-            let domains = self.config.allowed_email_domains.join(" or ");
+            let domains = allowed.join(" or ");
             errors.add("email", format!("Use your institutional email address (ending in {domains})."));
         }
         let password = errors.take("password", Password::parse(&input.password));
@@ -233,7 +249,14 @@ impl Accounts {
                 .fetch_one(&mut *tx)
                 .await?;
                 match existing {
-                    (id, name, None) => self.queue_confirmation(&mut tx, id, &name, email.as_str()).await?,
+                    (id, _, None) => {
+                        // Not confirmed yet (an invitation, or an earlier sign-up): this sign-up's
+                        // password and profile replace the old ones and earlier links stop
+                        // working, so the person can log in with the password they just chose.
+                        Store::replace_unconfirmed(&mut tx, id, &hash, &profile).await?;
+                        tokens::revoke_all(&mut tx, id, Purpose::Confirm).await?;
+                        self.queue_confirmation(&mut tx, id, &profile.name, email.as_str()).await?
+                    }
                     (id, name, Some(_)) => {
                         let message = AlreadyRegistered {
                             name,
@@ -346,6 +369,58 @@ impl Accounts {
         tx.commit().await?;
         self.mail_wake.notify_one();
         Ok(())
+    }
+
+    /// Creates an unconfirmed account and emails an invitation for each roster row whose address
+    /// has no account yet; accounts that exist are left exactly as they are. The invitation link
+    /// is a password link that also confirms the address. Logged in the audit log as `actor`'s
+    /// import, with `skipped` rows that had errors.
+    #[tracing::instrument(skip_all, fields(rows = rows.len()))]
+    pub async fn invite(
+        &self,
+        rows: &[crate::roster::RosterRow],
+        skipped: usize,
+        actor: &crate::store::coordinators::Actor,
+    ) -> Result<Invited> {
+        let ttl = INVITATION_TTL.as_secs();
+        let mut invited = Invited::default();
+        let mut tx = self.store.pool().begin().await?;
+        for row in rows {
+            let profile = Profile {
+                name: row.name.clone(),
+                role: row.role.clone(),
+                level: row.level,
+                department: row.department.clone(),
+            };
+            let Some(user_id) =
+                Store::insert_user(&mut tx, row.email.as_str(), INVITED_HASH, &profile).await?
+            else {
+                invited.existing.push((row.line, row.email.as_str().to_owned()));
+                continue;
+            };
+            let (token, hash) = new_token();
+            tokens::insert(&mut tx, &hash, user_id, Purpose::Reset, ttl as i64).await?;
+            let message = Invitation {
+                name: row.name.clone(),
+                link: self.link("/password/reset", &token),
+                days: ttl / 86_400,
+                role: row.role.clone(),
+                stage: domain::stage_name(row.level),
+                department: row.department.clone(),
+            }
+            .to_message(Some(user_id), row.email.as_str())?;
+            mail::queue(&mut tx, &message).await?;
+            invited.count += 1;
+        }
+        let detail = format!(
+            "roster: {} invited, {} already had accounts, {skipped} rows with errors left out",
+            invited.count,
+            invited.existing.len()
+        );
+        Store::audit_in(&mut tx, actor, "import", &detail).await?;
+        tx.commit().await?;
+        self.mail_wake.notify_one();
+        Ok(invited)
     }
 
     /// Whether a reset link can still be used (for the landing page).

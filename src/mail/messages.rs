@@ -75,6 +75,15 @@ email!(Reset, "reset", "email/reset.txt", "email/reset.html", |_| "Reset your Co
     minutes: u64,
 });
 
+email!(Invitation, "invitation", "email/invitation.txt", "email/invitation.html", |_| "You are invited to Coffee Rounds".to_owned(), {
+    name: String,
+    link: String,
+    days: u64,
+    role: String,
+    stage: String,
+    department: String,
+});
+
 email!(
     PasswordChanged,
     "password_changed",

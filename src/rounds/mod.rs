@@ -57,7 +57,7 @@ pub enum Outcome {
     /// The month's round exists; nothing was changed.
     AlreadyRan(Month),
     /// `--dry-run`: the groups that would be made, nothing written.
-    DryRun(Preview),
+    DryRun(Box<Preview>),
 }
 
 /// Figures of a round that was written.
@@ -81,6 +81,8 @@ pub struct Preview {
     pub month: Month,
     pub plan: Plan,
     pub people: HashMap<i64, Participant>,
+    /// The weights the plan was made with.
+    pub weights: Weights,
 }
 
 impl Preview {
@@ -103,7 +105,8 @@ pub struct Rounds {
     pub store: Store,
     pub links: LinkSigner,
     pub base_url: String,
-    pub weights: Weights,
+    /// The settings that apply where none were saved from the dashboard (the environment's).
+    pub defaults: crate::settings::SettingsForm,
     pub mail_wake: Arc<Notify>,
 }
 
@@ -195,13 +198,34 @@ impl Rounds {
         message
     }
 
-    /// Runs the round of `month` (or, with `dry_run`, only shows it).
-    #[tracing::instrument(skip(self, progress))]
+    /// The settings in force: the defaults with those saved from the dashboard over them.
+    pub async fn settings(&self) -> sqlx::Result<crate::settings::Settings> {
+        Ok(crate::settings::Settings::from_saved(self.defaults.clone(), &self.store.stored_settings().await?))
+    }
+
+    /// Runs the round of `month` (or, with `dry_run`, only shows it) with the weights in force.
     pub async fn run(&self, month: Month, dry_run: bool, progress: &dyn Progress) -> anyhow::Result<Outcome> {
+        self.run_with(month, dry_run, None, progress).await
+    }
+
+    /// Runs the round of `month`, with `weights` instead of those in force when given (a preview
+    /// of weights not saved yet).
+    #[tracing::instrument(skip(self, progress))]
+    pub async fn run_with(
+        &self,
+        month: Month,
+        dry_run: bool,
+        weights: Option<Weights>,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<Outcome> {
         let key = month.to_string();
         if !dry_run && self.store.round_by_month(&key).await?.is_some() {
             return Ok(Outcome::AlreadyRan(month));
         }
+        let weights = match weights {
+            Some(weights) => weights,
+            None => self.settings().await?.weights,
+        };
         let auto_paused = if dry_run { 0 } else { self.auto_pause(month).await? };
 
         let started = std::time::Instant::now();
@@ -234,7 +258,7 @@ impl Rounds {
                 })
                 .collect(),
             month,
-            weights: self.weights.clone(),
+            weights: weights.clone(),
             seed: matching::default_seed(month),
         };
         let plan = tokio::task::spawn_blocking(move || matching::plan(&input))
@@ -245,9 +269,9 @@ impl Rounds {
         let people: HashMap<i64, Participant> = people.into_iter().map(|p| (p.id, p)).collect();
         if dry_run {
             progress.finish();
-            return Ok(Outcome::DryRun(Preview { month, plan, people }));
+            return Ok(Outcome::DryRun(Box::new(Preview { month, plan, people, weights })));
         }
-        let outcome = self.write(Preview { month, plan, people }, auto_paused, progress).await?;
+        let outcome = self.write(Preview { month, plan, people, weights }, auto_paused, progress).await?;
         Ok(match outcome {
             Outcome::Created(mut summary) => {
                 summary.seconds = [loaded, matched, started.elapsed().as_secs_f64() - loaded - matched];
@@ -264,7 +288,7 @@ impl Rounds {
         auto_paused: usize,
         progress: &dyn Progress,
     ) -> anyhow::Result<Outcome> {
-        let Preview { month, plan, people } = &preview;
+        let Preview { month, plan, people, weights } = &preview;
         let key = month.to_string();
         let id_of = |p: &ParticipantId| p.as_str().parse::<i64>().ok().filter(|id| people.contains_key(id));
         progress.step("Writing groups and emails", (plan.groups.len() + plan.sit_outs.len()) as u64);
@@ -290,7 +314,7 @@ impl Rounds {
         let mut tx: sqlx::Transaction<'_, Any> = self.store.pool().begin().await?;
         let counts =
             (people.len() as i64, groups.len() as i64, sit_outs.len() as i64, plan.stats.total_score);
-        let weights = format!("{:?}", self.weights);
+        let weights = format!("{weights:?}");
         let Some(round_id) = self
             .store
             .insert_round(&mut tx, &key, matching::default_seed(*month) as i64, &weights, counts)

@@ -126,28 +126,41 @@ pub async fn catch_up(rounds: &Rounds, schedule: &Schedule, now: Timestamp) -> a
     Ok(())
 }
 
-/// Runs the schedule until `stop` turns true.
-pub async fn run(rounds: Rounds, schedule: Schedule, mut stop: watch::Receiver<bool>) {
+/// Longest sleep between two reads of the schedule in force.
+pub const RECHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+/// Runs the schedule in force until `stop` turns true. The schedule is read again at every wake,
+/// so a change saved from the dashboard (by this instance or another) applies within
+/// [`RECHECK_INTERVAL`].
+pub async fn run(rounds: Rounds, mut stop: watch::Receiver<bool>) {
     // Nudges fall due at any hour; look for them a few times a day.
     const NUDGE_INTERVAL: Duration = Duration::from_secs(6 * 3600);
     while !*stop.borrow() {
         let now = Timestamp::now();
-        if let Err(err) = catch_up(&rounds, &schedule, now).await {
-            tracing::error!(
-                error = format!("{err:#}"),
-                "scheduled round work failed; retrying in 10 minutes"
-            );
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-                _ = stop.changed() => {}
+        let work = async {
+            let schedule = rounds.settings().await?.schedule;
+            catch_up(&rounds, &schedule, now).await?;
+            anyhow::Ok(schedule)
+        };
+        let schedule = match work.await {
+            Ok(schedule) => schedule,
+            Err(err) => {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "scheduled round work failed; retrying in 10 minutes"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
             }
-            continue;
-        }
+        };
         let until = schedule.next_wake(now);
         let wait = Duration::from_secs(until.as_second().saturating_sub(now.as_second()).max(1) as u64);
         tracing::info!(next = %until, "round schedule sleeping");
         tokio::select! {
-            _ = tokio::time::sleep(wait.min(NUDGE_INTERVAL)) => {}
+            _ = tokio::time::sleep(wait.min(NUDGE_INTERVAL).min(RECHECK_INTERVAL)) => {}
             _ = stop.changed() => {}
         }
     }

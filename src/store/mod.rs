@@ -9,9 +9,11 @@ pub mod coordinators;
 pub mod dashboard;
 pub mod lists;
 pub mod outbox;
+pub mod outcomes;
 pub mod rounds;
 pub mod secrets;
 pub mod sessions;
+pub mod settings;
 pub mod tokens;
 pub mod users;
 
@@ -39,7 +41,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    lists_cache: lists::ListsCache,
+    lists_cache: lists::Cached<lists::Lists>,
+    settings_cache: lists::Cached<settings::Stored>,
 }
 
 impl Store {
@@ -81,7 +84,7 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
-        Ok(Self { pool, backend, lists_cache: lists::ListsCache::default() })
+        Ok(Self { pool, backend, lists_cache: Default::default(), settings_cache: Default::default() })
     }
 
     /// Applies the migrations of this backend that have not run yet.

@@ -87,6 +87,29 @@ impl Store {
         Ok(id.map(|(id,)| id))
     }
 
+    /// Gives an account that is still unconfirmed a new password hash and profile.
+    pub async fn replace_unconfirmed(
+        tx: &mut Transaction<'_, Any>,
+        user_id: i64,
+        password_hash: &str,
+        profile: &Profile,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, name = $3, role = $4, level = $5, department = $6, \
+             updated_at = $7 WHERE id = $1 AND confirmed_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .bind(&profile.name)
+        .bind(&profile.role)
+        .bind(profile.level)
+        .bind(&profile.department)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Marks the account confirmed (first confirmation wins; later ones change nothing).
     pub async fn confirm_user(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<()> {
         sqlx::query(

@@ -18,6 +18,8 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    #[error("body too large")]
+    TooLarge,
     /// Too many attempts; try again after this many seconds.
     #[error("rate limited")]
     RateLimited(u64),
@@ -84,6 +86,12 @@ impl IntoResponse for AppError {
             Self::BadRequest(why) => {
                 (StatusCode::BAD_REQUEST, "Something was wrong with that request", (*why).to_owned())
             }
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "That was too much to send",
+                "The form or file was larger than Coffee Rounds accepts. A roster file may be up to 2 MB; split a larger one."
+                    .to_owned(),
+            ),
             Self::RateLimited(secs) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts",

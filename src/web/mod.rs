@@ -42,9 +42,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The month of the next round, by the configured schedule and time zone.
-    pub fn next_round(&self) -> crate::matching::Month {
-        self.config.schedule.next_round(jiff::Timestamp::now())
+    /// The settings in force (the environment's, with those saved from the dashboard over them).
+    pub async fn settings(&self) -> sqlx::Result<crate::settings::Settings> {
+        crate::settings::Settings::load(&self.store, &self.config).await
+    }
+
+    /// The month of the next round, by the schedule in force.
+    pub async fn next_round(&self) -> sqlx::Result<crate::matching::Month> {
+        Ok(self.settings().await?.next_round())
     }
 }
 
@@ -146,7 +151,8 @@ pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Rout
         .fallback(not_found)
         .layer(middleware::from_fn(security::require_csrf))
         .layer(sessions)
-        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(RequestBodyLimitLayer::new(security::MAX_UPLOAD_BYTES + 64 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(security::MAX_UPLOAD_BYTES + 64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http());
     for (name, value) in security::headers(https) {

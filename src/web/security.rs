@@ -23,8 +23,12 @@ use crate::config::RateLimits;
 const CSRF_KEY: &str = "csrf";
 /// Form field (or `X-CSRF-Token` header) that carries it.
 pub const CSRF_FIELD: &str = "csrf_token";
-/// Largest form body the CSRF check reads; the body limit layer refuses larger ones first.
+/// Largest form body the CSRF check reads.
 const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Largest file upload (a roster CSV of some 25,000 people); the app's body limit matches it.
+pub const MAX_UPLOAD_BYTES: usize = 2 * 1024 * 1024;
+/// The only addresses that take `multipart/form-data` (file uploads).
+const UPLOAD_PATHS: &[&str] = &["/coordinator/import"];
 
 /// The headers every response carries.
 pub fn headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
@@ -87,19 +91,47 @@ pub async fn require_csrf(session: Session, request: Request, next: Next) -> Res
     };
     let (parts, body) = request.into_parts();
     let header_token = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return AppError::BadRequest("The form was too large.").into_response(),
+    let boundary = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/"))
+        .map(|v| multer::parse_boundary(v).ok());
+    let limit = match &boundary {
+        Some(_) if UPLOAD_PATHS.contains(&parts.uri.path()) => MAX_UPLOAD_BYTES,
+        Some(_) => return AppError::BadRequest("This form does not take files.").into_response(),
+        None => MAX_FORM_BYTES,
     };
-    let given = header_token.or_else(|| {
-        form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned())
-    });
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => return AppError::TooLarge.into_response(),
+    };
+    let given = match (header_token, boundary) {
+        (Some(token), _) => Some(token),
+        (None, Some(Some(boundary))) => multipart_token(bytes.clone(), boundary).await,
+        (None, Some(None)) => None,
+        (None, None) => {
+            form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned())
+        }
+    };
     match given {
         Some(given) if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) => {
             next.run(Request::from_parts(parts, Body::from(bytes))).await
         }
         _ => csrf_refusal(),
     }
+}
+
+/// The CSRF field of a `multipart/form-data` body.
+async fn multipart_token(bytes: axum::body::Bytes, boundary: String) -> Option<String> {
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some(CSRF_FIELD) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 fn csrf_refusal() -> Response {

@@ -35,7 +35,7 @@ async fn signup_page(
     values: SignupInput,
     errors: FieldErrors,
 ) -> AppResult<SignupPage> {
-    let domains = &state.config.allowed_email_domains;
+    let domains = state.settings().await?.allowed_email_domains;
     let domains_hint = if domains.is_empty() {
         String::new()
     } else {

@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use axum::{
     Router,
     extract::{FromRequestParts, Path, Query, State},
-    http::{header, request::Parts},
+    http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
     routing::{MethodRouter, get, post},
 };
@@ -15,9 +15,10 @@ use tower_sessions::Session;
 
 use super::Choices;
 use crate::{
-    coordinator::{Dashboard, Export, PreviewView, RoundDetail},
+    coordinator::{Dashboard, Export, Outcomes, PreviewView, RoundDetail},
     months::{Calendar, Month},
     rounds::{Outcome, Quiet},
+    settings::SettingsForm,
     store::{
         coordinators::{Actor, AuditEntry, CoordinatorRow},
         dashboard::{Filter, RoundRow},
@@ -44,6 +45,13 @@ pub const COORDINATOR_ROUTES: &[(&str, &str)] = &[
     ("GET", "/coordinator/export/results.csv"),
     ("GET", "/coordinator/coordinators"),
     ("POST", "/coordinator/coordinators"),
+    ("POST", "/coordinator/coordinators/remove"),
+    ("GET", "/coordinator/outcomes"),
+    ("GET", "/coordinator/settings"),
+    ("POST", "/coordinator/settings"),
+    ("POST", "/coordinator/lists"),
+    ("GET", "/coordinator/import"),
+    ("POST", "/coordinator/import"),
 ];
 
 fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
@@ -59,6 +67,13 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("GET", "/coordinator/export/results.csv") => get(export_results),
         ("GET", "/coordinator/coordinators") => get(coordinators),
         ("POST", "/coordinator/coordinators") => post(grant),
+        ("POST", "/coordinator/coordinators/remove") => post(remove),
+        ("GET", "/coordinator/outcomes") => get(outcomes),
+        ("GET", "/coordinator/settings") => get(super::settings::show),
+        ("POST", "/coordinator/settings") => post(super::settings::save),
+        ("POST", "/coordinator/lists") => post(super::settings::edit_list),
+        ("GET", "/coordinator/import") => get(super::import::show),
+        ("POST", "/coordinator/import") => post(super::import::upload),
         _ => unreachable!("COORDINATOR_ROUTES lists {method} {path} without a handler"),
     }
 }
@@ -93,11 +108,11 @@ impl FromRequestParts<AppState> for Coordinator {
 }
 
 impl Coordinator {
-    async fn layout(&self, title: &str) -> AppResult<Layout> {
+    pub async fn layout(&self, title: &str) -> AppResult<Layout> {
         visitor::layout(&self.session, Some(&self.user), title).await
     }
 
-    fn actor(&self) -> Actor {
+    pub fn actor(&self) -> Actor {
         Actor::account(self.user.id, &self.user.email)
     }
 }
@@ -141,7 +156,7 @@ pub async fn home(
 ) -> AppResult<HomePage> {
     let filter = query.parse();
     Ok(HomePage {
-        dashboard: Dashboard::load(&state.store, &filter, today(), state.next_round()).await?,
+        dashboard: Dashboard::load(&state.store, &filter, today(), state.next_round().await?).await?,
         choices: Choices::load(&state.store).await?,
         layout: me.layout("Coordinator dashboard").await?,
         filter,
@@ -181,17 +196,39 @@ pub async fn round(
 pub struct PreviewPage {
     layout: Layout,
     preview: PreviewView,
+    /// Whether the weights come from the settings form and are not saved yet.
+    unsaved: bool,
 }
 
-/// The groups the matcher would make for the next round; nothing is written.
-pub async fn preview(State(state): State<AppState>, me: Coordinator) -> AppResult<PreviewPage> {
-    let Outcome::DryRun(preview) = state.rounds.run(state.next_round(), true, &Quiet).await? else {
+/// The groups the matcher would make for the next round; nothing is written. With the settings
+/// form's fields in the query ("Preview with these weights"), it uses those weights instead.
+pub async fn preview(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Query(proposed): Query<SettingsForm>,
+) -> AppResult<Response> {
+    let weights = if proposed.weight_department.is_empty() {
+        None
+    } else {
+        match proposed.parse() {
+            Ok(settings) => Some(settings.weights),
+            Err(errors) => {
+                let page = super::settings::settings_page(&state, &me, Some(proposed), errors, None).await?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        }
+    };
+    let unsaved = weights.is_some();
+    let month = state.next_round().await?;
+    let Outcome::DryRun(preview) = state.rounds.run_with(month, true, weights, &Quiet).await? else {
         return Err(AppError::Internal(anyhow::anyhow!("a dry run wrote a round")));
     };
     Ok(PreviewPage {
-        preview: PreviewView::new(&preview, state.rounds.weights.clone()),
+        preview: PreviewView::new(&preview),
         layout: me.layout("Preview of the next round").await?,
-    })
+        unsaved,
+    }
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -219,7 +256,7 @@ pub async fn confirm_run(
     me: Coordinator,
     Query(form): Query<MonthForm>,
 ) -> AppResult<ConfirmRunPage> {
-    let month = if form.month.is_empty() { state.next_round() } else { form.month()? };
+    let month = if form.month.is_empty() { state.next_round().await? } else { form.month()? };
     Ok(ConfirmRunPage { layout: me.layout("Run the round").await?, month })
 }
 
@@ -252,6 +289,8 @@ pub async fn audit(State(state): State<AppState>, me: Coordinator) -> AppResult<
 #[template(path = "coordinator/coordinators.html")]
 pub struct CoordinatorsPage {
     layout: Layout,
+    /// The coordinator looking (whose own row has no Remove button).
+    layout_email: String,
     coordinators: Vec<CoordinatorRow>,
 }
 
@@ -259,6 +298,7 @@ pub async fn coordinators(State(state): State<AppState>, me: Coordinator) -> App
     Ok(CoordinatorsPage {
         coordinators: state.store.coordinators().await?,
         layout: me.layout("Coordinators").await?,
+        layout_email: me.user.email.clone(),
     })
 }
 
@@ -281,6 +321,35 @@ pub async fn grant(
     Ok(Redirect::to("/coordinator/coordinators").into_response())
 }
 
+/// Removes the role from another coordinator. Nobody removes their own role here, so the
+/// dashboard can never lose its last coordinator by a slip; the command line can.
+pub async fn remove(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Form(form): Form<GrantForm>,
+) -> AppResult<Response> {
+    let message = if form.email.trim().eq_ignore_ascii_case(&me.user.email) {
+        "You cannot remove your own coordinator role here; another coordinator can.".to_owned()
+    } else {
+        match crate::coordinator::change_role(&state.store, &form.email, false, &me.actor()).await? {
+            Ok(done) | Err(done) => done,
+        }
+    };
+    visitor::flash(&me.session, message).await?;
+    Ok(Redirect::to("/coordinator/coordinators").into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/outcomes.html")]
+pub struct OutcomesPage {
+    layout: Layout,
+    outcomes: Outcomes,
+}
+
+pub async fn outcomes(State(state): State<AppState>, me: Coordinator) -> AppResult<OutcomesPage> {
+    Ok(OutcomesPage { outcomes: Outcomes::load(&state.store).await?, layout: me.layout("Outcomes").await? })
+}
+
 pub async fn export_participants(State(state): State<AppState>, me: Coordinator) -> AppResult<Response> {
     download(&state, &me, Export::Participants).await
 }
@@ -290,7 +359,8 @@ pub async fn export_results(State(state): State<AppState>, me: Coordinator) -> A
 }
 
 async fn download(state: &AppState, me: &Coordinator, export: Export) -> AppResult<Response> {
-    let csv = crate::coordinator::export_csv(&state.store, export, &me.actor(), state.next_round()).await?;
+    let csv =
+        crate::coordinator::export_csv(&state.store, export, &me.actor(), state.next_round().await?).await?;
     let disposition = format!("attachment; filename=\"{}\"", export.file_name());
     Ok((
         [

@@ -77,7 +77,7 @@ pub async fn show(
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
-    let (heading, explanation, button) = describe(link, state.next_round());
+    let (heading, explanation, button) = describe(link, state.next_round().await?);
     let action = match link.action {
         Action::Unsubscribe => format!("/u/{token}"),
         _ => format!("/r/{token}"),
@@ -105,7 +105,7 @@ pub async fn follow(
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
-    let next_round = state.next_round();
+    let next_round = state.next_round().await?;
     let result = state.rounds.follow(link, next_round).await?;
     let (heading, paragraph) = match result {
         LinkResult::Gone => ("Nothing to update", "This group or account no longer exists.".to_owned()),

@@ -76,7 +76,7 @@ async fn profile_page(
     Ok(ProfilePage {
         layout: me.layout("Your profile").await?,
         email: me.user.email.clone(),
-        participation: accounts::participation(&me.user, state.next_round()),
+        participation: accounts::participation(&me.user, state.next_round().await?),
         groups,
         network,
         bars,
@@ -170,7 +170,7 @@ pub async fn pause(
     me: LoggedIn,
     Form(form): Form<PauseForm>,
 ) -> AppResult<Response> {
-    match state.accounts.pause(me.user.id, &form.months, state.next_round()).await {
+    match state.accounts.pause(me.user.id, &form.months, state.next_round().await?).await {
         Ok(through) => {
             let back = through.plus(1).long_name();
             back_to_profile(
