@@ -14,6 +14,7 @@
 mod common;
 
 use std::{
+    io::Write,
     path::{Path, PathBuf},
     process::Command,
     time::Instant,
@@ -71,7 +72,11 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
             std::env::var("BROWSER_TESTS").as_deref() != Ok("required"),
             "BROWSER_TESTS=required but the browser tests cannot run: {why}"
         );
-        eprintln!("browser tests skipped: {why} (run .ci/run, or see \"Browser tests\" in README.md)");
+        // Straight to stderr: libtest would hide an eprintln! of a passing test.
+        let _ = writeln!(
+            std::io::stderr(),
+            "browser tests skipped: {why} (run .ci/run, or see \"Browser tests\" in README.md)"
+        );
         return;
     }
     let app = TestApp::spawn_with(Backend::Sqlite, |config| {
@@ -115,7 +120,7 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
     let started = Instant::now();
     // The app serves the browser from this runtime's other threads while the script runs.
     let status = tokio::task::spawn_blocking(move || node.status()).await.expect("join").expect("start node");
-    eprintln!("browser journey took {:.0?}", started.elapsed());
+    let _ = writeln!(std::io::stderr(), "browser journey took {:.0?}", started.elapsed());
     assert!(
         status.success(),
         "the browser journey failed ({status}); see its output above and {}",
