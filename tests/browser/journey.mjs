@@ -197,7 +197,7 @@ try {
   const coordinatorContext = await newContext();
   const me = await tab(visitorContext, 'visitor');
   const coordinator = await tab(coordinatorContext, 'coordinator');
-  const email = `alex.rivera.${Date.now().toString(36)}@${DOMAIN}`;
+  const email = `noor.haddad.${Date.now().toString(36)}@${DOMAIN}`;
 
   // 3 (before): the coordinator logs in and notes the figures.
   await logIn(coordinator, env('COORDINATOR_EMAIL'), env('COORDINATOR_PASSWORD'));
@@ -222,17 +222,17 @@ try {
   await expectText(me, 'h1', /Join Coffee Rounds/, 'the signup form opens');
   await inspect(me, 'signup');
 
-  await fillSignup(me, { email: 'alex.rivera@gmail.com', name: 'Alex Rivera', password: PASSWORD });
+  await fillSignup(me, { email: 'noor.haddad@gmail.com', name: 'Noor Haddad', password: PASSWORD });
   await follow(me, me.getByRole('button', { name: 'Create my account' }));
   await expectText(me, '.field:has(#email) .field-error', new RegExp(`ending in ${DOMAIN}`), 'a wrong domain is explained next to the email field');
   await expectText(me, '.error-summary', /Please check the form/, 'the error summary heads the form');
-  expect((await me.getByLabel('Work email').inputValue()) === 'alex.rivera@gmail.com', 'the email typed is kept');
-  expect((await me.getByLabel('Full name').inputValue()) === 'Alex Rivera', 'the name typed is kept');
+  expect((await me.getByLabel('Work email').inputValue()) === 'noor.haddad@gmail.com', 'the email typed is kept');
+  expect((await me.getByLabel('Full name').inputValue()) === 'Noor Haddad', 'the name typed is kept');
   expect((await me.getByLabel('Department', { exact: true }).inputValue()) === 'Cardiology', 'the department chosen is kept');
   expect(await me.getByRole('radio', { name: /^Trainee\b/ }).isChecked(), 'the career stage chosen is kept');
   await inspect(me, 'signup-wrong-domain', { status: 422 });
 
-  await fillSignup(me, { email, name: 'Alex Rivera', password: 'short' });
+  await fillSignup(me, { email, name: 'Noor Haddad', password: 'short' });
   await follow(me, me.getByRole('button', { name: 'Create my account' }));
   await expectText(me, '.field:has(#password) .field-error', /12/, 'a short password is explained next to the password field');
   expect((await me.getByLabel('Work email').inputValue()) === email, 'the corrected email is kept');
@@ -246,7 +246,7 @@ try {
   expect((await me.locator('.field:has(#email) .field-error').count()) === 0, 'the email field no longer shows an error');
   await inspect(me, 'signup-missing-name', { status: 422 });
 
-  await fillSignup(me, { email, name: 'Alex Rivera', password: PASSWORD });
+  await fillSignup(me, { email, name: 'Noor Haddad', password: PASSWORD });
   await follow(me, me.getByRole('button', { name: 'Create my account' }));
   await expectText(me, 'h1', /Check your email/, 'a valid signup asks to check the email');
   await inspect(me, 'check-email');
@@ -279,11 +279,11 @@ try {
   await follow(me, me.getByRole('button', { name: 'Log in' }));
   await expectText(me, 'h1', /Your profile/, 'logging in opens the profile');
 
-  await me.getByLabel('Full name').fill('Alex Rivera-Stone');
+  await me.getByLabel('Full name').fill('Noor Haddad-Okoye');
   await me.getByLabel('Department', { exact: true }).selectOption({ label: 'Emergency Medicine' });
   await follow(me, me.getByRole('button', { name: 'Save changes' }));
   await expectText(me, '.flash', /Your details are saved/, 'saving the profile says so');
-  expect((await me.getByLabel('Full name').inputValue()) === 'Alex Rivera-Stone', 'the new name is shown');
+  expect((await me.getByLabel('Full name').inputValue()) === 'Noor Haddad-Okoye', 'the new name is shown');
   expect((await me.getByLabel('Department', { exact: true }).inputValue()) === 'Emergency Medicine', 'the new department is shown');
 
   await me.getByLabel('Pause for').selectOption('2');
@@ -318,7 +318,7 @@ try {
   await goto(coordinator, '/coordinator');
   await follow(coordinator, coordinator.getByRole('navigation', { name: 'Coordinator' }).getByRole('link', { name: 'Next round' }));
   await expectText(coordinator, 'h1', /Preview: the .* round/, 'the preview names the month');
-  await expectText(coordinator, 'main', /Alex Rivera-Stone/, 'the new member is in a preview group, under the new name');
+  await expectText(coordinator, 'main', /Noor Haddad-Okoye/, 'the new member is in a preview group, under the new name');
   await inspect(coordinator, 'coordinator-preview');
   await follow(coordinator, coordinator.getByRole('link', { name: 'Run now…' }));
   await expectText(coordinator, 'h1', /Run the .* round\?/, 'running asks for confirmation');
@@ -333,7 +333,7 @@ try {
   await follow(coordinator, coordinator.locator(`#rounds tr[data-month="${month}"] th a`));
   const roundPath = new URL(coordinator.url()).pathname;
   await expectText(coordinator, 'h1', new RegExp(`Round ${month}`), 'the round detail opens');
-  await expectText(coordinator, '#groups', /Alex Rivera-Stone/, 'the round detail lists the new member');
+  await expectText(coordinator, '#groups', /Noor Haddad-Okoye/, 'the round detail lists the new member');
   await inspect(coordinator, 'coordinator-round');
 
   // 4. The participant answers the intro email's "We met" link.
