@@ -366,6 +366,7 @@ try {
   // Every coordinator page (the list comes from the app's own route table).
   for (const route of env('COORDINATOR_PAGES').split('\n').filter(Boolean)) {
     const concrete = route.replace('{id}', roundPath.split('/').pop());
+    expect(!/[{}]/.test(concrete), `coordinator route ${route} has only parameters this journey can fill in (add new ones here)`);
     await goto(coordinator, concrete);
     await expectText(coordinator, 'h1', /\S/, `coordinator page ${concrete} has a heading`);
     await inspect(coordinator, `coordinator${concrete.replace('/coordinator', '').replace(/[^a-z0-9]+/gi, '-') || '-home'}`);
