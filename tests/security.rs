@@ -81,6 +81,18 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn pages_are_not_kept_in_the_browser_cache_but_the_stylesheet_is(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.member(&unique_email("cache"), "correct horse battery staple").await;
+        for path in ["/", "/login", "/profile", "/password/change", "/no-such-page"] {
+            let response = app.get(path).await;
+            assert_eq!(response.headers().get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap()), Some("no-store"), "{path}");
+        }
+        let css = app.get("/static/style.css").await;
+        assert_eq!(css.headers().get(header::CACHE_CONTROL).unwrap(), "public, max-age=3600");
+        app.stop().await;
+    }
+
     async fn the_session_cookie_is_http_only_and_same_site_lax(backend) {
         let app = TestApp::spawn(backend).await;
         let response = no_redirects().get(app.url("/login")).send().await.unwrap();

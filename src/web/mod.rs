@@ -154,7 +154,13 @@ pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Rout
         .layer(RequestBodyLimitLayer::new(security::MAX_UPLOAD_BYTES + 64 * 1024))
         .layer(axum::extract::DefaultBodyLimit::max(security::MAX_UPLOAD_BYTES + 64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http())
+        // Pages are personal or carry the session's CSRF token: the browser must not keep them,
+        // or Back after logging out shows the last private page. The stylesheet sets its own.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     for (name, value) in security::headers(https) {
         app = app.layer(SetResponseHeaderLayer::overriding(name, value));
     }

@@ -328,11 +328,16 @@ impl TestApp {
         std::iter::from_fn(|| self.next_email(to)).collect()
     }
 
-    fn next_email(&self, to: &str) -> Option<Received> {
-        let dirs: Vec<PathBuf> = match &self.mail {
+    /// The folders the app's email arrives in, one message per file (they may not exist yet).
+    pub fn mail_dirs(&self) -> Vec<PathBuf> {
+        match &self.mail {
             MailSource::Maildir(dir) => vec![dir.join("new"), dir.join("cur")],
             MailSource::Files(dir) => vec![dir.clone()],
-        };
+        }
+    }
+
+    fn next_email(&self, to: &str) -> Option<Received> {
+        let dirs = self.mail_dirs();
         let mut seen = self.seen.lock().expect("lock");
         let mut files: Vec<(std::time::SystemTime, PathBuf)> = dirs
             .iter()

@@ -1,0 +1,130 @@
+//! The whole journey in a real browser: a new visitor signs up (after three mistakes), confirms by
+//! the emailed link, edits, pauses and rejoins; a coordinator watches the figures change, previews
+//! and runs the round; the participant answers the intro email's "We met" link; coordinator pages
+//! refuse the participant; the back button after logout shows nothing private. Every page is
+//! also checked with axe-core, for labels, for sideways scrolling on a phone, and by the Nu HTML
+//! Checker, and screenshotted at phone and desktop size.
+//!
+//! The browser side is `tests/browser/journey.mjs` (Playwright driving Debian's Chromium); this
+//! test starts the real app on a free port with a fresh database and mail going to the real SMTP
+//! sink when `.ci/run` provides one, seeds what a browser cannot do (a coordinator, colleagues to
+//! be paired with), and runs the script. Without Chromium, Node, Java or `tests/browser/node_modules`
+//! it prints why and skips, unless `BROWSER_TESTS=required` (as `.ci/run` sets), where it fails.
+
+mod common;
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use coffee_rounds::{store::coordinators::Actor, web::pages::coordinator::COORDINATOR_ROUTES};
+use common::{Backend, TestApp, unique_email};
+
+const PASSWORD: &str = "correct horse battery staple";
+const DOMAIN: &str = "hospital.test";
+
+fn package_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+fn runs(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Why the browser suite cannot run here, if it cannot.
+fn missing() -> Option<String> {
+    let modules = package_dir().join("node_modules");
+    if !chromium().exists() {
+        Some(format!("chromium not found at {}", chromium().display()))
+    } else if !runs("node") {
+        Some("node not found".into())
+    } else if !runs("java") {
+        Some("java not found (the Nu HTML Checker needs it)".into())
+    } else if ["playwright-core", "axe-core/axe.min.js", "vnu-jar/build/dist/vnu.jar"]
+        .iter()
+        .any(|p| !modules.join(p).exists())
+    {
+        Some(format!("{} is missing or incomplete (npm ci --prefix tests/browser)", modules.display()))
+    } else {
+        None
+    }
+}
+
+/// Where screenshots, the served HTML and a summary go: `target/browser-artifacts/`.
+fn artifacts() -> PathBuf {
+    std::env::var_os("BROWSER_ARTIFACTS").map_or_else(
+        || Path::new(env!("CARGO_TARGET_TMPDIR")).with_file_name("browser-artifacts"),
+        PathBuf::from,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_and_valid() {
+    if let Some(why) = missing() {
+        assert!(
+            std::env::var("BROWSER_TESTS").as_deref() != Ok("required"),
+            "BROWSER_TESTS=required but the browser tests cannot run: {why}"
+        );
+        // Straight to stderr: libtest would hide an eprintln! of a passing test.
+        let _ = writeln!(
+            std::io::stderr(),
+            "browser tests skipped: {why} (run .ci/run, or see \"Browser tests\" in README.md)"
+        );
+        return;
+    }
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        config.allowed_email_domains = vec![DOMAIN.into()];
+    })
+    .await;
+
+    // A browser cannot make the first coordinator (that is the command line's job) ...
+    let coordinator = unique_email("coordinator");
+    app.member(&coordinator, PASSWORD).await;
+    app.store.set_coordinator(&coordinator, true, &Actor::command_line()).await.expect("coordinator");
+    // ... nor colleagues who signed up earlier, for the new member to be paired with.
+    for (name, role, level, department) in [
+        ("Ana Souza", "Physician", 3, "Surgery"),
+        ("Ben Okafor", "Pharmacist", 2, "Pharmacy"),
+        ("Chen Wei", "Nurse", 4, "Oncology"),
+        ("Dana Levi", "Physician", 5, "Anesthesiology"),
+        ("Eli Park", "Nurse", 0, "Family Medicine"),
+    ] {
+        app.add_participant(name, role, level, department).await;
+    }
+
+    let coordinator_pages: Vec<&str> = COORDINATOR_ROUTES
+        .iter()
+        .filter(|(method, path)| *method == "GET" && !path.ends_with(".csv"))
+        .map(|(_, path)| *path)
+        .collect();
+    let mail_dirs = std::env::join_paths(app.mail_dirs()).expect("mail folders");
+    let artifacts = artifacts();
+    let mut node = Command::new("node");
+    node.arg(package_dir().join("journey.mjs"))
+        .current_dir(package_dir())
+        .env("BASE_URL", &app.base)
+        .env("MAIL_DIRS", mail_dirs)
+        .env("SIGNUP_DOMAIN", DOMAIN)
+        .env("COORDINATOR_EMAIL", &coordinator)
+        .env("COORDINATOR_PASSWORD", PASSWORD)
+        .env("COORDINATOR_PAGES", coordinator_pages.join("\n"))
+        .env("ARTIFACTS_DIR", &artifacts)
+        .env("CHROMIUM", chromium());
+    let started = Instant::now();
+    // The app serves the browser from this runtime's other threads while the script runs.
+    let status = tokio::task::spawn_blocking(move || node.status()).await.expect("join").expect("start node");
+    let _ = writeln!(std::io::stderr(), "browser journey took {:.0?}", started.elapsed());
+    assert!(
+        status.success(),
+        "the browser journey failed ({status}); see its output above and {}",
+        artifacts.display()
+    );
+    app.stop().await;
+}
