@@ -141,6 +141,7 @@ impl Dashboard {
 /// A round's meet rate, ready to show and to draw.
 #[derive(Clone, Debug)]
 pub struct RateBar {
+    pub round_id: i64,
     pub month: String,
     pub month_name: String,
     pub groups: i64,
@@ -181,6 +182,7 @@ impl Outcomes {
             .map(|(i, r)| {
                 let rate = if r.groups > 0 { (r.met * 100 + r.groups / 2) / r.groups } else { 0 };
                 RateBar {
+                    round_id: r.id,
                     month_name: Month::parse(&r.month).map_or_else(|_| r.month.clone(), |m| m.long_name()),
                     month: r.month,
                     groups: r.groups,

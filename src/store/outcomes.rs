@@ -9,6 +9,7 @@ use super::{Store, dashboard::Count};
 /// A round's meet rate.
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct RoundOutcome {
+    pub id: i64,
     pub month: String,
     pub groups: i64,
     pub met: i64,
@@ -28,7 +29,7 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn round_outcomes(&self) -> sqlx::Result<Vec<RoundOutcome>> {
         sqlx::query_as(
-            "SELECT r.month, COUNT(g.id) AS groups, \
+            "SELECT r.id, r.month, COUNT(g.id) AS groups, \
                COALESCE(SUM(CASE WHEN g.status = 'met' THEN 1 ELSE 0 END), 0) AS met, \
                COALESCE(SUM(CASE WHEN g.status IN ('met', 'not_met') THEN 1 ELSE 0 END), 0) AS answered \
              FROM rounds r LEFT JOIN round_groups g ON g.round_id = r.id \
