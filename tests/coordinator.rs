@@ -8,6 +8,7 @@ use std::process::Command;
 
 use coffee_rounds::{
     matching::Month,
+    months::Calendar,
     rounds::{Outcome, Quiet},
     store::coordinators::Actor,
     web::pages::coordinator::COORDINATOR_ROUTES,
@@ -675,6 +676,26 @@ both_backends! {
         assert_eq!(coordinators, vec![me.clone()]);
         let audit = app.get("/coordinator/audit").await.text().await.unwrap();
         assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">role removed</th><td>{other}</td>")), "{audit}");
+        app.stop().await;
+    }
+
+    async fn after_the_next_round_runs_early_the_dashboard_looks_to_the_month_after(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        hospital(&app).await;
+        let next = coffee_rounds::settings::Settings::load(&app.store, &app.config).await.unwrap().next_round();
+        let before = app.get("/coordinator/preview").await.text().await.unwrap();
+        assert!(before.contains(&format!("Preview: the {} round", next.long_name())), "{before}");
+        app.rounds().await.run(next, false, &Quiet).await.unwrap();
+        let after = app.get("/coordinator/preview").await.text().await.unwrap();
+        assert!(after.contains(&format!("Preview: the {} round", next.next().long_name())), "{after}");
+        let confirm = app.get("/coordinator/run").await.text().await.unwrap();
+        assert!(confirm.contains(&format!("Run the {} round?", next.next().long_name())), "{confirm}");
+
+        // A coordinator logging in without a page to return to lands on the dashboard.
+        let browser = app.new_browser();
+        let landed = app.log_in(&browser, &me, PASSWORD).await;
+        assert_eq!(landed.url().path(), "/coordinator");
         app.stop().await;
     }
 }

@@ -47,9 +47,12 @@ impl AppState {
         crate::settings::Settings::load(&self.store, &self.config).await
     }
 
-    /// The month of the next round, by the schedule in force.
+    /// The month of the next round: by the schedule in force, or the month after when a
+    /// coordinator already ran that one early.
     pub async fn next_round(&self) -> sqlx::Result<crate::matching::Month> {
-        Ok(self.settings().await?.next_round())
+        let month = self.settings().await?.next_round();
+        let ran = self.store.round_by_month(&month.to_string()).await?.is_some();
+        Ok(if ran { month.next() } else { month })
     }
 }
 

@@ -313,7 +313,14 @@ pub async fn login(
     let problem = match state.accounts.log_in(&form.email, &form.password).await? {
         Ok(user) => {
             visitor::log_in(&visitor.session, &user).await?;
-            return Ok(Redirect::to(local_path(&form.next)).into_response());
+            // Coordinators come to run the program: without a page to return to, they land on
+            // the dashboard.
+            let target = if form.next.is_empty() && user.is_coordinator() {
+                "/coordinator"
+            } else {
+                local_path(&form.next)
+            };
+            return Ok(Redirect::to(target).into_response());
         }
         Err(LoginRefusal::WrongCredentials) => {
             "The email or password is not right. Check both and try again.".to_owned()
