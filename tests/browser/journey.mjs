@@ -201,7 +201,9 @@ try {
 
   // 3 (before): the coordinator logs in and notes the figures.
   await logIn(coordinator, env('COORDINATOR_EMAIL'), env('COORDINATOR_PASSWORD'));
-  await expectText(coordinator, 'h1', /Your profile/, 'a coordinator logging in lands on the profile');
+  await expectText(coordinator, 'h1', /Coordinator dashboard/, 'a coordinator logging in lands on the dashboard');
+  await follow(coordinator, coordinator.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Profile' }));
+  await expectText(coordinator, 'h1', /Your profile/, 'the Profile link opens their own profile');
   await follow(coordinator, coordinator.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }));
   await expectText(coordinator, 'h1', /Coordinator dashboard/, 'the Dashboard link opens the coordinator dashboard');
   await inspect(coordinator, 'coordinator-dashboard');
