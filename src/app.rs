@@ -22,6 +22,7 @@ use crate::{
         sender::{Sender, Tuning},
     },
     rounds::{Rounds, links::LinkSigner, schedule},
+    settings::SettingsSource,
     store::{Store, sessions::DbSessionStore},
     web::{self, AppState, security::Limiters},
 };
@@ -81,7 +82,7 @@ pub async fn rounds(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow:
         store,
         links: LinkSigner::new(&link_key),
         base_url: config.base_url.clone(),
-        defaults: crate::settings::SettingsForm::defaults(config),
+        settings: SettingsSource::new(config),
         mail_wake: wake,
     })
 }
@@ -102,16 +103,18 @@ impl Application {
         store.migrate().await?;
         let (key, link_key) = keys(&config, &store).await?;
         let wake = Arc::new(Notify::new());
+        let settings = SettingsSource::new(&config);
         let rounds = Rounds {
             store: store.clone(),
             links: LinkSigner::new(&link_key),
             base_url: config.base_url.clone(),
-            defaults: crate::settings::SettingsForm::defaults(&config),
+            settings: settings.clone(),
             mail_wake: wake.clone(),
         };
         let sender = mail_sender(&config, store.clone(), wake.clone()).await?;
         let accounts = Accounts {
             store: store.clone(),
+            settings,
             hasher: Hasher::new(config.hash_concurrency).await?,
             config: config.clone(),
             mail_wake: wake,

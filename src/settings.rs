@@ -5,7 +5,10 @@
 //! Everything arrives as the text of a form ([`SettingsForm`]) and is parsed here, in one place,
 //! into [`Settings`]; the rest of the program only sees parsed values.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 use crate::{
     accounts::FieldErrors,
@@ -247,16 +250,49 @@ fn is_domain(text: &str) -> bool {
         })
 }
 
-impl Settings {
-    /// The settings in force: `config`'s values with those saved from the dashboard over them. A
-    /// saved value that no longer parses (it was checked when saved) is ignored and logged.
-    pub async fn load(store: &Store, config: &Config) -> sqlx::Result<Self> {
-        Ok(Self::from_saved(SettingsForm::defaults(config), &store.stored_settings().await?))
+/// Where the settings in force come from: the environment's defaults with the saved values laid
+/// over them. Cheap to clone; clones share the last result, so a page reads the small saved map
+/// (itself cached by the store) and parses only when it changed.
+#[derive(Clone, Debug)]
+pub struct SettingsSource {
+    defaults: SettingsForm,
+    last: Arc<Mutex<Option<(SettingsForm, Settings)>>>,
+}
+
+impl SettingsSource {
+    pub fn new(config: &Config) -> Self {
+        Self { defaults: SettingsForm::defaults(config), last: Arc::default() }
     }
 
+    /// The settings in force.
+    pub async fn load(&self, store: &Store) -> sqlx::Result<Settings> {
+        let merged = self.defaults.clone().with_saved(&store.stored_settings().await?);
+        if let Ok(last) = self.last.lock()
+            && let Some((key, settings)) = last.as_ref()
+            && *key == merged
+        {
+            return Ok(settings.clone());
+        }
+        let settings = Settings::resolve(&self.defaults, merged.clone());
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((merged, settings.clone()));
+        }
+        Ok(settings)
+    }
+}
+
+impl Settings {
     /// `defaults` with `saved` laid over them.
     pub fn from_saved(defaults: SettingsForm, saved: &BTreeMap<String, String>) -> Self {
-        match defaults.clone().with_saved(saved).parse() {
+        let merged = defaults.clone().with_saved(saved);
+        Self::resolve(&defaults, merged)
+    }
+
+    /// Parses `merged`. A saved value that no longer parses with the rest (it was checked when
+    /// saved, but the environment may have changed since) leaves the environment's settings in
+    /// force, and is logged.
+    fn resolve(defaults: &SettingsForm, merged: SettingsForm) -> Self {
+        match merged.parse() {
             Ok(settings) => settings,
             Err(errors) => {
                 tracing::error!(?errors, "saved settings do not parse; using the environment's");
@@ -265,7 +301,7 @@ impl Settings {
                     schedule: Schedule::parse("UTC", "first-monday", "09:00", "15")
                         .expect("the built-in schedule parses"),
                     weights: Weights::default(),
-                    form: defaults,
+                    form: defaults.clone(),
                 })
             }
         }

@@ -683,7 +683,7 @@ both_backends! {
         let app = TestApp::spawn(backend).await;
         let me = coordinator(&app).await;
         hospital(&app).await;
-        let next = coffee_rounds::settings::Settings::load(&app.store, &app.config).await.unwrap().next_round();
+        let next = app.rounds().await.settings().await.unwrap().next_round();
         let before = app.get("/coordinator/preview").await.text().await.unwrap();
         assert!(before.contains(&format!("Preview: the {} round", next.long_name())), "{before}");
         app.rounds().await.run(next, false, &Quiet).await.unwrap();

@@ -189,6 +189,8 @@ pub fn hash_token(token: &str) -> String {
 #[derive(Clone)]
 pub struct Accounts {
     pub store: Store,
+    /// The settings in force, for the allowed email domains.
+    pub settings: crate::settings::SettingsSource,
     pub hasher: Hasher,
     pub config: Arc<Config>,
     /// Wakes the mail sender after a message is queued.
@@ -222,7 +224,7 @@ impl Accounts {
     pub async fn sign_up(&self, input: &SignupInput) -> Result<()> {
         let mut errors = FieldErrors::default();
         let email = errors.take("email", Email::parse(&input.email));
-        let allowed = crate::settings::Settings::load(&self.store, &self.config).await?.allowed_email_domains;
+        let allowed = self.settings.load(&self.store).await?.allowed_email_domains;
         if let Some(email) = &email
             && !email.is_allowed(&allowed)
         {

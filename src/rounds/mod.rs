@@ -105,8 +105,8 @@ pub struct Rounds {
     pub store: Store,
     pub links: LinkSigner,
     pub base_url: String,
-    /// The settings that apply where none were saved from the dashboard (the environment's).
-    pub defaults: crate::settings::SettingsForm,
+    /// The settings in force (the environment's, with those saved from the dashboard over them).
+    pub settings: crate::settings::SettingsSource,
     pub mail_wake: Arc<Notify>,
 }
 
@@ -200,7 +200,7 @@ impl Rounds {
 
     /// The settings in force: the defaults with those saved from the dashboard over them.
     pub async fn settings(&self) -> sqlx::Result<crate::settings::Settings> {
-        Ok(crate::settings::Settings::from_saved(self.defaults.clone(), &self.store.stored_settings().await?))
+        self.settings.load(&self.store).await
     }
 
     /// Runs the round of `month` (or, with `dry_run`, only shows it) with the weights in force.

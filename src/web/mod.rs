@@ -44,7 +44,7 @@ pub struct AppState {
 impl AppState {
     /// The settings in force (the environment's, with those saved from the dashboard over them).
     pub async fn settings(&self) -> sqlx::Result<crate::settings::Settings> {
-        crate::settings::Settings::load(&self.store, &self.config).await
+        self.rounds.settings().await
     }
 
     /// The month of the next round: by the schedule in force, or the month after when a
