@@ -58,15 +58,30 @@ fn parse_stage(input: &str) -> Result<i64, String> {
     })
 }
 
-/// The 1-based line of the record that starts at byte `offset` of `text`. The csv reader counts
-/// a skipped blank line as the start of the next record, so line breaks there are passed over.
-fn line_at(text: &str, offset: u64) -> u64 {
-    let bytes = text.as_bytes();
-    let mut end = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
-    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
-        end += 1;
+/// Turns the byte offsets where records start into line numbers, reading the text once: offsets
+/// only grow, so each call counts the line breaks since the last.
+struct Lines<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text: text.as_bytes(), offset: 0, line: 1 }
     }
-    bytes[..end].iter().filter(|b| **b == b'\n').count() as u64 + 1
+
+    /// The 1-based line of the record that starts at byte `offset`. The csv reader counts a
+    /// skipped blank line as the start of the next record, so line breaks there are passed over.
+    fn at(&mut self, offset: u64) -> u64 {
+        let mut end = usize::try_from(offset).unwrap_or(usize::MAX).min(self.text.len()).max(self.offset);
+        while end < self.text.len() && matches!(self.text[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        self.line += self.text[self.offset..end].iter().filter(|b| **b == b'\n').count() as u64;
+        self.offset = end;
+        self.line
+    }
 }
 
 /// Parses `text` against the program's lists and allowed domains.
@@ -104,11 +119,12 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
         return roster;
     }
     let mut seen: HashSet<String> = HashSet::new();
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(err) => {
-                let line = err.position().map_or(0, |p| line_at(text, p.byte()));
+                let line = err.position().map_or(0, |p| lines.at(p.byte()));
                 roster.errors.push(RowError {
                     line,
                     column: 0,
@@ -119,7 +135,7 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         if record.iter().all(str::is_empty) {
             continue;
         }

@@ -385,23 +385,29 @@ impl Accounts {
         actor: &crate::store::coordinators::Actor,
     ) -> Result<Invited> {
         let ttl = INVITATION_TTL.as_secs();
-        let mut invited = Invited::default();
-        let mut tx = self.store.pool().begin().await?;
-        for row in rows {
-            let profile = Profile {
+        let profiles: Vec<Profile> = rows
+            .iter()
+            .map(|row| Profile {
                 name: row.name.clone(),
                 role: row.role.clone(),
                 level: row.level,
                 department: row.department.clone(),
-            };
-            let Some(user_id) =
-                Store::insert_user(&mut tx, row.email.as_str(), INVITED_HASH, &profile).await?
-            else {
+            })
+            .collect();
+        let people: Vec<(&str, &Profile)> = rows.iter().map(|r| r.email.as_str()).zip(&profiles).collect();
+        let mut tx = self.store.pool().begin().await?;
+        let created: std::collections::HashMap<String, i64> =
+            Store::insert_users_if_new(&mut tx, &people, INVITED_HASH).await?.into_iter().collect();
+        let mut invited = Invited::default();
+        let mut tokens = Vec::with_capacity(created.len());
+        let mut messages = Vec::with_capacity(created.len());
+        for row in rows {
+            let Some(&user_id) = created.get(row.email.as_str()) else {
                 invited.existing.push((row.line, row.email.as_str().to_owned()));
                 continue;
             };
             let (token, hash) = new_token();
-            tokens::insert(&mut tx, &hash, user_id, Purpose::Reset, ttl as i64).await?;
+            tokens.push((hash, user_id));
             let message = Invitation {
                 name: row.name.clone(),
                 link: self.link("/password/reset", &token),
@@ -411,9 +417,11 @@ impl Accounts {
                 department: row.department.clone(),
             }
             .to_message(Some(user_id), row.email.as_str())?;
-            mail::queue(&mut tx, &message).await?;
-            invited.count += 1;
+            messages.push((mail::new_message_id(), message));
         }
+        invited.count = messages.len();
+        tokens::insert_many(&mut tx, &tokens, Purpose::Reset, ttl as i64).await?;
+        crate::store::outbox::enqueue_many(&mut tx, &messages).await?;
         let detail = format!(
             "roster: {} invited, {} already had accounts, {skipped} rows with errors left out",
             invited.count,

@@ -45,6 +45,28 @@ pub async fn insert(
     Ok(())
 }
 
+/// Stores the hashes of new tokens, one per (hash, account), each valid for `ttl_secs`.
+pub async fn insert_many(
+    conn: &mut AnyConnection,
+    tokens: &[(String, i64)],
+    purpose: Purpose,
+    ttl_secs: i64,
+) -> sqlx::Result<()> {
+    let now = now();
+    for chunk in tokens.chunks(100) {
+        let sql = format!(
+            "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES {}",
+            super::values_list(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for (hash, user_id) in chunk {
+            query = query.bind(hash).bind(*user_id).bind(purpose.as_str()).bind(now + ttl_secs).bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Uses up a token: returns its account when it exists, has this purpose, is unexpired and
 /// unused, and marks it used in the same statement so it works exactly once.
 pub async fn consume(

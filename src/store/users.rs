@@ -87,6 +87,40 @@ impl Store {
         Ok(id.map(|(id,)| id))
     }
 
+    /// Creates unconfirmed accounts with `password_hash` for each (email, profile) whose email
+    /// has no account yet; returns (email, id) of those created. Others are left untouched.
+    #[tracing::instrument(skip_all, fields(people = people.len()))]
+    pub async fn insert_users_if_new(
+        tx: &mut Transaction<'_, Any>,
+        people: &[(&str, &Profile)],
+        password_hash: &str,
+    ) -> sqlx::Result<Vec<(String, i64)>> {
+        let now = now();
+        let mut created = Vec::new();
+        // Fifty rows of eight parameters: see `store::PARAMS_PER_STATEMENT`.
+        for chunk in people.chunks(50) {
+            let sql = format!(
+                "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at) \
+                 VALUES {} ON CONFLICT (email) DO NOTHING RETURNING email, id",
+                super::values_list(chunk.len(), 8)
+            );
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for (email, profile) in chunk {
+                query = query
+                    .bind(*email)
+                    .bind(&profile.name)
+                    .bind(password_hash)
+                    .bind(&profile.role)
+                    .bind(profile.level)
+                    .bind(&profile.department)
+                    .bind(now)
+                    .bind(now);
+            }
+            created.extend(query.fetch_all(&mut **tx).await?);
+        }
+        Ok(created)
+    }
+
     /// Gives an account that is still unconfirmed a new password hash and profile.
     pub async fn replace_unconfirmed(
         tx: &mut Transaction<'_, Any>,
