@@ -157,7 +157,7 @@ async function statusCount(page, status) {
 /** The "Met" figure of the round of `month` on the rounds page, as shown. */
 async function meetRate(page, month) {
   await goto(page, '/coordinator/rounds');
-  return text(page.locator(`#rounds tr[data-month="${month}"] td`).last());
+  return text(page.locator(`#rounds tr[data-month="${month}"] td[data-figure="met"]`));
 }
 
 async function logIn(page, email, password) {
