@@ -7,8 +7,10 @@
 //!
 //! Everything is written by `INSERT … SELECT` over a generated series of numbers, so the database
 //! does the work: no row travels through this program and the matcher never runs. "Random" choices
-//! are fixed hashes of ids, so the same arguments give the same database. One confirmed
-//! coordinator, `coordinator@hospital.test`, logs in with PASSWORD.
+//! are fixed hashes of ids, so the same arguments on the same day give the same database. Round
+//! email carries its round (`outbox.round_id`) as the round job's does. One confirmed
+//! coordinator, `coordinator@hospital.test`, logs in with PASSWORD; the others' password hash is
+//! a valid argon2 hash of a password nobody knows.
 
 use std::time::Instant;
 
@@ -286,12 +288,12 @@ impl Seeder {
         let outbox = |kind: &str, subject: &str, created: &str, from: &str| {
             format!(
                 "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, status, attempts, \
-                   next_attempt_at, created_at, sent_at, last_error) \
+                   next_attempt_at, created_at, sent_at, last_error, round_id) \
                  SELECT '{kind}-' || $2 || '-' || u.id || '@seed.test', u.id, '{kind}', u.email, '{subject}', \
                    'Hello ' || u.name || ', this is the {kind} email of the round.', \
                    CASE WHEN f = 0 THEN 'failed' ELSE 'sent' END, CASE WHEN f = 0 THEN 8 ELSE 1 END, \
                    {at}, {at}, CASE WHEN f = 0 THEN NULL ELSE {at} + 60 END, \
-                   CASE WHEN f = 0 THEN '550 mailbox unavailable' END \
+                   CASE WHEN f = 0 THEN '550 mailbox unavailable' END, $1 \
                  FROM (SELECT u.id, u.email, u.name, {created} AS created, {f} % 97 AS f {from}) AS u",
                 at = "u.created",
                 f = hash("u.id + $2 * 31", 3_266_489_917),
