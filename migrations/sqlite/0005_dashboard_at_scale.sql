@@ -24,3 +24,8 @@ CREATE INDEX outbox_round ON outbox (round_id, status);
 -- (round_id) index did.
 CREATE INDEX round_groups_round_status ON round_groups (round_id, status);
 DROP INDEX round_groups_round;
+
+-- The dashboard works out the status of the accounts that are not simply active (about a fifth)
+-- from this index alone; store::dashboard::NOT_ACTIVE repeats its WHERE word for word.
+CREATE INDEX users_not_active ON users (department, role, level, confirmed_at, opted_out_at, auto_paused_at, paused_through)
+    WHERE confirmed_at IS NULL OR opted_out_at IS NOT NULL OR auto_paused_at IS NOT NULL OR paused_through IS NOT NULL;
