@@ -328,12 +328,18 @@ impl Store {
     }
 
     /// Every member of every group of every round, for the CSV export.
+    ///
+    /// The `CROSS JOIN`s fix SQLite's join order (PostgreSQL plans them as inner joins): rounds
+    /// by month, each round's groups by position, their members, so rows come out in the order
+    /// wanted and only each group's few members are sorted by name. Left to itself SQLite sorted
+    /// all 1.4 million rows of 24 rounds of 100,000 people and ran past the request timeout.
     #[tracing::instrument(skip(self))]
     pub async fn export_results(&self) -> sqlx::Result<Vec<ResultExport>> {
         sqlx::query_as(
             "SELECT r.month, g.position, g.status, u.name, u.email, u.department, u.role, u.level, m.response \
-             FROM rounds r JOIN round_groups g ON g.round_id = r.id JOIN group_members m ON m.group_id = g.id \
-             JOIN users u ON u.id = m.user_id ORDER BY r.month, g.position, u.name",
+             FROM rounds r CROSS JOIN round_groups g CROSS JOIN group_members m CROSS JOIN users u \
+             WHERE g.round_id = r.id AND m.group_id = g.id AND u.id = m.user_id \
+             ORDER BY r.month, g.position, u.name",
         )
         .fetch_all(self.pool())
         .await
