@@ -102,22 +102,24 @@ run_backend() {
     {
         echo
         echo "$label, $PARTICIPANTS participants x $MONTHS months (seeded in ${seeded} s); wrk -t1 -c$CONNECTIONS -d$DURATION"
-        printf '%-44s %9s %9s %9s %9s\n' page "first ms" "p50 ms" "p99 ms" requests
+        printf '%-44s %9s %9s %9s %9s %9s\n' page "first ms" "p50 ms" "p99 ms" requests KB
     } >"$out"
-    local page path code first
+    local page path code first kb
     for page in "${PAGES[@]}"; do
         path=${page//\{round\}/$round}
         # The first request shows a cold page, and whether the page answers at all (the server
         # gives up on a request after 30 s).
-        read -r code first < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "$cookie" "$base$path")
+        read -r code first kb < <(curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' \
+            -H "$cookie" "$base$path")
         first=$(awk -v s="$first" 'BEGIN { printf "%.1f", s * 1000 }')
+        kb=$(awk -v b="$kb" 'BEGIN { printf "%.0f", b / 1000 }')
         if [ "$code" != 200 ]; then
             printf '%-44s %9s   HTTP %s, not measured\n' "$path" "$first" "$code" >>"$out"
             continue
         fi
         read -r p50 p99 n < <(measure -H "$cookie" "$base$path")
         if [ "$n" = 0 ]; then p50=-; p99=-; fi
-        printf '%-44s %9s %9s %9s %9s\n' "$path" "$first" "$p50" "$p99" "$n" >>"$out"
+        printf '%-44s %9s %9s %9s %9s %9s\n' "$path" "$first" "$p50" "$p99" "$n" "$kb" >>"$out"
     done
     printf '%-44s %26s %9s %9s\n' export "seconds per run" rows MB >>"$out"
     local times rows bytes code seconds size
