@@ -379,7 +379,7 @@ impl Rounds {
             progress.advance(1);
         }
         Store::insert_questions_sent(&mut tx, &key, &questions_sent).await?;
-        outbox::enqueue_many(&mut tx, &messages).await?;
+        outbox::enqueue_many(&mut tx, round_id, &messages).await?;
         tx.commit().await.context("committing the round")?;
         progress.finish();
         self.mail_wake.notify_one();
@@ -452,7 +452,7 @@ impl Rounds {
         if !Store::mark_checkin_sent(&mut tx, round.id).await? {
             return Ok(0);
         }
-        outbox::enqueue_many(&mut tx, &messages).await?;
+        outbox::enqueue_many(&mut tx, round.id, &messages).await?;
         tx.commit().await?;
         self.mail_wake.notify_one();
         Ok(messages.len())
@@ -479,15 +479,15 @@ impl Rounds {
         const TEN_WEEKS: i64 = 70 * 24 * 3600;
         let recipients = self.store.nudge_recipients(now - TEN_WEEKS).await?;
         let mut groups = HashMap::new();
-        let mut by_group: Vec<(i64, Vec<&crate::store::rounds::GroupMember>)> = Vec::new();
+        let mut by_group: Vec<(i64, i64, Vec<&crate::store::rounds::GroupMember>)> = Vec::new();
         for member in &recipients {
             match by_group.last_mut() {
-                Some((group, members)) if *group == member.group_id => members.push(member),
-                _ => by_group.push((member.group_id, vec![member])),
+                Some((group, _, members)) if *group == member.group_id => members.push(member),
+                _ => by_group.push((member.group_id, member.round_id, vec![member])),
             }
         }
         let mut sent = 0;
-        for (group_id, members) in by_group {
+        for (group_id, round_id, members) in by_group {
             let mut messages = Vec::new();
             for member in members {
                 let email = Nudge {
@@ -500,7 +500,7 @@ impl Rounds {
             }
             let mut tx = self.store.pool().begin().await?;
             if Store::mark_nudged(&mut tx, group_id).await? {
-                outbox::enqueue_many(&mut tx, &messages).await?;
+                outbox::enqueue_many(&mut tx, round_id, &messages).await?;
                 sent += messages.len();
             }
             tx.commit().await?;

@@ -65,15 +65,20 @@ pub async fn enqueue(conn: &mut AnyConnection, message_id: &str, message: &NewMe
     Ok(id)
 }
 
-/// Queues many messages at once (a round's introductions), each with its `Message-ID`.
-pub async fn enqueue_many(conn: &mut AnyConnection, messages: &[(String, NewMessage)]) -> sqlx::Result<()> {
+/// Queues many messages at once, each with its `Message-ID`: a round's introductions, sit-out
+/// notes, check-ins or nudges, all for `round_id` (the rounds list counts them by it).
+pub async fn enqueue_many(
+    conn: &mut AnyConnection,
+    round_id: i64,
+    messages: &[(String, NewMessage)],
+) -> sqlx::Result<()> {
     let now = now();
-    // Fifty rows of ten parameters: see `rounds::PARAMS_PER_STATEMENT` on why statements stay small.
+    // Fifty rows of eleven parameters: see `rounds::PARAMS_PER_STATEMENT` on why statements stay small.
     for chunk in messages.chunks(50) {
         let sql = format!(
             "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, list_unsubscribe, \
-             next_attempt_at, created_at) VALUES {}",
-            super::values_list(chunk.len(), 10)
+             next_attempt_at, created_at, round_id) VALUES {}",
+            super::values_list(chunk.len(), 11)
         );
         let mut query = sqlx::query(&sql);
         for (message_id, m) in chunk {
@@ -87,7 +92,8 @@ pub async fn enqueue_many(conn: &mut AnyConnection, messages: &[(String, NewMess
                 .bind(&m.body_html)
                 .bind(&m.list_unsubscribe)
                 .bind(now)
-                .bind(now);
+                .bind(now)
+                .bind(round_id);
         }
         query.execute(&mut *conn).await?;
     }

@@ -86,6 +86,7 @@ pub struct Partner {
 /// A member of a group to email (check-in, nudge).
 #[derive(Clone, Debug, FromRow)]
 pub struct GroupMember {
+    pub round_id: i64,
     pub group_id: i64,
     pub user_id: i64,
     pub name: String,
@@ -348,7 +349,7 @@ impl Store {
     /// Members of the round's groups that no one has reported as met, who have not answered.
     pub async fn checkin_recipients(&self, round_id: i64) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
-            "SELECT m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
+            "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
              WHERE g.round_id = $1 AND g.status <> 'met' AND m.response IS NULL ORDER BY m.group_id, u.id",
         )
@@ -421,7 +422,7 @@ impl Store {
     /// Members (who want nudges) of groups that met before `met_before` and were not nudged yet.
     pub async fn nudge_recipients(&self, met_before: i64) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
-            "SELECT m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
+            "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
              WHERE g.status = 'met' AND g.met_at < $1 AND g.nudge_sent_at IS NULL AND u.nudges_enabled = 1 \
              ORDER BY m.group_id, u.id",
