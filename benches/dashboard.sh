@@ -20,6 +20,7 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PAGES=(
     /coordinator
     /coordinator/rounds
+    /coordinator/outcomes
     "/coordinator/rounds/{round}"
 )
 # Downloads timed with curl, one a line.
