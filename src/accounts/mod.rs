@@ -421,7 +421,7 @@ impl Accounts {
         }
         invited.count = messages.len();
         tokens::insert_many(&mut tx, &tokens, Purpose::Reset, ttl as i64).await?;
-        crate::store::outbox::enqueue_many(&mut tx, &messages).await?;
+        crate::store::outbox::enqueue_many(&mut tx, None, &messages).await?;
         let detail = format!(
             "roster: {} invited, {} already had accounts, {skipped} rows with errors left out",
             invited.count,

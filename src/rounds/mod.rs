@@ -379,7 +379,7 @@ impl Rounds {
             progress.advance(1);
         }
         Store::insert_questions_sent(&mut tx, &key, &questions_sent).await?;
-        outbox::enqueue_many(&mut tx, round_id, &messages).await?;
+        outbox::enqueue_many(&mut tx, Some(round_id), &messages).await?;
         tx.commit().await.context("committing the round")?;
         progress.finish();
         self.mail_wake.notify_one();
@@ -452,7 +452,7 @@ impl Rounds {
         if !Store::mark_checkin_sent(&mut tx, round.id).await? {
             return Ok(0);
         }
-        outbox::enqueue_many(&mut tx, round.id, &messages).await?;
+        outbox::enqueue_many(&mut tx, Some(round.id), &messages).await?;
         tx.commit().await?;
         self.mail_wake.notify_one();
         Ok(messages.len())
@@ -500,7 +500,7 @@ impl Rounds {
             }
             let mut tx = self.store.pool().begin().await?;
             if Store::mark_nudged(&mut tx, group_id).await? {
-                outbox::enqueue_many(&mut tx, round_id, &messages).await?;
+                outbox::enqueue_many(&mut tx, Some(round_id), &messages).await?;
                 sent += messages.len();
             }
             tx.commit().await?;

@@ -66,10 +66,11 @@ pub async fn enqueue(conn: &mut AnyConnection, message_id: &str, message: &NewMe
 }
 
 /// Queues many messages at once, each with its `Message-ID`: a round's introductions, sit-out
-/// notes, check-ins or nudges, all for `round_id` (the rounds list counts them by it).
+/// notes, check-ins or nudges, all for `round_id` (the rounds list counts them by it), or
+/// invitations from a roster (no round).
 pub async fn enqueue_many(
     conn: &mut AnyConnection,
-    round_id: i64,
+    round_id: Option<i64>,
     messages: &[(String, NewMessage)],
 ) -> sqlx::Result<()> {
     let now = now();
