@@ -84,6 +84,29 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// Where a cell is, for its error.
+struct Cell<'a> {
+    line: u64,
+    column: usize,
+    header: &'a str,
+}
+
+impl Cell<'_> {
+    /// The cell's parsed value, or `None` with its error added to `errors`.
+    fn check<T>(&self, errors: &mut Vec<RowError>, parsed: Result<T, String>) -> Option<T> {
+        parsed
+            .map_err(|message| {
+                errors.push(RowError {
+                    line: self.line,
+                    column: self.column,
+                    header: self.header.to_owned(),
+                    message,
+                })
+            })
+            .ok()
+    }
+}
+
 /// Parses `text` against the program's lists and allowed domains.
 pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domains: &[String]) -> Roster {
     let mut roster = Roster::default();
@@ -140,47 +163,45 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
             continue;
         }
         let mut errors = Vec::new();
-        let mut cell = |n: usize, check: &mut dyn FnMut(&str) -> Result<String, String>| -> Option<String> {
+        let at = |n: usize| {
             let i = index[n];
-            match check(record.get(i).unwrap_or("")) {
-                Ok(v) => Some(v),
-                Err(message) => {
-                    errors.push(RowError { line, column: i + 1, header: headers[i].clone(), message });
-                    None
-                }
-            }
+            (record.get(i).unwrap_or(""), Cell { line, column: i + 1, header: &headers[i] })
         };
-        let email = cell(0, &mut |v| {
-            let email = Email::parse(v).map_err(str::to_owned)?;
-            if !email.is_allowed(allowed_domains) {
-                return Err(format!("{v} is not at an allowed domain ({}).", allowed_domains.join(", ")));
-            }
-            if !seen.insert(email.as_str().to_owned()) {
-                return Err(format!("{v} appears on an earlier line."));
-            }
-            Ok(email.as_str().to_owned())
-        });
-        let name = cell(1, &mut |v| PersonName::parse(v).map(PersonName::into_inner).map_err(str::to_owned));
-        let role = cell(2, &mut |v| {
+        let (v, place) = at(0);
+        let email = place.check(
+            &mut errors,
+            (|| {
+                let email = Email::parse(v).map_err(str::to_owned)?;
+                if !email.is_allowed(allowed_domains) {
+                    return Err(format!("{v} is not at an allowed domain ({}).", allowed_domains.join(", ")));
+                }
+                if !seen.insert(email.as_str().to_owned()) {
+                    return Err(format!("{v} appears on an earlier line."));
+                }
+                Ok(email)
+            })(),
+        );
+        let (v, place) = at(1);
+        let name =
+            place.check(&mut errors, PersonName::parse(v).map(PersonName::into_inner).map_err(str::to_owned));
+        let (v, place) = at(2);
+        let role = place.check(
+            &mut errors,
             domain::parse_role(v, roles)
-                .map_err(|_| format!("Profession {v:?} is not on the list: {}.", roles.join(", ")))
-        });
-        let level = cell(3, &mut |v| parse_stage(v).map(|l| l.to_string()));
-        let department = cell(4, &mut |v| match departments.iter().find(|d| d.eq_ignore_ascii_case(v)) {
-            Some(listed) => Ok(listed.clone()),
-            None => domain::parse_department(domain::OTHER_DEPARTMENT, v, departments)
+                .map_err(|_| format!("Profession {v:?} is not on the list: {}.", roles.join(", "))),
+        );
+        let (v, place) = at(3);
+        let level = place.check(&mut errors, parse_stage(v));
+        let (v, place) = at(4);
+        // Typed as under "Other": a listed name takes the list's spelling, any other is kept.
+        let department = place.check(
+            &mut errors,
+            domain::parse_department(domain::OTHER_DEPARTMENT, v, departments)
                 .map_err(|m| format!("Department: {m}")),
-        });
+        );
         match (email, name, role, level, department) {
             (Some(email), Some(name), Some(role), Some(level), Some(department)) if errors.is_empty() => {
-                roster.rows.push(RosterRow {
-                    line,
-                    email: Email::parse(&email).expect("parsed above"),
-                    name,
-                    role,
-                    level: level.parse().unwrap_or(0),
-                    department,
-                });
+                roster.rows.push(RosterRow { line, email, name, role, level, department });
             }
             _ => {
                 roster.bad_lines += 1;

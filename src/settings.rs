@@ -282,12 +282,6 @@ impl SettingsSource {
 }
 
 impl Settings {
-    /// `defaults` with `saved` laid over them.
-    pub fn from_saved(defaults: SettingsForm, saved: &BTreeMap<String, String>) -> Self {
-        let merged = defaults.clone().with_saved(saved);
-        Self::resolve(&defaults, merged)
-    }
-
     /// Parses `merged`. A saved value that no longer parses with the rest (it was checked when
     /// saved, but the environment may have changed since) leaves the environment's settings in
     /// force, and is logged.
@@ -361,7 +355,7 @@ mod tests {
             ("allowed_email_domains".to_owned(), "Hospital.org, clinic.net".to_owned()),
             ("no_such_setting".to_owned(), "1".to_owned()),
         ]);
-        let settings = Settings::from_saved(defaults(), &saved);
+        let settings = Settings::resolve(&defaults(), defaults().with_saved(&saved));
         assert_eq!(settings.weights.department, 80);
         assert_eq!(settings.allowed_email_domains, vec!["hospital.org", "clinic.net"]);
     }
