@@ -216,6 +216,43 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn a_skip_link_applies_only_to_the_round_after_its_email(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, ana_email) = app.add_participant("Ana Souza", "Nurse", 1, "Cardiology").await;
+        let (_, ben_email) = app.add_participant("Ben Okafor", "Physician", 3, "Surgery").await;
+        let (_, cy_email) = app.add_participant("Cy Adams", "Pharmacist", 2, "Pharmacy").await;
+        let (_, di_email) = app.add_participant("Di Brown", "Nurse", 4, "Oncology").await;
+        let rounds = app.rounds().await;
+        rounds.run(month("2027-01"), false, &Quiet).await.unwrap();
+        let january = app.email_to(&ben_email).await;
+        rounds.run(month("2027-02"), false, &Quiet).await.unwrap();
+        for email in [&ana_email, &cy_email, &di_email] {
+            app.email_to(email).await;
+        }
+
+        // February has gone out: January's "Skip next month" no longer pauses anything.
+        let skip = january.link(&format!("{}/r/skip.", app.base)).replacen(&app.base, "", 1);
+        let page = app.new_browser().get(app.url(&skip)).send().await.unwrap();
+        assert_eq!(page.status(), 410);
+        assert!(page.text().await.unwrap().contains("This link has expired"));
+        let token = app.csrf(&app.client, "/login").await;
+        let posted = app.client.post(app.url(&skip)).form(&[("csrf_token", token)]).send().await.unwrap();
+        assert_eq!(posted.status(), 410);
+        let ben = app.store.user_by_email(&ben_email).await.unwrap().unwrap();
+        assert_eq!(ben.paused_through, None);
+
+        // February's own skip link pauses March, and says so.
+        let february = app.email_to(&ben_email).await;
+        let skip = february.link(&format!("{}/r/skip.", app.base)).replacen(&app.base, "", 1);
+        let shown = app.get(&skip).await.text().await.unwrap();
+        assert!(shown.contains("Skip the March 2027 round?"), "{shown}");
+        let done = app.submit_as(&app.new_browser(), &skip, &skip, &[]).await;
+        assert!(done.text().await.unwrap().contains("You will not be matched in the March 2027 round."));
+        let ben = app.store.user_by_email(&ben_email).await.unwrap().unwrap();
+        assert_eq!(ben.paused_through.as_deref(), Some("2027-03"));
+        app.stop().await;
+    }
+
     async fn the_profile_lists_my_rounds_and_takes_an_answer(backend) {
         let app = TestApp::spawn(backend).await;
         let email = common::unique_email("member");

@@ -1,6 +1,9 @@
 //! Signed, single-purpose links in round emails. They work without logging in: the signature
 //! (HMAC-SHA-256 with a key kept in the database) proves the link was made for this person and
 //! this action, and changes nothing until the person confirms on the page it opens.
+//!
+//! Each link carries the day it was made and expires after its action's lifetime (see
+//! [`Action::lifetime`]); unsubscribe links never do, as RFC 8058 senders keep them working.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -39,6 +42,35 @@ impl Action {
     }
 }
 
+/// Seconds in a day; links carry the day they were made.
+const DAY: i64 = 86_400;
+
+impl Action {
+    /// How long a link stays usable after its email was made; `None`: for good.
+    ///
+    /// An answer about a meeting is welcome until the ten-week follow-up has long passed; a
+    /// skip concerns one round, the month after its email's (the round job also checks that
+    /// this round has not run yet); a way back from an automatic pause is offered again by the
+    /// profile page at any time.
+    pub fn lifetime_days(self) -> Option<i64> {
+        match self {
+            Self::Met | Self::NotYet => Some(120),
+            Self::Skip => Some(62),
+            Self::Resume => Some(90),
+            Self::Unsubscribe => None,
+        }
+    }
+}
+
+/// Why a token is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a token we made (or damaged on the way).
+    Invalid,
+    /// Ours, but older than its action's lifetime.
+    Expired,
+}
+
 /// A verified link: the action, the group it is about (0 when none) and the person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
@@ -64,23 +96,37 @@ impl LinkSigner {
         mac
     }
 
-    /// The token for `link`, for use in a URL path.
-    pub fn token(&self, link: Link) -> String {
-        let payload = format!("{}.{}.{}", link.action.code(), link.group_id, link.user_id);
+    /// The token for `link`, made at `now` (Unix seconds), for use in a URL path.
+    pub fn token(&self, link: Link, now: i64) -> String {
+        let payload =
+            format!("{}.{}.{}.{}", link.action.code(), link.group_id, link.user_id, now.div_euclid(DAY));
         let signature = URL_SAFE_NO_PAD.encode(self.mac(&payload).finalize().into_bytes());
         format!("{payload}.{signature}")
     }
 
-    /// The link a token stands for, if its signature is right.
-    pub fn verify(&self, token: &str) -> Option<Link> {
-        let (payload, signature) = token.trim().rsplit_once('.')?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        self.mac(payload).verify_slice(&signature).ok()?;
-        let mut parts = payload.split('.');
-        let action = Action::from_code(parts.next()?)?;
-        let group_id = parts.next()?.parse().ok()?;
-        let user_id = parts.next()?.parse().ok()?;
-        parts.next().is_none().then_some(Link { action, group_id, user_id })
+    /// The link a token stands for, if its signature is right and it has not expired at `now`.
+    /// Tokens made before links carried their day are accepted for unsubscribing only.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Link, Refusal> {
+        let (payload, signature) = token.trim().rsplit_once('.').ok_or(Refusal::Invalid)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Refusal::Invalid)?;
+        self.mac(payload).verify_slice(&signature).map_err(|_| Refusal::Invalid)?;
+        let parts: Vec<&str> = payload.split('.').collect();
+        let (code, group, user, day) = match parts[..] {
+            [code, group, user] => (code, group, user, None),
+            [code, group, user, day] => (code, group, user, Some(day)),
+            _ => return Err(Refusal::Invalid),
+        };
+        let action = Action::from_code(code).ok_or(Refusal::Invalid)?;
+        let group_id = group.parse().map_err(|_| Refusal::Invalid)?;
+        let user_id = user.parse().map_err(|_| Refusal::Invalid)?;
+        let made = day.map(|d| d.parse::<i64>().map_err(|_| Refusal::Invalid)).transpose()?;
+        match (action.lifetime_days(), made) {
+            (None, _) => {}
+            (Some(_), None) => return Err(Refusal::Expired),
+            (Some(days), Some(made)) if now.div_euclid(DAY) > made + days => return Err(Refusal::Expired),
+            (Some(_), Some(_)) => {}
+        }
+        Ok(Link { action, group_id, user_id })
     }
 }
 
@@ -88,17 +134,49 @@ impl LinkSigner {
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_800_000_000;
+
     #[test]
     fn a_link_verifies_only_as_signed() {
         let signer = LinkSigner::new(b"a key for the test");
         let link = Link { action: Action::Met, group_id: 12, user_id: 34 };
-        let token = signer.token(link);
-        assert_eq!(signer.verify(&token), Some(link));
-        assert_eq!(LinkSigner::new(b"another key").verify(&token), None);
+        let token = signer.token(link, NOW);
+        assert_eq!(signer.verify(&token, NOW), Ok(link));
+        assert_eq!(LinkSigner::new(b"another key").verify(&token, NOW), Err(Refusal::Invalid));
         let forged = token.replacen("met.12.34", "met.12.35", 1);
-        assert_eq!(signer.verify(&forged), None);
+        assert_eq!(signer.verify(&forged, NOW), Err(Refusal::Invalid));
         let other_action = token.replacen("met.", "unsub.", 1);
-        assert_eq!(signer.verify(&other_action), None);
-        assert_eq!(signer.verify("garbage"), None);
+        assert_eq!(signer.verify(&other_action, NOW), Err(Refusal::Invalid));
+        assert_eq!(signer.verify("garbage", NOW), Err(Refusal::Invalid));
+    }
+
+    #[test]
+    fn links_expire_after_their_lifetime_except_unsubscribe() {
+        let signer = LinkSigner::new(b"a key for the test");
+        for action in [Action::Met, Action::NotYet, Action::Skip, Action::Resume] {
+            let link = Link { action, group_id: 1, user_id: 2 };
+            let token = signer.token(link, NOW);
+            let days = action.lifetime_days().unwrap();
+            assert_eq!(signer.verify(&token, NOW + days * DAY), Ok(link), "{action:?} on its last day");
+            assert_eq!(signer.verify(&token, NOW + (days + 1) * DAY), Err(Refusal::Expired), "{action:?}");
+        }
+        let unsubscribe = Link { action: Action::Unsubscribe, group_id: 0, user_id: 2 };
+        let token = signer.token(unsubscribe, NOW);
+        assert_eq!(signer.verify(&token, NOW + 3650 * DAY), Ok(unsubscribe));
+    }
+
+    #[test]
+    fn links_made_before_they_carried_a_day_only_unsubscribe() {
+        let signer = LinkSigner::new(b"a key for the test");
+        let old = |payload: &str| {
+            let signature = URL_SAFE_NO_PAD.encode(signer.mac(payload).finalize().into_bytes());
+            format!("{payload}.{signature}")
+        };
+        assert_eq!(
+            signer.verify(&old("unsub.0.7"), NOW),
+            Ok(Link { action: Action::Unsubscribe, group_id: 0, user_id: 7 })
+        );
+        assert_eq!(signer.verify(&old("skip.3.7"), NOW), Err(Refusal::Expired));
+        assert_eq!(signer.verify(&old("met.3.7"), NOW), Err(Refusal::Expired));
     }
 }

@@ -26,7 +26,7 @@ use crate::{
     matching::{self, HistoryEntry, Level, Month, ParticipantId, Plan, Weights},
     months::Calendar,
     store::{
-        Store,
+        Store, now,
         outbox::{self, NewMessage},
         rounds::{NewGroup, Participant, Response},
     },
@@ -95,8 +95,12 @@ impl Preview {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkResult {
     Recorded(Action),
+    /// A skip was recorded: the person sits out this month's round.
+    Skipped(Month),
     /// The link was valid but is about a group or account that no longer exists.
     Gone,
+    /// The link is about a round that has already gone out.
+    Expired,
 }
 
 /// The round service. Cheap to clone.
@@ -181,7 +185,7 @@ fn ask(from: &Participant, others: &[&Participant], month: Month) -> String {
 
 impl Rounds {
     fn link(&self, action: Action, group_id: i64, user_id: i64) -> String {
-        format!("{}/r/{}", self.base_url, self.links.token(Link { action, group_id, user_id }))
+        format!("{}/r/{}", self.base_url, self.links.token(Link { action, group_id, user_id }, now()))
     }
 
     /// The RFC 8058 one-click address (POST without a login).
@@ -189,7 +193,7 @@ impl Rounds {
         format!(
             "{}/u/{}",
             self.base_url,
-            self.links.token(Link { action: Action::Unsubscribe, group_id: 0, user_id })
+            self.links.token(Link { action: Action::Unsubscribe, group_id: 0, user_id }, now())
         )
     }
 
@@ -511,8 +515,20 @@ impl Rounds {
         Ok(sent)
     }
 
-    /// Does what a verified link asks. "Skip next month" also pauses the person for the next
-    /// round (a pause that reaches further is kept).
+    /// The round a "Skip next month" link skips: the one after its group's round, while that
+    /// round is still to come (`next_round` or later, and not run early). `None` once it has
+    /// gone out.
+    pub async fn skip_month(&self, group_id: i64, next_round: Month) -> anyhow::Result<Option<Month>> {
+        let Some(month) = self.store.group_month(group_id).await? else { return Ok(None) };
+        let skipped = Month::parse(&month).context("a stored round month")?.next();
+        let to_come =
+            skipped >= next_round && self.store.round_by_month(&skipped.to_string()).await?.is_none();
+        Ok(to_come.then_some(skipped))
+    }
+
+    /// Does what a verified link asks. "Skip next month" pauses the person for the round after
+    /// the group's (a pause that reaches further is kept), and only while that round is still
+    /// to come: an old email cannot pause whatever round is next months later.
     #[tracing::instrument(skip(self))]
     pub async fn follow(&self, link: Link, next_round: Month) -> anyhow::Result<LinkResult> {
         let Some(user) = self.store.user_by_id(link.user_id).await? else { return Ok(LinkResult::Gone) };
@@ -520,15 +536,17 @@ impl Rounds {
             Action::Met => self.store.record_response(link.group_id, user.id, Response::Met).await?,
             Action::NotYet => self.store.record_response(link.group_id, user.id, Response::NotYet).await?,
             Action::Skip => {
-                let recorded = self.store.record_response(link.group_id, user.id, Response::Skip).await?;
-                if recorded {
-                    let next = next_round;
-                    let current = user.paused_through.as_deref().and_then(|m| Month::parse(m).ok());
-                    if current.is_none_or(|c| c < next) {
-                        self.store.set_paused_through(user.id, Some(&next.to_string())).await?;
-                    }
+                let Some(skipped) = self.skip_month(link.group_id, next_round).await? else {
+                    return Ok(LinkResult::Expired);
+                };
+                if !self.store.record_response(link.group_id, user.id, Response::Skip).await? {
+                    return Ok(LinkResult::Gone);
                 }
-                recorded
+                let current = user.paused_through.as_deref().and_then(|m| Month::parse(m).ok());
+                if current.is_none_or(|c| c < skipped) {
+                    self.store.set_paused_through(user.id, Some(&skipped.to_string())).await?;
+                }
+                return Ok(LinkResult::Skipped(skipped));
             }
             Action::Unsubscribe => {
                 self.store.set_opted_out(user.id, true).await?;

@@ -15,8 +15,9 @@ use crate::{
     months::{Calendar, Month},
     rounds::{
         LinkResult,
-        links::{Action, Link},
+        links::{Action, Link, Refusal},
     },
+    store::now,
     web::{
         AppState, Layout,
         error::AppResult,
@@ -34,6 +35,27 @@ pub struct LinkPage {
     action: String,
 }
 
+/// The page for a token that is not ours, or has expired, or is about a round that has gone.
+async fn refused(visitor: &Visitor, refusal: Refusal) -> AppResult<Response> {
+    match refusal {
+        Refusal::Invalid => invalid(visitor).await,
+        Refusal::Expired => expired(visitor).await,
+    }
+}
+
+async fn expired(visitor: &Visitor) -> AppResult<Response> {
+    let notice = Notice {
+        layout: layout_without_forms(&visitor.session, visitor.user.as_ref(), "Link expired").await?,
+        heading: "This link has expired",
+        paragraphs: vec![
+            "Links in our emails work for a limited time, and a skip applies only to the round right after its email. Your profile has the same choices for your current rounds."
+                .into(),
+        ],
+        action: Some(("/profile", "Go to your profile")),
+    };
+    Ok((StatusCode::GONE, notice).into_response())
+}
+
 async fn invalid(visitor: &Visitor) -> AppResult<Response> {
     let notice = Notice {
         layout: layout_without_forms(&visitor.session, visitor.user.as_ref(), "Link not valid").await?,
@@ -46,7 +68,7 @@ async fn invalid(visitor: &Visitor) -> AppResult<Response> {
     Ok((StatusCode::NOT_FOUND, notice).into_response())
 }
 
-/// What the page says before the button, per action.
+/// What the page says before the button, per action; `next_round` is the round a skip skips.
 fn describe(link: Link, next_round: Month) -> (String, String, &'static str) {
     let next = next_round.long_name();
     match link.action {
@@ -76,8 +98,18 @@ pub async fn show(
     visitor: Visitor,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
-    let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
-    let (heading, explanation, button) = describe(link, state.next_round().await?);
+    let link = match state.rounds.links.verify(&token, now()) {
+        Ok(link) => link,
+        Err(refusal) => return refused(&visitor, refusal).await,
+    };
+    let mut next_round = state.next_round().await?;
+    if link.action == Action::Skip {
+        match state.rounds.skip_month(link.group_id, next_round).await? {
+            Some(month) => next_round = month,
+            None => return expired(&visitor).await,
+        }
+    }
+    let (heading, explanation, button) = describe(link, next_round);
     let action = match link.action {
         Action::Unsubscribe => format!("/u/{token}"),
         _ => format!("/r/{token}"),
@@ -93,9 +125,10 @@ pub async fn unsubscribe(
     visitor: Visitor,
     token: Path<String>,
 ) -> AppResult<Response> {
-    match state.rounds.links.verify(&token) {
-        Some(link) if link.action == Action::Unsubscribe => follow(state, visitor, token).await,
-        _ => invalid(&visitor).await,
+    match state.rounds.links.verify(&token, now()) {
+        Ok(link) if link.action == Action::Unsubscribe => follow(state, visitor, token).await,
+        Ok(_) => invalid(&visitor).await,
+        Err(refusal) => refused(&visitor, refusal).await,
     }
 }
 
@@ -104,10 +137,18 @@ pub async fn follow(
     visitor: Visitor,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
-    let Some(link) = state.rounds.links.verify(&token) else { return invalid(&visitor).await };
+    let link = match state.rounds.links.verify(&token, now()) {
+        Ok(link) => link,
+        Err(refusal) => return refused(&visitor, refusal).await,
+    };
     let next_round = state.next_round().await?;
     let result = state.rounds.follow(link, next_round).await?;
     let (heading, paragraph) = match result {
+        LinkResult::Expired => return expired(&visitor).await,
+        LinkResult::Skipped(month) => (
+            "See you the month after",
+            format!("You will not be matched in the {} round.", month.long_name()),
+        ),
         LinkResult::Gone => ("Nothing to update", "This group or account no longer exists.".to_owned()),
         LinkResult::Recorded(action) => match action {
             Action::Met => (
@@ -117,10 +158,8 @@ pub async fn follow(
             Action::NotYet => {
                 ("Noted", "There is still time this month: a 20-minute video call counts.".into())
             }
-            Action::Skip => (
-                "See you the month after",
-                format!("You will not be matched in the {} round.", next_round.long_name()),
-            ),
+            // A skip comes back as `Skipped`, above.
+            Action::Skip => ("See you the month after", String::new()),
             Action::Unsubscribe => {
                 ("You will not get more monthly emails", "You can rejoin from your profile.".into())
             }
