@@ -34,6 +34,7 @@ pub struct Application {
     sender: Sender,
     store: Store,
     limiters: Limiters,
+    hasher: Hasher,
     /// The round job and its timetable, when `serve` runs the schedule.
     schedule: Option<Rounds>,
     port: u16,
@@ -112,26 +113,28 @@ impl Application {
             mail_wake: wake.clone(),
         };
         let sender = mail_sender(&config, store.clone(), wake.clone()).await?;
+        let hasher = Hasher::new(config.hash_concurrency).await?;
         let accounts = Accounts {
             store: store.clone(),
             settings,
-            hasher: Hasher::new(config.hash_concurrency).await?,
+            hasher: hasher.clone(),
             config: config.clone(),
             mail_wake: wake,
         };
-        let limiters = Limiters::new(&config.rate_limits, config.trust_proxy);
+        let limiters = Limiters::new(&config.rate_limits, config.trusted_proxies);
         let state = AppState {
             store: store.clone(),
             accounts,
             rounds: rounds.clone(),
             config: config.clone(),
             limiters: limiters.clone(),
+            cookie_key: key,
         };
-        let router = web::router(state, key);
+        let router = web::router(state);
         let port = local.port();
         tracing::info!(address = %local, mail = sender.transport.describe(), "Coffee Rounds is ready");
         let schedule = config.run_schedule.then(|| rounds.clone());
-        Ok(Self { listener, router, sender, store, limiters, schedule, port })
+        Ok(Self { listener, router, sender, store, limiters, hasher, schedule, port })
     }
 
     pub fn port(&self) -> u16 {
@@ -141,6 +144,11 @@ impl Application {
     /// The application's database handle (tests use it to simulate an outage).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The app's password hasher (tests count its checks).
+    pub fn hasher(&self) -> Hasher {
+        self.hasher.clone()
     }
 
     /// Wakes the app's mail sender (for work queued outside the web app, e.g. by a round run).

@@ -35,8 +35,11 @@ pub struct Config {
     /// How many argon2 hashes may run at once (`HASH_CONCURRENCY`, default: half the cores, at least 1).
     /// Keeping this below the core count keeps pages fast during a login storm.
     pub hash_concurrency: usize,
-    /// Take the client address from `X-Forwarded-For` (`TRUST_PROXY=1`), for use behind a proxy.
-    pub trust_proxy: bool,
+    /// How many reverse proxies of our own stand in front of the app (`TRUST_PROXY`: `1` or a
+    /// number of hops; unset or `0`: none). The client address is then the `X-Forwarded-For`
+    /// entry that many places from the right: the one our nearest proxy wrote, never one the
+    /// client wrote itself.
+    pub trusted_proxies: usize,
     /// How long emailed confirmation links stay valid.
     pub confirm_ttl: Duration,
     /// How long emailed password-reset links stay valid.
@@ -169,7 +172,7 @@ impl Config {
                 per_account_per_minute: parse_number(&lookup, "RATE_LIMIT_PER_ACCOUNT", 5)?,
             },
             hash_concurrency: parse_number(&lookup, "HASH_CONCURRENCY", (cores / 2).max(1) as u32)? as usize,
-            trust_proxy: lookup("TRUST_PROXY").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+            trusted_proxies: parse_trusted_proxies(lookup("TRUST_PROXY"))?,
             confirm_ttl: Duration::from_secs(48 * 3600),
             reset_ttl: Duration::from_secs(3600),
         })
@@ -188,6 +191,21 @@ pub fn parse_domains(value: &str) -> Vec<String> {
         .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
         .filter(|d| !d.is_empty())
         .collect()
+}
+
+/// `TRUST_PROXY`: off, on (one proxy) or a number of proxy hops.
+fn parse_trusted_proxies(value: Option<String>) -> anyhow::Result<usize> {
+    let Some(value) = value else { return Ok(0) };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "off" | "false" | "no" => Ok(0),
+        "true" | "yes" | "on" => Ok(1),
+        hops => match hops.parse::<usize>() {
+            Ok(n @ 1..=16) => Ok(n),
+            _ => bail!(
+                "TRUST_PROXY must be off, on, or the number of proxies in front of the app (1 to 16), not {value:?}"
+            ),
+        },
+    }
 }
 
 fn parse_number(lookup: &impl Fn(&str) -> Option<String>, name: &str, default: u32) -> anyhow::Result<u32> {

@@ -44,7 +44,7 @@ both_backends! {
         let user = app.store.user_by_email(&email).await.unwrap().unwrap();
         assert!(user.confirmed_at.is_none());
 
-        let confirmed = app.submit(&path, "/confirm", &[("token", token)]).await;
+        let confirmed = app.submit(&path, "/confirm", &[("token", token), ("password", PASSWORD)]).await;
         assert_eq!(confirmed.url().path(), "/profile");
         let profile = confirmed.text().await.unwrap();
         assert!(profile.contains("Your account is active"));
@@ -227,13 +227,65 @@ both_backends! {
         assert_eq!(landing.status(), 410);
         assert!(landing.text().await.unwrap().contains("expired"));
         let csrf = app.csrf(&app.client, "/confirm/resend").await;
-        let posted = app.client.post(app.url("/confirm")).form(&[("token", token.as_str()), ("csrf_token", &csrf)]).send().await.unwrap();
+        let posted = app.client.post(app.url("/confirm")).form(&[("token", token.as_str()), ("password", PASSWORD), ("csrf_token", &csrf)]).send().await.unwrap();
         assert_eq!(posted.status(), 410);
 
         let resent = app.submit("/confirm/resend", "/confirm/resend", &[("email", &email)]).await;
         assert!(resent.text().await.unwrap().contains("we have sent it a new confirmation link"));
         let second = app.email_to(&email).await;
         assert_ne!(second.link("/confirm?token="), first.link("/confirm?token="));
+        app.stop().await;
+    }
+
+    async fn someone_signing_up_with_your_address_before_you_confirm_cannot_take_the_account(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("owner");
+        const INTRUDER_PASSWORD: &str = "an intruder's own password";
+        // The owner signs up; before they confirm, someone else signs up with their address.
+        app.sign_up(&email, PASSWORD).await;
+        let intruder = app.new_browser();
+        app.submit_as(&intruder, "/signup", "/signup", &[
+            ("email", &email), ("name", "Not The Owner"), ("password", INTRUDER_PASSWORD),
+            ("role", "Physician"), ("level", "3"), ("department", "Surgery"),
+        ]).await;
+        let _first = app.email_to(&email).await;
+        let newest = app.email_to(&email).await;
+
+        // The owner opens the newest email and enters their own password.
+        let link = newest.link(&format!("{}/confirm?token=", app.base));
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let path = link.replacen(&app.base, "", 1);
+        let asked = app.submit(&path, "/confirm", &[("token", &token), ("password", PASSWORD)]).await;
+        assert_eq!(asked.status(), 422);
+        let page = asked.text().await.unwrap();
+        assert!(page.contains("type it again"), "{page}");
+        assert!(app.store.user_by_email(&email).await.unwrap().unwrap().confirmed_at.is_none());
+        let differ = app.submit(&path, "/confirm", &[("token", &token), ("password", PASSWORD), ("password_again", "something else entirely")]).await;
+        assert_eq!(differ.status(), 422);
+        assert!(differ.text().await.unwrap().contains("not the same"));
+        let confirmed = app.submit(&path, "/confirm", &[("token", &token), ("password", PASSWORD), ("password_again", PASSWORD)]).await;
+        assert_eq!(confirmed.url().path(), "/profile");
+
+        // Only the owner's password opens the account.
+        let tried = app.log_in(&intruder, &email, INTRUDER_PASSWORD).await;
+        assert_eq!(tried.status(), 401);
+        assert_eq!(app.log_in(&app.new_browser(), &email, PASSWORD).await.url().path(), "/profile");
+        app.stop().await;
+    }
+
+    async fn a_confirmation_link_alone_does_not_activate_the_account(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("alone");
+        app.sign_up(&email, PASSWORD).await;
+        let link = app.email_to(&email).await.link(&format!("{}/confirm?token=", app.base));
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let path = link.replacen(&app.base, "", 1);
+        let bare = app.submit(&path, "/confirm", &[("token", &token)]).await;
+        assert_eq!(bare.status(), 422);
+        assert!(app.store.user_by_email(&email).await.unwrap().unwrap().confirmed_at.is_none());
+        // The link is still good for the real attempt.
+        let confirmed = app.submit(&path, "/confirm", &[("token", &token), ("password", PASSWORD)]).await;
+        assert_eq!(confirmed.url().path(), "/profile");
         app.stop().await;
     }
 

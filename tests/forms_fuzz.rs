@@ -12,7 +12,7 @@ const FORMS: &[(&str, &str, &[&str])] = &[
     ("/password/forgot", "/password/forgot", &["email"]),
     ("/confirm/resend", "/confirm/resend", &["email"]),
     ("/password/reset?token=x", "/password/reset", &["token", "password"]),
-    ("/login", "/confirm", &["token"]),
+    ("/login", "/confirm", &["token", "password", "password_again"]),
     ("/profile", "/profile", &["name", "role", "level", "department", "department_other"]),
     ("/profile", "/profile/pause", &["months"]),
     ("/password/change", "/password/change", &["current_password", "new_password"]),

@@ -9,14 +9,19 @@ use reqwest::header;
 
 const PASSWORD: &str = "morning rounds with coffee";
 
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
+/// The `Set-Cookie` value of the cookie whose name and `=` start with `prefix`.
+fn set_cookie(response: &reqwest::Response, prefix: &str) -> Option<String> {
     response
         .headers()
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("coffee_rounds_session="))
+        .find(|v| v.starts_with(prefix))
         .map(str::to_owned)
+}
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    set_cookie(response, "coffee_rounds_session=")
 }
 
 fn cookie_value(set_cookie: &str) -> String {
@@ -93,20 +98,46 @@ both_backends! {
         app.stop().await;
     }
 
-    async fn the_session_cookie_is_http_only_and_same_site_lax(backend) {
+    async fn the_cookies_are_http_only_same_site_lax_and_secure_under_https(backend) {
         let app = TestApp::spawn(backend).await;
-        let response = no_redirects().get(app.url("/login")).send().await.unwrap();
-        let cookie = session_cookie(&response).expect("a session cookie for the login form");
-        assert!(cookie.contains("HttpOnly"), "{cookie}");
-        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-        assert!(!cookie.contains("Secure"), "plain-http deployments cannot use Secure: {cookie}");
+        let email = unique_email("cookies");
+        app.member(&email, PASSWORD).await;
+        let browser = no_redirects();
+        let form_page = browser.get(app.url("/login")).send().await.unwrap();
+        let csrf_cookie = set_cookie(&form_page, "coffee_rounds_csrf=").expect("a CSRF cookie for the login form");
+        assert!(session_cookie(&form_page).is_none(), "showing a form starts no session");
+        let login = app.log_in(&browser, &email, PASSWORD).await;
+        let session = session_cookie(&login).expect("a session cookie at login");
+        for cookie in [&csrf_cookie, &session] {
+            assert!(cookie.contains("HttpOnly"), "{cookie}");
+            assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+            assert!(!cookie.contains("Secure"), "plain-http deployments cannot use Secure: {cookie}");
+        }
         app.stop().await;
 
         let https = TestApp::spawn_with(backend, |c| c.base_url = "https://coffee.hospital.test".into()).await;
-        let response = no_redirects().get(https.url("/login")).send().await.unwrap();
-        let cookie = session_cookie(&response).unwrap();
-        assert!(cookie.contains("Secure"), "{cookie}");
-        assert!(response.headers().get(header::STRICT_TRANSPORT_SECURITY).is_some());
+        // A browser keeps Secure cookies off plain http, so this one is sent by hand.
+        let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let form_page = plain.get(https.url("/login")).send().await.unwrap();
+        let csrf_cookie = set_cookie(&form_page, "__Host-coffee_rounds_csrf=").expect("a __Host- CSRF cookie");
+        assert!(csrf_cookie.contains("Secure") && csrf_cookie.contains("Path=/"), "{csrf_cookie}");
+        assert!(form_page.headers().get(header::STRICT_TRANSPORT_SECURITY).is_some());
+        let token = csrf_in(&form_page.text().await.unwrap()).unwrap();
+        let email = unique_email("secure");
+        let (id, _) = https.add_participant("Secure Person", "Nurse", 1, "Cardiology").await;
+        let hash = https.hasher.hash(PASSWORD).await.unwrap();
+        sqlx::query("UPDATE users SET email = $1, password_hash = $2 WHERE id = $3")
+            .bind(&email).bind(&hash).bind(id).execute(https.store.pool()).await.unwrap();
+        let login = plain
+            .post(https.url("/login"))
+            .header(header::COOKIE, cookie_value(&csrf_cookie))
+            .form(&[("email", email.as_str()), ("password", PASSWORD), ("csrf_token", &token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 303);
+        let session = session_cookie(&login).unwrap();
+        assert!(session.contains("Secure") && session.contains("HttpOnly"), "{session}");
         https.stop().await;
     }
 
@@ -115,8 +146,15 @@ both_backends! {
         let email = unique_email("rotate");
         app.member(&email, PASSWORD).await;
 
+        // A session from before logging in: the one-time message after a password reset.
         let browser = no_redirects();
-        let before = session_cookie(&browser.get(app.url("/login")).send().await.unwrap()).unwrap();
+        app.submit_as(&browser, "/password/forgot", "/password/forgot", &[("email", &email)]).await;
+        let link = app.email_to(&email).await.link(&format!("{}/password/reset?token=", app.base));
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let reset = app
+            .submit_as(&browser, &link.replacen(&app.base, "", 1), "/password/reset", &[("token", &token), ("password", PASSWORD)])
+            .await;
+        let before = session_cookie(&reset).expect("a session for the message after the reset");
         let login = app.log_in(&browser, &email, PASSWORD).await;
         assert_eq!(login.status(), 303);
         let after = session_cookie(&login).expect("a new cookie at login");
@@ -168,35 +206,36 @@ both_backends! {
         app.stop().await;
     }
 
-    async fn login_with_an_unknown_email_or_a_wrong_password_answers_alike(backend) {
+    async fn login_with_an_unknown_email_a_wrong_password_or_an_invited_account_answers_alike(backend) {
         let app = TestApp::spawn(backend).await;
         let known = unique_email("known");
         app.member(&known, PASSWORD).await;
         let unknown = unique_email("unknown");
+        // Invited from a roster: an account whose password is still a placeholder.
+        let (invited_id, invited) = app.add_participant("Invited Person", "Nurse", 1, "Cardiology").await;
+        sqlx::query("UPDATE users SET password_hash = $1, confirmed_at = NULL WHERE id = $2")
+            .bind(coffee_rounds::accounts::INVITED_HASH)
+            .bind(invited_id)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
 
         let attempt = |email: String| {
             let app = &app;
             async move {
-                let started = Instant::now();
+                let checks = app.hasher.verifications();
                 let response = app.log_in(&app.new_browser(), &email, "a wrong password here").await;
-                let elapsed = started.elapsed();
-                (response.status(), normalised(&response.text().await.unwrap(), &email), elapsed)
+                let page = (response.status(), normalised(&response.text().await.unwrap(), &email));
+                // Each answer costs one full argon2 check, so a stopwatch tells nothing either.
+                assert_eq!(app.hasher.verifications(), checks + 1, "one password check for {email}");
+                page
             }
         };
-        let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
-        for _ in 0..9 {
-            let (s1, p1, t1) = attempt(known.clone()).await;
-            let (s2, p2, t2) = attempt(unknown.clone()).await;
-            assert_eq!((s1, &p1), (s2, &p2));
-            assert_eq!(s1, 401);
-            known_times.push(t1);
-            unknown_times.push(t2);
-        }
-        known_times.sort();
-        unknown_times.sort();
-        // Medians of nine, so one attempt slowed by other work on the machine does not decide.
-        let (k, u) = (known_times[4].as_secs_f64(), unknown_times[4].as_secs_f64());
-        assert!(k / u < 2.0 && u / k < 2.0, "median login time differs: known {k:.3}s, unknown {u:.3}s");
+        let (known_page, unknown_page, invited_page) =
+            (attempt(known.clone()).await, attempt(unknown.clone()).await, attempt(invited.clone()).await);
+        assert_eq!(known_page.0, 401);
+        assert_eq!(known_page, unknown_page);
+        assert_eq!(known_page, invited_page);
         app.stop().await;
     }
 
@@ -245,6 +284,72 @@ both_backends! {
         let forgot = app.submit_as(&app.new_browser(), "/password/forgot", "/password/forgot", &[("email", &target.to_uppercase())]).await;
         assert_eq!(forgot.status(), 429, "the same account in other letter case counts too");
         assert_eq!(app.log_in(&app.new_browser(), &unique_email("other"), "a wrong password here").await.status(), 401);
+        app.stop().await;
+    }
+
+    async fn behind_a_proxy_a_forged_forwarded_for_does_not_escape_the_rate_limit(backend) {
+        let app = TestApp::spawn_with(backend, |c| {
+            c.trusted_proxies = 1;
+            c.rate_limits.per_ip_per_minute = 3;
+        })
+        .await;
+        let browser = app.new_browser();
+        let token = app.csrf(&browser, "/login").await;
+        let attempt = |forwarded: String| {
+            let (browser, token, url) = (&browser, &token, app.url("/login"));
+            async move {
+                let form = [("email", "guess@hospital.test"), ("password", "a wrong password here"), ("csrf_token", token)];
+                browser.post(url).header("x-forwarded-for", forwarded).form(&form).send().await.unwrap().status()
+            }
+        };
+        // The client writes whatever it likes on the left; our proxy appends the address it saw.
+        let mut limited = 0;
+        for i in 0..25 {
+            if attempt(format!("10.0.{i}.1, 192.0.2.7")).await == 429 {
+                limited += 1;
+            }
+        }
+        assert_eq!(limited, 22, "all but the first three attempts from 192.0.2.7 are limited");
+        assert_eq!(attempt("10.0.0.1, 192.0.2.8".into()).await, 401, "another client has its own budget");
+        app.stop().await;
+    }
+
+    async fn repeated_sign_ups_with_a_registered_address_send_its_owner_one_note(backend) {
+        let app = TestApp::spawn(backend).await;
+        let taken = unique_email("owner");
+        app.member(&taken, PASSWORD).await;
+        for _ in 0..10 {
+            let answer = app.sign_up(&taken, "someone else's password").await;
+            assert_eq!(answer.url().path(), "/check-email");
+        }
+        app.mail_wake.notify_one();
+        let notes = app.all_emails_to(&taken, Duration::from_secs(2)).await;
+        let subjects: Vec<&str> = notes.iter().map(|n| n.subject.as_str()).collect();
+        assert_eq!(subjects, ["You already have a Coffee Rounds account"]);
+        app.stop().await;
+    }
+
+    async fn an_answer_given_before_the_body_is_read_closes_the_connection(backend) {
+        let app = TestApp::spawn(backend).await;
+        // One pooled client, as a browser keeps its connection open; each refusal is followed
+        // at once by another request, which must not land on a connection the server drops.
+        let token = app.csrf(&app.client, "/signup").await;
+        let huge = "x".repeat(3 * 1024 * 1024);
+        let stranger = reqwest::Client::new();
+        let form = "x".repeat(40 * 1024);
+        for _ in 0..10 {
+            let big = app.client.post(app.url("/signup")).form(&[("csrf_token", token.as_str()), ("name", &huge)]).send().await;
+            if let Ok(big) = big {
+                assert_eq!(big.status(), 413);
+                assert_eq!(big.headers()[header::CONNECTION], "close");
+            }
+            assert_eq!(app.get("/login").await.status(), 200);
+
+            let forged = stranger.post(app.url("/profile")).body(format!("name={form}")).send().await.unwrap();
+            assert_eq!(forged.status(), 403);
+            assert_eq!(forged.headers()[header::CONNECTION], "close");
+            assert_eq!(stranger.get(app.url("/")).send().await.unwrap().status(), 200);
+        }
         app.stop().await;
     }
 

@@ -151,4 +151,39 @@ both_backends! {
         assert!(!logged_in_with(&app, &copied).await, "the session came back after logging out");
         app.stop().await;
     }
+
+    async fn reading_the_forms_stores_no_session(backend) {
+        let app = TestApp::spawn(backend).await;
+        for _ in 0..20 {
+            for path in ["/login", "/signup", "/password/forgot", "/confirm/resend", "/"] {
+                assert_eq!(app.new_browser().get(app.url(path)).send().await.unwrap().status(), 200, "{path}");
+            }
+        }
+        // A refused login is answered without storing anything either.
+        let stranger = app.new_browser();
+        assert_eq!(app.log_in(&stranger, &unique_email("nobody"), "a wrong password here").await.status(), 401);
+        assert_eq!(app.count("sessions").await, 0);
+
+        // The forms still work: their token travels in a cookie of its own.
+        let email = unique_email("fresh");
+        app.member(&email, PASSWORD).await;
+        assert_eq!(app.count("sessions").await, 1, "one session, for the person who logged in");
+        app.stop().await;
+    }
+
+    async fn a_form_token_from_one_visitor_does_not_work_for_another(backend) {
+        let app = TestApp::spawn(backend).await;
+        let first = app.new_browser();
+        let token = app.csrf(&first, "/login").await;
+        // A second visitor with the first one's token but a cookie of its own is refused.
+        let second = app.new_browser();
+        app.csrf(&second, "/login").await;
+        let form = [("email", "someone@hospital.test"), ("password", "a wrong password here"), ("csrf_token", token.as_str())];
+        assert_eq!(second.post(app.url("/login")).form(&form).send().await.unwrap().status(), 403);
+        // And with no cookie at all.
+        let bare = reqwest::Client::new();
+        assert_eq!(bare.post(app.url("/login")).form(&form).send().await.unwrap().status(), 403);
+        assert_eq!(first.post(app.url("/login")).form(&form).send().await.unwrap().status(), 401);
+        app.stop().await;
+    }
 }

@@ -24,7 +24,7 @@ use crate::{
     },
     months::{Calendar, Month},
     store::{
-        Store,
+        Store, outbox,
         tokens::{self, Purpose},
         users::{Profile, User},
     },
@@ -118,6 +118,16 @@ impl SignupInput {
     }
 }
 
+/// The confirmation form: the emailed token and the password, entered again.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ConfirmInput {
+    pub token: String,
+    pub password: String,
+    /// Filled in only when the password is not the one the address signed up with.
+    pub password_again: String,
+}
+
 /// The raw profile form.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -146,6 +156,9 @@ pub enum Participation {
     AutoPaused,
     OptedOut,
 }
+
+/// At most one "you already have an account" note per account in this many seconds.
+pub const ALREADY_REGISTERED_INTERVAL_SECS: i64 = 3600;
 
 /// How long an invitation link from a roster import stays valid.
 pub const INVITATION_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
@@ -260,13 +273,18 @@ impl Accounts {
                         self.queue_confirmation(&mut tx, id, &profile.name, email.as_str()).await?
                     }
                     (id, name, Some(_)) => {
-                        let message = AlreadyRegistered {
-                            name,
-                            login_link: format!("{}/login", self.config.base_url),
-                            reset_link: format!("{}/password/forgot", self.config.base_url),
+                        // One note an hour at most: sign-ups with someone else's address must
+                        // not fill their inbox. The answer on the page is the same either way.
+                        let since = crate::store::now() - ALREADY_REGISTERED_INTERVAL_SECS;
+                        if outbox::queued_since(&mut tx, id, AlreadyRegistered::KIND, since).await? == 0 {
+                            let message = AlreadyRegistered {
+                                name,
+                                login_link: format!("{}/login", self.config.base_url),
+                                reset_link: format!("{}/password/forgot", self.config.base_url),
+                            }
+                            .to_message(Some(id), email.as_str())?;
+                            mail::queue(&mut tx, &message).await?;
                         }
-                        .to_message(Some(id), email.as_str())?;
-                        mail::queue(&mut tx, &message).await?;
                     }
                 }
             }
@@ -300,12 +318,49 @@ impl Accounts {
     }
 
     /// Activates the account of a confirmation link; returns it for logging in.
+    ///
+    /// Reaching the link proves control of the mailbox, and the password is entered again at
+    /// this moment: whoever else signed up with the address before it was confirmed never gets
+    /// their password activated. The password entered must be the one the address signed up
+    /// with (its latest sign-up), or, typed twice, becomes the account's password.
     #[tracing::instrument(skip_all)]
-    pub async fn confirm(&self, token: &str) -> Result<User> {
-        let mut tx = self.store.pool().begin().await?;
-        let user_id = tokens::consume(&mut tx, &hash_token(token), Purpose::Confirm)
+    pub async fn confirm(&self, input: &ConfirmInput) -> Result<User> {
+        let token_hash = hash_token(&input.token);
+        let user_id = tokens::owner(self.store.pool(), &token_hash, Purpose::Confirm)
             .await?
             .ok_or(AccountError::LinkInvalid)?;
+        let user = self.store.user_by_id(user_id).await?.ok_or(AccountError::LinkInvalid)?;
+        let password_hash = if self.hasher.verify(&input.password, Some(&user.password_hash)).await? {
+            user.password_hash
+        } else {
+            let mut errors = FieldErrors::default();
+            let password = errors.take("password", Password::parse(&input.password));
+            if password.is_some() {
+                if input.password_again.is_empty() {
+                    errors.add(
+                        "password_again",
+                        "That is not the password chosen when this address signed up. To make it your password, type it again here.",
+                    );
+                } else if input.password_again != input.password {
+                    errors.add(
+                        "password_again",
+                        "The two passwords are not the same. Type the same password twice.",
+                    );
+                }
+            }
+            let (Some(password), true) = (password, errors.is_empty()) else {
+                return Err(AccountError::Invalid(errors));
+            };
+            self.hasher.hash(password.expose()).await?
+        };
+        let mut tx = self.store.pool().begin().await?;
+        let consumed = tokens::consume(&mut tx, &token_hash, Purpose::Confirm).await?;
+        if consumed != Some(user_id) {
+            return Err(AccountError::LinkInvalid);
+        }
+        // Written even when unchanged: a sign-up since the check must not slip its password in.
+        Store::set_password(&mut tx, user_id, &password_hash, None).await?;
+        tokens::revoke_all(&mut tx, user_id, Purpose::Confirm).await?;
         Store::confirm_user(&mut tx, user_id).await?;
         tx.commit().await?;
         self.store.user_by_id(user_id).await?.ok_or(AccountError::LinkInvalid)

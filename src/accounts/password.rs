@@ -5,7 +5,11 @@
 //! priority: a login storm then queues instead of taking the cores from the pages. A fixed dummy
 //! hash lets an unknown email cost exactly what a known one does.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
+    mpsc,
+};
 
 use anyhow::Context;
 use argon2::{
@@ -21,6 +25,8 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct Hasher {
     jobs: mpsc::Sender<Job>,
     dummy_hash: Arc<str>,
+    /// Password checks that ran argon2 so far (every check should, whatever the account).
+    verifications: Arc<AtomicU64>,
 }
 
 /// Makes the calling thread yield the CPU to the web threads when both want it.
@@ -68,9 +74,14 @@ fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
     Ok(hash.to_string())
 }
 
-fn verify_blocking(password: &[u8], hash: &str) -> bool {
+/// Checks `password` against a PHC hash; counts in `runs` each check that ran argon2.
+fn verify_blocking(password: &[u8], hash: &str, runs: &AtomicU64) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => argon2().verify_password(password, &parsed).is_ok(),
+        Ok(parsed) => {
+            let matches = argon2().verify_password(password, &parsed).is_ok();
+            runs.fetch_add(1, Ordering::Relaxed);
+            matches
+        }
         Err(_) => false,
     }
 }
@@ -78,7 +89,11 @@ fn verify_blocking(password: &[u8], hash: &str) -> bool {
 impl Hasher {
     /// Starts the hashing threads and prepares the dummy hash (one hashing, at start-up).
     pub async fn new(concurrency: usize) -> anyhow::Result<Self> {
-        let mut hasher = Self { jobs: start_threads(concurrency), dummy_hash: Arc::from("") };
+        let mut hasher = Self {
+            jobs: start_threads(concurrency),
+            dummy_hash: Arc::from(""),
+            verifications: Arc::new(AtomicU64::new(0)),
+        };
         hasher.dummy_hash =
             hasher.run(|| hash_blocking(b"a password nobody has: coffee rounds")).await??.into();
         Ok(hasher)
@@ -101,14 +116,23 @@ impl Hasher {
         self.run(move || hash_blocking(&password)).await?
     }
 
-    /// Checks `password` against `hash`, or against the dummy hash when there is no account, so
-    /// both cases take the same time; the dummy case always answers `false`.
+    /// Checks `password` against `hash`, or against the dummy hash when there is no account or
+    /// its hash is a placeholder that no password matches (an invited account), so every case
+    /// takes the same time; the dummy case always answers `false`.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> anyhow::Result<bool> {
-        let known = hash.is_some();
-        let hash = hash.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
+        let real = hash.filter(|h| PasswordHash::new(h).is_ok());
+        let known = real.is_some();
+        let hash = real.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
         let password = password.as_bytes().to_vec();
-        let matches = self.run(move || verify_blocking(&password, &hash)).await?;
+        let runs = self.verifications.clone();
+        let matches = self.run(move || verify_blocking(&password, &hash, &runs)).await?;
         Ok(known && matches)
+    }
+
+    /// How many password checks have run argon2: with it a test can see that no answer skipped
+    /// the work, without timing anything.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 }
 
@@ -124,5 +148,14 @@ mod tests {
         assert!(hasher.verify("correct horse battery", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("wrong horse battery", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("a password nobody has: coffee rounds", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_hash_costs_a_full_check_and_never_matches() {
+        let hasher = Hasher::new(1).await.unwrap();
+        let before = hasher.verifications();
+        assert!(!hasher.verify("!invited", Some("!invited")).await.unwrap());
+        assert!(!hasher.verify("", Some("")).await.unwrap());
+        assert_eq!(hasher.verifications(), before + 2);
     }
 }

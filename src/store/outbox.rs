@@ -201,3 +201,21 @@ impl Store {
         Ok(counts)
     }
 }
+
+/// How many emails of `kind` were queued for an account since `since` (Unix seconds), to cap
+/// the notes a stranger can make us send to someone.
+pub async fn queued_since(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    kind: &str,
+    since: i64,
+) -> sqlx::Result<i64> {
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE user_id = $1 AND kind = $2 AND created_at >= $3")
+            .bind(user_id)
+            .bind(kind)
+            .bind(since)
+            .fetch_one(conn)
+            .await?;
+    Ok(count)
+}

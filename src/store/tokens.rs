@@ -89,6 +89,11 @@ pub async fn consume(
 
 /// Whether a token would be accepted now, without using it (to show the right page on GET).
 pub async fn is_valid(pool: &AnyPool, token_hash: &str, purpose: Purpose) -> sqlx::Result<bool> {
+    Ok(owner(pool, token_hash, purpose).await?.is_some())
+}
+
+/// The account a token would be accepted for now, without using it.
+pub async fn owner(pool: &AnyPool, token_hash: &str, purpose: Purpose) -> sqlx::Result<Option<i64>> {
     let row: Option<(i64,)> = sqlx::query_as(
         "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
@@ -97,7 +102,7 @@ pub async fn is_valid(pool: &AnyPool, token_hash: &str, purpose: Purpose) -> sql
     .bind(now())
     .fetch_optional(pool)
     .await?;
-    Ok(row.is_some())
+    Ok(row.map(|(id,)| id))
 }
 
 /// Ends every outstanding token of one purpose for an account (e.g. after a password reset).

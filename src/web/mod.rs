@@ -39,6 +39,8 @@ pub struct AppState {
     pub rounds: crate::rounds::Rounds,
     pub config: Arc<Config>,
     pub limiters: Limiters,
+    /// Signs the session cookie and the CSRF cookie of visitors who are not logged in.
+    pub cookie_key: tower_cookies::Key,
 }
 
 impl AppState {
@@ -102,7 +104,7 @@ fn static_dir() -> PathBuf {
 }
 
 /// The whole application as one router.
-pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Router {
+pub fn router(state: AppState) -> Router {
     use pages::{auth, home, links, profile};
 
     let https = state.config.is_https();
@@ -112,7 +114,7 @@ pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Rout
         .with_same_site(SameSite::Lax)
         .with_secure(https)
         .with_expiry(Expiry::OnInactivity(time::Duration::days(14)))
-        .with_signed(session_key);
+        .with_signed(state.cookie_key.clone());
 
     // Forms that guess passwords or send email are limited per client address.
     let limited = Router::new()
@@ -152,12 +154,21 @@ pub fn router(state: AppState, session_key: tower_sessions::cookie::Key) -> Rout
         .merge(pages::coordinator::routes())
         .nest_service("/static", static_files)
         .fallback(not_found)
-        .layer(middleware::from_fn(security::require_csrf))
+        .layer(middleware::from_fn_with_state(state.clone(), security::require_csrf))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(security::MAX_UPLOAD_BYTES + 64 * 1024))
         .layer(axum::extract::DefaultBodyLimit::max(security::MAX_UPLOAD_BYTES + 64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http())
+        // The body limit answers before reading the body: the connection cannot carry another
+        // request after it.
+        .layer(middleware::map_response(|response: axum::response::Response| async move {
+            if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                security::unread_body(response)
+            } else {
+                response
+            }
+        }))
         // Pages are personal or carry the session's CSRF token: the browser must not keep them,
         // or Back after logging out shows the last private page. The stylesheet sets its own.
         .layer(SetResponseHeaderLayer::if_not_present(

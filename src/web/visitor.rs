@@ -3,7 +3,11 @@
 use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
 
-use super::{AppState, Layout, error::AppError, security};
+use super::{
+    AppState, Layout,
+    error::AppError,
+    security::{self, CsrfCookie},
+};
 use crate::store::{sessions::USER_ID_KEY, users::User};
 
 const FLASH_KEY: &str = "flash";
@@ -12,6 +16,8 @@ const FLASH_KEY: &str = "flash";
 pub struct Visitor {
     pub session: Session,
     pub user: Option<User>,
+    /// Where the CSRF token of a visitor who is not logged in is kept.
+    csrf: CsrfCookie,
 }
 
 /// A logged-in visitor; anyone else is sent to log in and brought back.
@@ -31,7 +37,8 @@ impl FromRequestParts<AppState> for Visitor {
             Some(id) => state.store.user_by_id(id).await?,
             None => None,
         };
-        Ok(Self { session, user })
+        let csrf = CsrfCookie::from_parts(parts, &state.cookie_key, state.config.is_https())?;
+        Ok(Self { session, user, csrf })
     }
 }
 
@@ -39,7 +46,7 @@ impl FromRequestParts<AppState> for LoggedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Visitor { session, user } = Visitor::from_request_parts(parts, state).await?;
+        let Visitor { session, user, .. } = Visitor::from_request_parts(parts, state).await?;
         match user {
             Some(user) => Ok(Self { session, user }),
             None => {
@@ -83,8 +90,26 @@ pub async fn layout_without_forms(
 }
 
 impl Visitor {
+    /// The layout of a page with forms; for a visitor who is not logged in, the CSRF token comes
+    /// from (and, the first time, goes into) the CSRF cookie, so no session is stored.
     pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
-        layout(&self.session, self.user.as_ref(), title).await
+        if self.user.is_some() {
+            return layout(&self.session, self.user.as_ref(), title).await;
+        }
+        Ok(Layout {
+            title: title.to_owned(),
+            csrf: self.csrf.token(),
+            flash: take_flash(&self.session).await?,
+            ..Layout::default()
+        })
+    }
+
+    /// Starts a logged-in session with a new id and a new CSRF token (no session fixation).
+    pub async fn log_in(&self, user: &User) -> Result<(), AppError> {
+        self.csrf.clear();
+        self.session.cycle_id().await?;
+        self.session.insert(USER_ID_KEY, user.id).await?;
+        security::rotate_csrf(&self.session).await
     }
 }
 
@@ -98,13 +123,6 @@ impl LoggedIn {
 pub async fn flash(session: &Session, message: impl Into<String>) -> Result<(), AppError> {
     session.insert(FLASH_KEY, message.into()).await?;
     Ok(())
-}
-
-/// Starts a logged-in session with a new id and a new CSRF token (no session fixation).
-pub async fn log_in(session: &Session, user: &User) -> Result<(), AppError> {
-    session.cycle_id().await?;
-    session.insert(USER_ID_KEY, user.id).await?;
-    security::rotate_csrf(session).await
 }
 
 /// Ends the session everywhere: the stored record is deleted and the cookie cleared.

@@ -260,6 +260,7 @@ try {
   await goto(me, linkIn(confirmation, { prefix: `${BASE}/confirm?token=` }));
   await expectText(me, 'h1', /Activate your account/, 'the emailed link opens the confirmation page');
   await inspect(me, 'confirm');
+  await me.getByLabel('Your password').fill(PASSWORD);
   await follow(me, me.getByRole('button', { name: 'Confirm my account' }));
   await expectText(me, 'h1', /Your profile/, 'confirming lands on the profile');
   await expectText(me, '#participation', /You are taking part/, 'the new member takes part');

@@ -105,6 +105,8 @@ pub struct TestApp {
     pub config: Config,
     /// Wakes the app's mail sender.
     pub mail_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// The app's password hasher, whose checks a test can count.
+    pub hasher: coffee_rounds::accounts::Hasher,
     mail: MailSource,
     seen: Mutex<HashSet<PathBuf>>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -178,6 +180,7 @@ impl TestApp {
         .await
         .expect("test store");
         let mail_wake = application.mail_wake();
+        let hasher = application.hasher();
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(application.run_until(async {
             let _ = rx.await;
@@ -189,6 +192,7 @@ impl TestApp {
             backend,
             config,
             mail_wake,
+            hasher,
             mail,
             seen: Mutex::new(HashSet::new()),
             shutdown: Some(tx),
@@ -300,8 +304,13 @@ impl TestApp {
         let mail = self.email_to(email).await;
         let link = mail.link(&format!("{}/confirm?token=", self.base));
         let token = link.split("token=").nth(1).expect("token").to_owned();
-        let confirmed =
-            self.submit(&link.replacen(&self.base, "", 1), "/confirm", &[("token", &token)]).await;
+        let confirmed = self
+            .submit(
+                &link.replacen(&self.base, "", 1),
+                "/confirm",
+                &[("token", &token), ("password", password)],
+            )
+            .await;
         assert_eq!(confirmed.status(), 200);
         assert!(confirmed.url().path().starts_with("/profile"), "confirmation lands on the profile");
     }

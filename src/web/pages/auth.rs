@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{Choices, Notice};
 use crate::{
-    accounts::{AccountError, FieldErrors, LoginRefusal, SignupInput},
+    accounts::{AccountError, ConfirmInput, FieldErrors, LoginRefusal, SignupInput},
     web::{
         AppState, Form, Layout,
         error::{AppError, AppResult},
@@ -62,6 +62,8 @@ pub async fn signup(
     visitor: Visitor,
     Form(input): Form<SignupInput>,
 ) -> AppResult<Response> {
+    // Counted per address, like resets: a sign-up may email the address's owner.
+    state.limiters.check_account(&input.email)?;
     match state.accounts.sign_up(&input).await {
         Ok(()) => Ok(Redirect::to("/check-email?for=signup").into_response()),
         Err(AccountError::Invalid(errors)) => {
@@ -112,6 +114,7 @@ pub struct TokenQuery {
 pub struct ConfirmPage {
     layout: Layout,
     token: String,
+    errors: FieldErrors,
 }
 
 async fn expired_link(
@@ -143,23 +146,36 @@ pub async fn confirm_page(
         )
         .await;
     }
-    Ok(ConfirmPage { layout: visitor.layout("Activate your account").await?, token: q.token }.into_response())
+    let page = ConfirmPage {
+        layout: visitor.layout("Activate your account").await?,
+        token: q.token,
+        errors: FieldErrors::default(),
+    };
+    Ok(page.into_response())
 }
 
 pub async fn confirm(
     State(state): State<AppState>,
     visitor: Visitor,
-    Form(form): Form<TokenQuery>,
+    Form(form): Form<ConfirmInput>,
 ) -> AppResult<Response> {
-    match state.accounts.confirm(&form.token).await {
+    match state.accounts.confirm(&form).await {
         Ok(user) => {
-            visitor::log_in(&visitor.session, &user).await?;
+            visitor.log_in(&user).await?;
             visitor::flash(
                 &visitor.session,
                 "Welcome! Your account is active and you are in the next round.",
             )
             .await?;
             Ok(Redirect::to("/profile").into_response())
+        }
+        Err(AccountError::Invalid(errors)) => {
+            let page = ConfirmPage {
+                layout: visitor.layout("Activate your account").await?,
+                token: form.token,
+                errors,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(AccountError::LinkInvalid) => {
             expired_link(
@@ -312,7 +328,7 @@ pub async fn login(
     state.limiters.check_account(&form.email)?;
     let problem = match state.accounts.log_in(&form.email, &form.password).await? {
         Ok(user) => {
-            visitor::log_in(&visitor.session, &user).await?;
+            visitor.log_in(&user).await?;
             // Coordinators come to run the program: without a page to return to, they land on
             // the dashboard.
             let target = if form.next.is_empty() && user.is_coordinator() {

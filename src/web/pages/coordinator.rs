@@ -95,7 +95,7 @@ impl FromRequestParts<AppState> for Coordinator {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Visitor { session, user } = Visitor::from_request_parts(parts, state).await?;
+        let Visitor { session, user, .. } = Visitor::from_request_parts(parts, state).await?;
         let Some(user) = user else {
             let next = parts.uri.path_and_query().map_or("/coordinator", |p| p.as_str()).to_owned();
             return Err(AppError::LoginRequired(next));
