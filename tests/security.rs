@@ -377,3 +377,29 @@ async fn password_hashing_does_not_block_the_async_thread() {
     );
     app.stop().await;
 }
+
+/// In a PostgreSQL database that is not UTF8, names such as "Zoë" fail to store: the app refuses
+/// such a database at start instead of answering 500 later.
+#[tokio::test]
+async fn a_postgresql_database_that_is_not_utf8_is_refused_at_start() {
+    use sqlx::{Connection, Executor};
+    if !common::postgres_available() {
+        return;
+    }
+    let admin = std::env::var("TEST_DATABASE_URL").unwrap();
+    let name = format!("coffee_test_latin1_{:x}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    conn.execute(
+        format!(
+            "CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let refused = coffee_rounds::store::Store::connect(&url).await.map(|_| ()).unwrap_err();
+    conn.execute(format!("DROP DATABASE \"{name}\" WITH (FORCE)").as_str()).await.unwrap();
+    let message = format!("{refused:#}");
+    assert!(message.contains("LATIN1") && message.contains("needs UTF8"), "{message}");
+}
