@@ -609,6 +609,61 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn an_unclosed_quote_in_a_roster_costs_its_own_line_and_the_people_after_it_are_invited(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        let [ana, ben, cy, dee, eve, fay] = ["ana", "ben", "cy", "dee", "eve", "fay"].map(unique_email);
+
+        // A quote opened in the name column: the lines after it used to become one cell.
+        let roster = format!(
+            "email,name,profession,career_stage,department\n\
+             {ana},\"Ana Diaz,Nurse,1,Cardiology\n\
+             {ben},Ben Okafor,Physician,2,Surgery\n\
+             {cy},Cy Wu,Nurse,1,Cardiology\n"
+        );
+        let report = upload_roster(&app, &roster, "check").await;
+        assert_eq!(report.status(), 422);
+        let report = report.text().await.unwrap();
+        assert!(report.contains("Nothing has been imported: 1 line has errors"), "{report}");
+        assert!(report.contains("data-line=\"2\" data-column=\"2\""), "{report}");
+        assert!(report.contains("2 (name)") && report.contains("not closed on the same line"), "{report}");
+        assert_eq!(report.matches("data-line=").count(), 1);
+        assert!(report.contains("Import the 2 valid rows"), "{report}");
+        let done = upload_roster(&app, &roster, "valid").await.text().await.unwrap();
+        assert!(done.contains("2 invitations sent"), "{done}");
+        assert_eq!(
+            (users_in(&app, "email", &ana).await, users_in(&app, "email", &ben).await, users_in(&app, "email", &cy).await),
+            (0, 1, 1)
+        );
+
+        // A quote opened in the last column, then a short row: the next person used to become
+        // part of the department and was never invited.
+        let roster = format!(
+            "email,name,profession,career_stage,department\r\n\
+             {dee},Dee Lee,Nurse,1,\"Oncology\r\n\
+             {eve},Eve Stone\r\n\
+             {fay},Fay Holt,Physician,3,Pharmacy\r\n"
+        );
+        let report = upload_roster(&app, &roster, "check").await;
+        assert_eq!(report.status(), 422);
+        let report = report.text().await.unwrap();
+        assert!(report.contains("Nothing has been imported: 2 lines have errors"), "{report}");
+        assert!(report.contains("data-line=\"2\" data-column=\"5\""), "{report}");
+        assert!(report.contains("5 (department)"), "{report}");
+        assert!(report.contains("data-line=\"3\" data-column=\"3\""), "the short row is its own line: {report}");
+        assert!(report.contains("Import the 1 valid row"), "{report}");
+        let done = upload_roster(&app, &roster, "valid").await.text().await.unwrap();
+        assert!(done.contains("1 invitation sent"), "{done}");
+        assert_eq!(
+            (users_in(&app, "email", &dee).await, users_in(&app, "email", &eve).await, users_in(&app, "email", &fay).await),
+            (0, 0, 1)
+        );
+        let (odd,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE department LIKE '%@%'")
+            .fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(odd, 0, "no one's department holds another person's line");
+        app.stop().await;
+    }
+
     async fn outcomes_match_an_independent_count_and_name_nobody(backend) {
         let app = TestApp::spawn(backend).await;
         coordinator(&app).await;
