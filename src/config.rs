@@ -41,6 +41,8 @@ pub struct Config {
     pub confirm_ttl: Duration,
     /// How long emailed password-reset links stay valid.
     pub reset_ttl: Duration,
+    /// How long a request may take before it is answered 408 (30 s; tests shorten it).
+    pub request_timeout: Duration,
 }
 
 /// Transport for outgoing email.
@@ -172,6 +174,7 @@ impl Config {
             trust_proxy: lookup("TRUST_PROXY").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
             confirm_ttl: Duration::from_secs(48 * 3600),
             reset_ttl: Duration::from_secs(3600),
+            request_timeout: Duration::from_secs(30),
         })
     }
 

@@ -664,6 +664,39 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn a_malformed_upload_or_address_gets_the_apps_page(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        let not_a_round = app.get("/coordinator/rounds/abc").await;
+        assert_eq!(not_a_round.status(), 404);
+        assert!(not_a_round.text().await.unwrap().contains("Page not found"));
+
+        let token = app.csrf(&app.client, "/coordinator/import").await;
+        let users = app.count("users").await;
+        let post = |content_type: &'static str, body: &'static str| {
+            app.client
+                .post(app.url("/coordinator/import"))
+                .header("x-csrf-token", &token)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body)
+                .send()
+        };
+        for (content_type, body, status, text) in [
+            ("multipart/form-data", "no boundary given", 400, "The upload could not be read"),
+            ("multipart/form-data; boundary=XYZ", "--XYZ\r\nContent-Disposition: form-data; name=\"roster_text\"\r\n\r\nemail,na", 400, "The upload could not be read"),
+            ("multipart/form-data; boundary=XYZ", "--XYZ\r\nno headers end here", 400, "The upload could not be read"),
+        ] {
+            let response = post(content_type, body).await.unwrap();
+            assert_eq!(response.status(), status, "{body:?}");
+            let kind = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+            assert!(kind.starts_with("text/html"), "{body:?}: {kind}");
+            let page = response.text().await.unwrap();
+            assert!(page.contains(text), "{body:?}:\n{page}");
+        }
+        assert_eq!(app.count("users").await, users);
+        app.stop().await;
+    }
+
     async fn outcomes_match_an_independent_count_and_name_nobody(backend) {
         let app = TestApp::spawn(backend).await;
         coordinator(&app).await;
