@@ -428,6 +428,15 @@ fn settings_fields(changes: &[(&'static str, &'static str)]) -> Vec<(&'static st
     fields
 }
 
+/// Checks the page that refuses a value with NUL in the field `field`.
+async fn refused(response: reqwest::Response, field: &str) {
+    assert_eq!(response.status(), 400, "{}", response.url());
+    let kind = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    let page = response.text().await.unwrap();
+    assert!(page.contains(&format!("The “{field}” field holds a NUL character")), "{page}");
+}
+
 /// Posts a roster to the import form as a file upload (or, with `mode` "valid", as the kept text).
 async fn upload_roster(app: &TestApp, roster: &str, mode: &str) -> reqwest::Response {
     let token = app.csrf(&app.client, "/coordinator/import").await;
@@ -664,6 +673,29 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn text_the_databases_cannot_store_is_refused_with_a_page_and_changes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        let audit = app.count("coordinator_audit").await;
+        let departments = app.store.departments().await.unwrap();
+
+        // Each of these answered 500 on PostgreSQL.
+        refused(app.get("/coordinator?department=Card%00iology&stage=1").await, "department").await;
+        let grant = app.submit("/coordinator/coordinators", "/coordinator/coordinators", &[("email", "ana\0@hospital.test")]).await;
+        refused(grant, "email").await;
+        let list = |fields: &'static [(&'static str, &'static str)]| app.submit("/coordinator/settings", "/coordinator/lists", fields);
+        refused(list(&[("kind", "departments"), ("action", "rename"), ("from", "Cardio\0logy"), ("name", "Heart Centre")]).await, "from").await;
+        refused(list(&[("kind", "departments"), ("action", "merge"), ("from", "Cardiology"), ("into", "Sur\0gery")]).await, "into").await;
+        refused(list(&[("kind", "roles"), ("action", "add"), ("name", "Porter\0")]).await, "name").await;
+
+        assert_eq!(app.count("coordinator_audit").await, audit, "nothing was changed");
+        assert_eq!(app.store.departments().await.unwrap(), departments);
+        // The filter without the bad character still works.
+        assert_eq!(app.get("/coordinator?department=Cardiology").await.status(), 200);
+        app.stop().await;
+    }
+
     async fn a_malformed_upload_or_address_gets_the_apps_page(backend) {
         let app = TestApp::spawn(backend).await;
         coordinator(&app).await;
@@ -685,6 +717,7 @@ both_backends! {
             ("multipart/form-data", "no boundary given", 400, "The upload could not be read"),
             ("multipart/form-data; boundary=XYZ", "--XYZ\r\nContent-Disposition: form-data; name=\"roster_text\"\r\n\r\nemail,na", 400, "The upload could not be read"),
             ("multipart/form-data; boundary=XYZ", "--XYZ\r\nno headers end here", 400, "The upload could not be read"),
+            ("multipart/form-data; boundary=XYZ", "--XYZ\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nch\0eck\r\n--XYZ--\r\n", 400, "The “mode” field holds a NUL character"),
         ] {
             let response = post(content_type, body).await.unwrap();
             assert_eq!(response.status(), status, "{body:?}");

@@ -337,6 +337,24 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn text_the_databases_cannot_store_is_refused_on_the_sign_up_and_profile_forms(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("nul");
+        let signup = app.submit_as(&app.new_browser(), "/signup", "/signup", &[("email", &email), ("name", "Ana\0Diaz"),
+            ("password", PASSWORD), ("role", "Nurse"), ("level", "1"), ("department", "Cardiology")]).await;
+        assert_nul_refused(signup, "name").await;
+        assert!(app.store.user_by_email(&email).await.unwrap().is_none(), "no account created");
+
+        let member = unique_email("member");
+        app.member(&member, PASSWORD).await;
+        let profile = app.submit("/profile", "/profile", &[("name", "Alex Rivera"), ("role", "Nurse"), ("level", "2"),
+            ("department", "__other"), ("department_other", "Wound\0care")]).await;
+        assert_nul_refused(profile, "department other").await;
+        let user = app.store.user_by_email(&member).await.unwrap().unwrap();
+        assert_eq!((user.level, user.department.as_str()), (1, "Cardiology"), "the profile is unchanged");
+        app.stop().await;
+    }
+
     async fn the_session_key_survives_a_restart(backend) {
         // The first app generates and stores the key; a second one on the same database reuses it.
         let app = TestApp::spawn(backend).await;
@@ -367,6 +385,10 @@ async fn assert_page(response: reqwest::Response, status: u16, text: &str) {
     assert!(kind.as_deref().is_some_and(|k| k.starts_with("text/html")), "{url}: {kind:?}");
     let page = response.text().await.unwrap();
     assert!(page.contains(text) && page.contains("Coffee Rounds"), "{url}:\n{page}");
+}
+
+async fn assert_nul_refused(response: reqwest::Response, field: &str) {
+    assert_page(response, 400, &format!("The “{field}” field holds a NUL character")).await;
 }
 
 /// Sends `request` as written on a fresh connection and reads one answer: (status, lower-cased

@@ -20,6 +20,9 @@ pub enum AppError {
     BadRequest(&'static str),
     #[error("body too large")]
     TooLarge,
+    /// A text value the databases cannot store; the message names where it was.
+    #[error("unstorable text: {0}")]
+    Unstorable(String),
     /// The address exists but does not take this method (`Allow` is added by the router).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -117,6 +120,7 @@ impl IntoResponse for AppError {
                 "The form or file was larger than Coffee Rounds accepts. A roster file may be up to 2 MB; split a larger one."
                     .to_owned(),
             ),
+            Self::Unstorable(why) => (StatusCode::BAD_REQUEST, "Some text could not be accepted", why.clone()),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "That action is not available here",

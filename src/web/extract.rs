@@ -1,15 +1,18 @@
 //! The app's extractors: axum's `Form`, `Query`, `Path` and `Multipart`, with every refusal turned
-//! into the app's error page. `clippy.toml` denies the raw extractors everywhere else.
+//! into the app's error page and every text value checked against what the databases can store
+//! ([`domain::storable`]), so no handler meets a value that would fail in SQL. `clippy.toml` denies
+//! the raw extractors everywhere else.
 #![allow(clippy::disallowed_types)]
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, RawForm, Request},
+    extract::{FromRequest, FromRequestParts, RawForm, RawPathParams, Request},
     http::{StatusCode, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
 use super::error::AppError;
+use crate::domain;
 
 const FORM_UNREADABLE: &str = "The form could not be read. Reload the page and try again.";
 const ADDRESS_UNREADABLE: &str =
@@ -26,6 +29,21 @@ fn refusal(status: StatusCode, detail: String, message: &'static str) -> AppErro
     }
 }
 
+/// A form field's name as the refusal shows it.
+fn shown(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).take(40).collect::<String>().replace('_', " ")
+}
+
+/// Refuses a URL-encoded form or query with a name or value the databases cannot store.
+fn check_pairs(encoded: &[u8]) -> Result<(), AppError> {
+    for (name, value) in form_urlencoded::parse(encoded) {
+        if let Err(why) = domain::storable(&name).and(domain::storable(&value)) {
+            return Err(AppError::Unstorable(format!("The “{}” field {why}", shown(&name))));
+        }
+    }
+    Ok(())
+}
+
 /// A URL-encoded form (the body of a POST, or the query of a GET).
 pub struct Form<T>(pub T);
 
@@ -36,6 +54,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
         let RawForm(bytes) = RawForm::from_request(req, state)
             .await
             .map_err(|r| refusal(r.status(), r.body_text(), FORM_UNREADABLE))?;
+        check_pairs(&bytes)?;
         serde_urlencoded::from_bytes(&bytes).map(Self).map_err(|_| AppError::BadRequest(FORM_UNREADABLE))
     }
 }
@@ -47,6 +66,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        check_pairs(parts.uri.query().unwrap_or_default().as_bytes())?;
         axum::extract::Query::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|_| AppError::BadRequest(ADDRESS_UNREADABLE))
@@ -61,6 +81,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await
+            && let Some(Err(why)) = raw.iter().map(|(_, value)| domain::storable(value)).find(Result::is_err)
+        {
+            return Err(AppError::Unstorable(format!("The address {why}")));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
             // A route whose parameters do not fit its type: the program's mistake, not the visitor's.
@@ -126,8 +151,13 @@ impl Field<'_> {
         self.0.bytes().await.map_err(unreadable_upload)
     }
 
-    /// A text field.
+    /// A text field, refused when the databases could not store it.
     pub async fn text(self) -> Result<String, AppError> {
-        self.0.text().await.map_err(unreadable_upload)
+        let name = shown(self.0.name().unwrap_or_default());
+        let text = self.0.text().await.map_err(unreadable_upload)?;
+        match domain::storable(&text) {
+            Ok(_) => Ok(text),
+            Err(why) => Err(AppError::Unstorable(format!("The “{name}” field {why}"))),
+        }
     }
 }

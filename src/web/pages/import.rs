@@ -59,7 +59,8 @@ struct Upload {
     import_valid: bool,
 }
 
-/// The pasted roster is read like the file: as bytes, checked cell by cell by the roster's parser.
+/// The pasted roster is read like the file (as bytes, checked cell by cell by the roster's
+/// parser); only the form's own fields go through the text check.
 async fn read_upload(mut multipart: Multipart) -> AppResult<Upload> {
     let mut upload = Upload::default();
     while let Some(field) = multipart.next_field().await? {
