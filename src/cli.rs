@@ -74,6 +74,8 @@ impl crate::rounds::Progress for Bar {
 async fn round_service() -> anyhow::Result<(Config, crate::rounds::Rounds)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = Config::from_env()?;
+    // Before the database is touched: the round's emails carry links.
+    config.require_link_address()?;
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let rounds = app::rounds(&config, store, Default::default()).await?;

@@ -69,6 +69,41 @@ fn migrate_creates_the_schema_and_is_idempotent() {
     }
 }
 
+/// In the container image `BIND` is `0.0.0.0:3000`: without `BASE_URL` every emailed link would
+/// point at it, so the commands that email links refuse to start, saying which variable to set.
+#[test]
+fn a_wildcard_bind_without_base_url_is_refused_by_the_commands_that_email_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], base_url: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BIND", "0.0.0.0:0");
+        if let Some(base_url) = base_url {
+            command.env("BASE_URL", base_url);
+        }
+        command.output().unwrap()
+    };
+    for args in [&["serve"][..], &["round", "run", "--month", "2027-01"], &["round", "check-in"]] {
+        let out = run(args, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} started");
+        assert!(
+            stderr.contains("BASE_URL must be set when BIND listens on every interface (0.0.0.0:0)"),
+            "{stderr}"
+        );
+    }
+    assert!(!dir.path().join("coffee-rounds.db").exists(), "refused before touching the database");
+    // Commands without links do not need it, and with BASE_URL the round runs.
+    let migrate = run(&["migrate"], None);
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let round = run(&["round", "run", "--month", "2027-01"], Some("https://coffee.hospital.example"));
+    assert!(round.status.success(), "{}", String::from_utf8_lossy(&round.stderr));
+}
+
 #[test]
 fn a_bad_setting_is_a_clear_error() {
     let out = Command::new(BIN).arg("serve").env("BIND", "not an address").output().unwrap();
