@@ -2,7 +2,7 @@
 # Run:   docker run -p 3000:3000 -v coffee-data:/data -e BASE_URL=https://coffee.hospital.example coffee-rounds
 # BASE_URL (the address people open, used in emailed links) is required: BIND is 0.0.0.0:3000 here,
 # and serve refuses to mail links to that. Add -e LOG_FORMAT=json for a log collector.
-# (Not built on the development machine, which has no Docker engine; kept simple to be checked by reading.)
+# Built and run on the development machine with a local engine and stand-in base images (README, Docker).
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
