@@ -1,6 +1,8 @@
 # Coffee Rounds runtime image. Build: docker build -t coffee-rounds .
-# Run:   docker run -p 3000:3000 -v coffee-data:/data coffee-rounds
-# (Not built on the development machine, which has no Docker engine; kept simple to be checked by reading.)
+# Run:   docker run -p 3000:3000 -v coffee-data:/data -e BASE_URL=https://coffee.hospital.example coffee-rounds
+# BASE_URL (the address people open, used in emailed links) is required: BIND is 0.0.0.0:3000 here,
+# and serve refuses to mail links to that. Add -e LOG_FORMAT=json for a log collector.
+# Built and run on the development machine with a local engine and stand-in base images (README, Docker).
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
@@ -30,6 +32,11 @@ ENV BIND=0.0.0.0:3000 \
     DATABASE_URL=sqlite:///data/coffee-rounds.db \
     MAIL_DIR=/data/mail-out
 EXPOSE 3000
-HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
+# Probes the address serve listens on, from BIND (0.0.0.0 and [::] are reached through loopback),
+# so a container run with another BIND is not reported unhealthy.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD \
+    port="${BIND##*:}"; host="${BIND%:*}"; \
+    case "$host" in 0.0.0.0) host=127.0.0.1 ;; "[::]") host="[::1]" ;; esac; \
+    curl -fsSg "http://$host:$port/healthz" || exit 1
 ENTRYPOINT ["coffee-rounds"]
 CMD ["serve"]

@@ -76,8 +76,9 @@ async fn keys(config: &Config, store: &Store) -> anyhow::Result<(tower_sessions:
     Ok((session, links))
 }
 
-/// The round service for `config`.
+/// The round service for `config` (refused when its emailed links would lead nowhere).
 pub async fn rounds(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow::Result<Rounds> {
+    config.require_link_address()?;
     let (_, link_key) = keys(config, &store).await?;
     Ok(Rounds {
         store,
@@ -91,6 +92,7 @@ pub async fn rounds(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow:
 impl Application {
     /// Connects, migrates and binds `config.bind`.
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        config.require_link_address()?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;

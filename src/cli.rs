@@ -4,11 +4,27 @@ use anyhow::Context;
 
 use crate::{app, config::Config, store::Store};
 
-/// Logs to stderr, at `info` unless `RUST_LOG` says otherwise.
-pub fn init_logging() {
+/// Logs to stderr, at `info` unless `RUST_LOG` says otherwise. `LOG_FORMAT=text` (the default)
+/// writes lines for people, coloured only when stderr is a terminal and `NO_COLOR` is unset, so
+/// `docker logs` and files get no escape codes; `LOG_FORMAT=json` writes one JSON object a line,
+/// the event's fields at its top level, for log collectors.
+pub fn init_logging() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let format = std::env::var("LOG_FORMAT").unwrap_or_default();
+    // An error here only means a subscriber is already set (tests); the first one stays.
+    let _ = match format.trim() {
+        "" | "text" => {
+            let colour =
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            logs.with_ansi(colour).try_init()
+        }
+        "json" => logs.json().flatten_event(true).with_span_list(false).try_init(),
+        other => anyhow::bail!("LOG_FORMAT must be text or json, not {other:?}"),
+    };
+    Ok(())
 }
 
 /// `coffee-rounds serve`.
@@ -74,6 +90,8 @@ impl crate::rounds::Progress for Bar {
 async fn round_service() -> anyhow::Result<(Config, crate::rounds::Rounds)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = Config::from_env()?;
+    // Before the database is touched: the round's emails carry links.
+    config.require_link_address()?;
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let rounds = app::rounds(&config, store, Default::default()).await?;

@@ -13,6 +13,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Public address used in emailed links (`BASE_URL`, default `http://` + `BIND`).
     pub base_url: String,
+    /// Whether `BASE_URL` was given rather than derived from `BIND`.
+    pub base_url_set: bool,
     /// Database (`DATABASE_URL`, default a SQLite file `coffee-rounds.db` in the working directory).
     pub database_url: String,
     /// How outgoing email leaves (`SMTP_URL` set: SMTP; otherwise `.eml` files in `MAIL_DIR`).
@@ -44,6 +46,8 @@ pub struct Config {
     pub confirm_ttl: Duration,
     /// How long emailed password-reset links stay valid.
     pub reset_ttl: Duration,
+    /// How long a request may take before it is answered 408 (30 s; tests shorten it).
+    pub request_timeout: Duration,
 }
 
 /// Transport for outgoing email.
@@ -136,6 +140,7 @@ impl Config {
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
             .context("BIND must be an address such as 127.0.0.1:3000")?;
+        let base_url_set = lookup("BASE_URL").is_some();
         let base_url =
             lookup("BASE_URL").unwrap_or_else(|| format!("http://{bind}")).trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -150,6 +155,7 @@ impl Config {
         Ok(Self {
             bind,
             base_url,
+            base_url_set,
             database_url: lookup("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             mail,
             mail_from: lookup("MAIL_FROM")
@@ -175,7 +181,25 @@ impl Config {
             trusted_proxies: parse_trusted_proxies(lookup("TRUST_PROXY"))?,
             confirm_ttl: Duration::from_secs(48 * 3600),
             reset_ttl: Duration::from_secs(3600),
+            request_timeout: Duration::from_secs(30),
         })
+    }
+
+    /// Refuses settings whose emailed links would lead nowhere: with `BIND` on every interface
+    /// (`0.0.0.0` or `::`, as in the container image) and no `BASE_URL`, every link would start
+    /// `http://0.0.0.0:3000`. The commands that put links in email (`serve`, `round run`,
+    /// `round check-in`) call this before they start; the others do not need `BASE_URL`.
+    pub fn require_link_address(&self) -> anyhow::Result<()> {
+        if !self.base_url_set && self.bind.ip().is_unspecified() {
+            bail!(
+                "BASE_URL must be set when BIND listens on every interface ({}): emailed links would \
+                 otherwise point at {}, which no reader can open. Set BASE_URL to the address people \
+                 use, e.g. BASE_URL=https://coffee.hospital.example",
+                self.bind,
+                self.base_url
+            );
+        }
+        Ok(())
     }
 
     /// Whether cookies must carry the `Secure` flag.
@@ -245,6 +269,26 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!shown.contains("very-secret-key"), "{shown}");
+    }
+
+    #[test]
+    fn a_wildcard_bind_needs_a_base_url_for_links() {
+        let config = |bind: &'static str, base: Option<&'static str>| {
+            Config::from_lookup(move |name| match name {
+                "BIND" => Some(bind.to_owned()),
+                "BASE_URL" => base.map(str::to_owned),
+                _ => None,
+            })
+            .unwrap()
+        };
+        for wildcard in ["0.0.0.0:3000", "[::]:8080"] {
+            let refused = config(wildcard, None).require_link_address().unwrap_err().to_string();
+            assert!(refused.starts_with("BASE_URL must be set"), "{refused}");
+            assert!(refused.contains(wildcard), "{refused}");
+            config(wildcard, Some("https://coffee.hospital.example/")).require_link_address().unwrap();
+        }
+        config("127.0.0.1:3000", None).require_link_address().unwrap();
+        config("10.1.2.3:3000", None).require_link_address().unwrap();
     }
 
     #[test]

@@ -4,6 +4,19 @@
 
 use std::fmt;
 
+/// Refuses text the databases cannot hold. PostgreSQL's `text` refuses U+0000 (NUL) outright;
+/// SQLite stores it, but its string functions and comparisons stop at it, so both backends
+/// refuse it alike. Every other character is stored as given (on PostgreSQL, because
+/// [`crate::store::Store::connect`] insists on a UTF8 database). The message follows the name
+/// of the field or cell.
+pub fn storable(text: &str) -> Result<&str, &'static str> {
+    if text.contains('\0') {
+        return Err("holds a NUL character (code 0), which Coffee Rounds cannot store. It usually comes \
+                    from copying text out of another program: type the text again without it.");
+    }
+    Ok(text)
+}
+
 /// An email address: trimmed, lower-cased, one `@`, a dotted domain, no spaces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Email(String);
@@ -274,6 +287,7 @@ mod tests {
             let _ = PersonName::parse(&s);
             let _ = parse_level(&s);
             let _ = parse_department(&s, &t, &["Cardiology".to_owned()]);
+            prop_assert_eq!(storable(&s).is_ok(), !s.contains('\0'));
         }
 
         #[test]

@@ -77,7 +77,10 @@ fn main() -> ExitCode {
         Command::GenRoster(args) => return coffee_rounds::plan::run_gen_roster(args),
         other => other,
     };
-    cli::init_logging();
+    if let Err(err) = cli::init_logging() {
+        eprintln!("error: {err:#}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -1,5 +1,7 @@
 //! A roster CSV a coordinator uploads to invite people: parsed in one place into rows ready to
-//! invite, and errors that name the line and column of every bad cell.
+//! invite, and errors that name the line and column of every bad cell. Each line is one person,
+//! so a cell must end on its line: a quote left open there is that line's error, and the next
+//! line is read as the next person.
 
 use std::collections::HashSet;
 
@@ -58,30 +60,72 @@ fn parse_stage(input: &str) -> Result<i64, String> {
     })
 }
 
-/// Turns the byte offsets where records start into line numbers, reading the text once: offsets
-/// only grow, so each call counts the line breaks since the last.
-struct Lines<'a> {
-    text: &'a [u8],
-    offset: usize,
-    line: u64,
+/// The lines of `text` with their 1-based numbers. `\n`, `\r\n` and a lone `\r` (old Mac
+/// spreadsheets) each end a line, as they each end a record for the csv crate.
+fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
+    let mut rest = text;
+    let mut number = 0;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        number += 1;
+        let (line, next) = match rest.find(['\r', '\n']) {
+            Some(end) if rest[end..].starts_with("\r\n") => (&rest[..end], &rest[end + 2..]),
+            Some(end) => (&rest[..end], &rest[end + 1..]),
+            None => (rest, ""),
+        };
+        rest = next;
+        Some((number, line))
+    })
 }
 
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Self {
-        Self { text: text.as_bytes(), offset: 0, line: 1 }
-    }
+/// A quote that opens a cell and is still open at the end of its line.
+#[derive(Debug, PartialEq, Eq)]
+struct OpenQuote {
+    /// 0-based index of the cell it opens.
+    cell: usize,
+}
 
-    /// The 1-based line of the record that starts at byte `offset`. The csv reader counts a
-    /// skipped blank line as the start of the next record, so line breaks there are passed over.
-    fn at(&mut self, offset: u64) -> u64 {
-        let mut end = usize::try_from(offset).unwrap_or(usize::MAX).min(self.text.len()).max(self.offset);
-        while end < self.text.len() && matches!(self.text[end], b'\r' | b'\n') {
-            end += 1;
-        }
-        self.line += self.text[self.offset..end].iter().filter(|b| **b == b'\n').count() as u64;
-        self.offset = end;
-        self.line
+/// One line split into trimmed cells, read as RFC 4180 and the csv crate read it (a quote opens a
+/// quoted cell only as the cell's first character, `""` inside it is one quote, text after the
+/// closing quote joins the cell), except that a quoted cell must close on its own line: a roster
+/// has one person per line, and a cell running on into the next lines would swallow those people.
+fn split_line(line: &str) -> Result<Vec<String>, OpenQuote> {
+    enum State {
+        Start,
+        Plain,
+        Quoted,
+        /// A quote seen inside a quoted cell: it either closes the cell or doubles into one quote.
+        QuoteInQuoted,
     }
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut state = State::Start;
+    for c in line.chars() {
+        state = match (state, c) {
+            (State::Start | State::Plain | State::QuoteInQuoted, ',') => {
+                cells.push(cell.trim().to_owned());
+                cell.clear();
+                State::Start
+            }
+            (State::Start, '"') => State::Quoted,
+            (State::Quoted, '"') => State::QuoteInQuoted,
+            (State::QuoteInQuoted, '"') | (State::Quoted, _) => {
+                cell.push(c);
+                State::Quoted
+            }
+            (State::Start | State::Plain | State::QuoteInQuoted, _) => {
+                cell.push(c);
+                State::Plain
+            }
+        };
+    }
+    if let State::Quoted = state {
+        return Err(OpenQuote { cell: cells.len() });
+    }
+    cells.push(cell.trim().to_owned());
+    Ok(cells)
 }
 
 /// Where a cell is, for its error.
@@ -108,18 +152,36 @@ impl Cell<'_> {
 }
 
 /// Parses `text` against the program's lists and allowed domains.
+///
+/// Each line is one person. A quote that opens a cell and is not closed on the same line is
+/// reported at that line and cell, and the line is left out; the next line is read as the next
+/// person, so one stray quote costs one row, never the rest of the file.
 pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domains: &[String]) -> Roster {
     let mut roster = Roster::default();
-    let mut reader =
-        csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect(),
-        Err(err) => {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Blank lines are skipped, before the header as after it.
+    let mut lines = lines(text).filter(|(_, line)| !line.trim().is_empty());
+    let Some((header_line, header)) = lines.next() else {
+        roster.errors.push(RowError {
+            line: 1,
+            column: 0,
+            header: String::new(),
+            message: "The file has no header line.".to_owned(),
+        });
+        roster.bad_lines = 1;
+        return roster;
+    };
+    let headers = match split_line(header) {
+        Ok(headers) => headers,
+        Err(OpenQuote { cell }) => {
             roster.errors.push(RowError {
-                line: 1,
+                line: header_line,
                 column: 0,
                 header: String::new(),
-                message: format!("The header line cannot be read: {err}."),
+                message: format!(
+                    "The header line cannot be read: the quote that opens column {} is not closed on the line.",
+                    cell + 1
+                ),
             });
             roster.bad_lines = 1;
             return roster;
@@ -130,7 +192,7 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
         match headers.iter().position(|h| aliases.iter().any(|a| h.eq_ignore_ascii_case(a))) {
             Some(i) => index.push(i),
             None => roster.errors.push(RowError {
-                line: 1,
+                line: header_line,
                 column: 0,
                 header: String::new(),
                 message: format!("The header line has no {column} column (expected: email, name, profession, career_stage, department)."),
@@ -141,32 +203,44 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
         roster.bad_lines = 1;
         return roster;
     }
+    let header_of = |i: usize| headers.get(i).map_or("beyond the header", String::as_str);
     let mut seen: HashSet<String> = HashSet::new();
-    let mut lines = Lines::new(text);
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(err) => {
-                let line = err.position().map_or(0, |p| lines.at(p.byte()));
+    for (line, text) in lines {
+        let record = match split_line(text) {
+            Ok(record) => record,
+            Err(OpenQuote { cell }) => {
                 roster.errors.push(RowError {
                     line,
-                    column: 0,
-                    header: String::new(),
-                    message: format!("The line cannot be read: {err}."),
+                    column: cell + 1,
+                    header: header_of(cell).to_owned(),
+                    message: "A quote opens this cell but is not closed on the same line, so the line \
+                              was left out. Close the quote or remove it; the lines after it were read \
+                              as their own rows."
+                        .to_owned(),
                 });
                 roster.bad_lines += 1;
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| lines.at(p.byte()));
-        if record.iter().all(str::is_empty) {
+        if record.iter().all(String::is_empty) {
             continue;
         }
-        let mut errors = Vec::new();
         let at = |n: usize| {
             let i = index[n];
-            (record.get(i).unwrap_or(""), Cell { line, column: i + 1, header: &headers[i] })
+            (record.get(i).map_or("", String::as_str), Cell { line, column: i + 1, header: header_of(i) })
         };
+        // A cell the database cannot hold is refused for that reason alone, before its parser
+        // gives a vaguer message about it.
+        let mut errors = Vec::new();
+        for n in 0..COLUMNS.len() {
+            let (v, place) = at(n);
+            place.check(&mut errors, domain::storable(v).map_err(|why| format!("This cell {why}")));
+        }
+        if !errors.is_empty() {
+            roster.bad_lines += 1;
+            roster.errors.extend(errors);
+            continue;
+        }
         let (v, place) = at(0);
         let email = place.check(
             &mut errors,
@@ -241,6 +315,100 @@ mod tests {
         assert_eq!(places, vec![(3, 1), (5, 3), (5, 4), (6, 1), (7, 1)]);
         assert_eq!(roster.bad_lines, 4);
         assert_eq!(roster.errors[1].header, "Profession");
+    }
+
+    #[test]
+    fn an_unclosed_quote_costs_its_own_line_only() {
+        let (departments, roles) = lists();
+        let allowed = ["hospital.org".to_owned()];
+        // Mid-line: before, the rest of the file became one cell and one bad line.
+        let text = "email,name,profession,career_stage,department\n\
+                    ana@hospital.org,\"Ana Diaz,Nurse,1,Cardiology\n\
+                    ben@hospital.org,Ben Okafor,Physician,2,Pharmacy\n\
+                    cy@hospital.org,Cy Wu,Nurse,1,Cardiology\n";
+        let roster = parse(text, &departments, &roles, &allowed);
+        let places: Vec<(u64, usize, &str)> =
+            roster.errors.iter().map(|e| (e.line, e.column, e.header.as_str())).collect();
+        assert_eq!(places, [(2, 2, "name")]);
+        assert!(roster.errors[0].message.contains("not closed on the same line"));
+        let lines: Vec<u64> = roster.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 4]);
+        assert_eq!(roster.bad_lines, 1);
+
+        // In the last column, followed by a short row: before, Ben became part of Ana's
+        // department and was never invited.
+        let text = "email,name,profession,career_stage,department\r\n\
+                    ana@hospital.org,Ana Diaz,Nurse,1,\"Cardiology\r\n\
+                    ben@hospital.org,Ben Okafor\r\n\
+                    cy@hospital.org,Cy Wu,Nurse,1,\"Pharmacy\"\r\n";
+        let roster = parse(text, &departments, &roles, &allowed);
+        let places: Vec<(u64, usize, &str)> =
+            roster.errors.iter().map(|e| (e.line, e.column, e.header.as_str())).collect();
+        assert_eq!(
+            places,
+            [(2, 5, "department"), (3, 3, "profession"), (3, 4, "career_stage"), (3, 5, "department")]
+        );
+        assert_eq!(roster.rows.len(), 1);
+        assert_eq!((roster.rows[0].line, roster.rows[0].department.as_str()), (4, "Pharmacy"));
+
+        // On the last line, with no line break after it, and in a column beyond the header.
+        let text = "email,name,profession,career_stage,department\n\
+                    ana@hospital.org,Ana,Nurse,1,Cardiology,\"note\n\
+                    ben@hospital.org,Ben,Nurse,1,\"Pharmacy";
+        let roster = parse(text, &departments, &roles, &allowed);
+        let places: Vec<(u64, usize, &str)> =
+            roster.errors.iter().map(|e| (e.line, e.column, e.header.as_str())).collect();
+        assert_eq!(places, [(2, 6, "beyond the header"), (3, 5, "department")]);
+        assert!(roster.rows.is_empty());
+    }
+
+    #[test]
+    fn quoted_cells_that_close_on_their_line_read_as_before() {
+        assert_eq!(
+            split_line(r#""Diaz, Ana" ,"Say ""hi""",x"y,"a"b , "#).unwrap(),
+            ["Diaz, Ana", r#"Say "hi""#, r#"x"y"#, "ab", ""]
+        );
+        assert_eq!(split_line(r#"a,"b"#), Err(OpenQuote { cell: 1 }));
+        assert_eq!(split_line(r#""a"",b"#), Err(OpenQuote { cell: 0 }));
+    }
+
+    #[test]
+    fn old_mac_line_breaks_and_blank_lines_keep_line_numbers() {
+        let (departments, roles) = lists();
+        let text = "\u{feff}email,name,profession,career_stage,department\r\r\
+                    bad,Ana,Nurse,1,Cardiology\rcy@hospital.org,Cy,Nurse,1,Cardiology\r\n";
+        let roster = parse(text, &departments, &roles, &[]);
+        assert_eq!(roster.errors.iter().map(|e| (e.line, e.column)).collect::<Vec<_>>(), [(3, 1)]);
+        assert_eq!(roster.rows[0].line, 4);
+    }
+
+    #[test]
+    fn a_cell_the_database_cannot_hold_is_refused_as_such() {
+        let (departments, roles) = lists();
+        let text =
+            "email,name,profession,career_stage,department\nana@hospital.org,Ana\0Diaz,Nurse,1,Cardiology\n";
+        let roster = parse(text, &departments, &roles, &[]);
+        assert_eq!(roster.errors.len(), 1);
+        assert_eq!((roster.errors[0].line, roster.errors[0].column), (2, 2));
+        assert!(roster.errors[0].message.contains("NUL"), "{}", roster.errors[0].message);
+    }
+
+    proptest::proptest! {
+        /// Where a line's quotes close, its cells are the csv crate's, as before.
+        #[test]
+        fn closed_lines_split_as_the_csv_crate_reads_them(line in "[ab ,\"é\t]{1,24}") {
+            if let Ok(cells) = split_line(&line) {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .trim(csv::Trim::All)
+                    .from_reader(line.as_bytes());
+                let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+                proptest::prop_assert_eq!(records.len(), 1);
+                let theirs: Vec<&str> = records[0].iter().collect();
+                proptest::prop_assert_eq!(cells, theirs);
+            }
+        }
     }
 
     #[test]

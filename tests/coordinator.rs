@@ -428,6 +428,15 @@ fn settings_fields(changes: &[(&'static str, &'static str)]) -> Vec<(&'static st
     fields
 }
 
+/// Checks the page that refuses a value with NUL in the field `field`.
+async fn refused(response: reqwest::Response, field: &str) {
+    assert_eq!(response.status(), 400, "{}", response.url());
+    let kind = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    let page = response.text().await.unwrap();
+    assert!(page.contains(&format!("The “{field}” field holds a NUL character")), "{page}");
+}
+
 /// Posts a roster to the import form as a file upload (or, with `mode` "valid", as the kept text).
 async fn upload_roster(app: &TestApp, roster: &str, mode: &str) -> reqwest::Response {
     let token = app.csrf(&app.client, "/coordinator/import").await;
@@ -606,6 +615,118 @@ both_backends! {
         assert!(login.url().path().starts_with("/profile"), "the invited person is in: {}", login.url());
         let profile = browser.get(app.url("/profile")).send().await.unwrap().text().await.unwrap();
         assert!(profile.contains("Ines Invited"));
+        app.stop().await;
+    }
+
+    async fn an_unclosed_quote_in_a_roster_costs_its_own_line_and_the_people_after_it_are_invited(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        let [ana, ben, cy, dee, eve, fay] = ["ana", "ben", "cy", "dee", "eve", "fay"].map(unique_email);
+
+        // A quote opened in the name column: the lines after it used to become one cell.
+        let roster = format!(
+            "email,name,profession,career_stage,department\n\
+             {ana},\"Ana Diaz,Nurse,1,Cardiology\n\
+             {ben},Ben Okafor,Physician,2,Surgery\n\
+             {cy},Cy Wu,Nurse,1,Cardiology\n"
+        );
+        let report = upload_roster(&app, &roster, "check").await;
+        assert_eq!(report.status(), 422);
+        let report = report.text().await.unwrap();
+        assert!(report.contains("Nothing has been imported: 1 line has errors"), "{report}");
+        assert!(report.contains("data-line=\"2\" data-column=\"2\""), "{report}");
+        assert!(report.contains("2 (name)") && report.contains("not closed on the same line"), "{report}");
+        assert_eq!(report.matches("data-line=").count(), 1);
+        assert!(report.contains("Import the 2 valid rows"), "{report}");
+        let done = upload_roster(&app, &roster, "valid").await.text().await.unwrap();
+        assert!(done.contains("2 invitations sent"), "{done}");
+        assert_eq!(
+            (users_in(&app, "email", &ana).await, users_in(&app, "email", &ben).await, users_in(&app, "email", &cy).await),
+            (0, 1, 1)
+        );
+
+        // A quote opened in the last column, then a short row: the next person used to become
+        // part of the department and was never invited.
+        let roster = format!(
+            "email,name,profession,career_stage,department\r\n\
+             {dee},Dee Lee,Nurse,1,\"Oncology\r\n\
+             {eve},Eve Stone\r\n\
+             {fay},Fay Holt,Physician,3,Pharmacy\r\n"
+        );
+        let report = upload_roster(&app, &roster, "check").await;
+        assert_eq!(report.status(), 422);
+        let report = report.text().await.unwrap();
+        assert!(report.contains("Nothing has been imported: 2 lines have errors"), "{report}");
+        assert!(report.contains("data-line=\"2\" data-column=\"5\""), "{report}");
+        assert!(report.contains("5 (department)"), "{report}");
+        assert!(report.contains("data-line=\"3\" data-column=\"3\""), "the short row is its own line: {report}");
+        assert!(report.contains("Import the 1 valid row"), "{report}");
+        let done = upload_roster(&app, &roster, "valid").await.text().await.unwrap();
+        assert!(done.contains("1 invitation sent"), "{done}");
+        assert_eq!(
+            (users_in(&app, "email", &dee).await, users_in(&app, "email", &eve).await, users_in(&app, "email", &fay).await),
+            (0, 0, 1)
+        );
+        let (odd,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE department LIKE '%@%'")
+            .fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(odd, 0, "no one's department holds another person's line");
+        app.stop().await;
+    }
+
+    async fn text_the_databases_cannot_store_is_refused_with_a_page_and_changes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        hospital(&app).await;
+        let audit = app.count("coordinator_audit").await;
+        let departments = app.store.departments().await.unwrap();
+
+        // Each of these answered 500 on PostgreSQL.
+        refused(app.get("/coordinator?department=Card%00iology&stage=1").await, "department").await;
+        let grant = app.submit("/coordinator/coordinators", "/coordinator/coordinators", &[("email", "ana\0@hospital.test")]).await;
+        refused(grant, "email").await;
+        let list = |fields: &'static [(&'static str, &'static str)]| app.submit("/coordinator/settings", "/coordinator/lists", fields);
+        refused(list(&[("kind", "departments"), ("action", "rename"), ("from", "Cardio\0logy"), ("name", "Heart Centre")]).await, "from").await;
+        refused(list(&[("kind", "departments"), ("action", "merge"), ("from", "Cardiology"), ("into", "Sur\0gery")]).await, "into").await;
+        refused(list(&[("kind", "roles"), ("action", "add"), ("name", "Porter\0")]).await, "name").await;
+
+        assert_eq!(app.count("coordinator_audit").await, audit, "nothing was changed");
+        assert_eq!(app.store.departments().await.unwrap(), departments);
+        // The filter without the bad character still works.
+        assert_eq!(app.get("/coordinator?department=Cardiology").await.status(), 200);
+        app.stop().await;
+    }
+
+    async fn a_malformed_upload_or_address_gets_the_apps_page(backend) {
+        let app = TestApp::spawn(backend).await;
+        coordinator(&app).await;
+        let not_a_round = app.get("/coordinator/rounds/abc").await;
+        assert_eq!(not_a_round.status(), 404);
+        assert!(not_a_round.text().await.unwrap().contains("Page not found"));
+
+        let token = app.csrf(&app.client, "/coordinator/import").await;
+        let users = app.count("users").await;
+        let post = |content_type: &'static str, body: &'static str| {
+            app.client
+                .post(app.url("/coordinator/import"))
+                .header("x-csrf-token", &token)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body)
+                .send()
+        };
+        for (content_type, body, status, text) in [
+            ("multipart/form-data", "no boundary given", 400, "The upload could not be read"),
+            ("multipart/form-data; boundary=XYZ", "--XYZ\r\nContent-Disposition: form-data; name=\"roster_text\"\r\n\r\nemail,na", 400, "The upload could not be read"),
+            ("multipart/form-data; boundary=XYZ", "--XYZ\r\nno headers end here", 400, "The upload could not be read"),
+            ("multipart/form-data; boundary=XYZ", "--XYZ\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nch\0eck\r\n--XYZ--\r\n", 400, "The “mode” field holds a NUL character"),
+        ] {
+            let response = post(content_type, body).await.unwrap();
+            assert_eq!(response.status(), status, "{body:?}");
+            let kind = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+            assert!(kind.starts_with("text/html"), "{body:?}: {kind}");
+            let page = response.text().await.unwrap();
+            assert!(page.contains(text), "{body:?}:\n{page}");
+        }
+        assert_eq!(app.count("users").await, users);
         app.stop().await;
     }
 

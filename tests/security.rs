@@ -394,6 +394,72 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn errors_the_framework_answers_are_the_apps_pages(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("framework");
+        app.member(&email, PASSWORD).await;
+
+        // A method the address does not take: was an empty 405.
+        let wrong_method = app.get("/logout").await;
+        assert_eq!(wrong_method.headers()[header::ALLOW], "POST");
+        assert_page(wrong_method, 405, "That action is not available here").await;
+        // Values in the path or query that do not parse: were plain text.
+        assert_page(app.get("/r/%FF%FE").await, 404, "Page not found").await;
+        let token = app.csrf(&app.client, "/profile").await;
+        let respond = app.client.post(app.url("/rounds/first/met")).form(&[("csrf_token", token.as_str())]).send().await.unwrap();
+        assert_page(respond, 404, "Page not found").await;
+        assert_page(app.get("/check-email?for=signup&for=reset").await, 400, "The address holds a value Coffee Rounds cannot read").await;
+        // The static files' own answers.
+        assert_page(app.get("/static/no-such-file.css").await, 404, "Page not found").await;
+
+        // A body over the limit, refused from its Content-Length before it is read: was plain text.
+        let (status, headers, body) = raw_exchange(&app, "POST /signup HTTP/1.1\r\nHost: localhost\r\n\
+            Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000000\r\n\r\n").await;
+        assert_eq!(status, 413, "{body}");
+        assert!(headers.contains("content-type: text/html"), "{headers}");
+        assert!(body.contains("That was too much to send"), "{body}");
+
+        // The healthcheck stays plain for probes.
+        let health = app.get("/healthz").await;
+        assert!(health.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
+        app.stop().await;
+    }
+
+    async fn a_request_that_takes_too_long_gets_the_apps_408_page(backend) {
+        let app = TestApp::spawn_with(backend, |c| c.request_timeout = Duration::from_millis(500)).await;
+        // A session with its CSRF token, so the request gets as far as reading its body.
+        let login = no_redirects().get(app.url("/login")).send().await.unwrap();
+        let cookie = cookie_value(&session_cookie(&login).unwrap());
+        let token = csrf_in(&login.text().await.unwrap()).unwrap();
+        let started = Instant::now();
+        let (status, headers, body) = raw_exchange(&app, &format!("POST /login HTTP/1.1\r\nHost: localhost\r\n\
+            Cookie: {cookie}\r\nX-CSRF-Token: {token}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+            Content-Length: 100\r\n\r\nemail=")).await;
+        assert_eq!(status, 408, "{body}");
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        assert!(headers.contains("content-type: text/html"), "{headers}");
+        assert!(body.contains("That took too long"), "{body}");
+        app.stop().await;
+    }
+
+    async fn text_the_databases_cannot_store_is_refused_on_the_sign_up_and_profile_forms(backend) {
+        let app = TestApp::spawn(backend).await;
+        let email = unique_email("nul");
+        let signup = app.submit_as(&app.new_browser(), "/signup", "/signup", &[("email", &email), ("name", "Ana\0Diaz"),
+            ("password", PASSWORD), ("role", "Nurse"), ("level", "1"), ("department", "Cardiology")]).await;
+        assert_nul_refused(signup, "name").await;
+        assert!(app.store.user_by_email(&email).await.unwrap().is_none(), "no account created");
+
+        let member = unique_email("member");
+        app.member(&member, PASSWORD).await;
+        let profile = app.submit("/profile", "/profile", &[("name", "Alex Rivera"), ("role", "Nurse"), ("level", "2"),
+            ("department", "__other"), ("department_other", "Wound\0care")]).await;
+        assert_nul_refused(profile, "department other").await;
+        let user = app.store.user_by_email(&member).await.unwrap().unwrap();
+        assert_eq!((user.level, user.department.as_str()), (1, "Cardiology"), "the profile is unchanged");
+        app.stop().await;
+    }
+
     async fn the_session_key_survives_a_restart(backend) {
         // The first app generates and stores the key; a second one on the same database reuses it.
         let app = TestApp::spawn(backend).await;
@@ -414,6 +480,54 @@ both_backends! {
         assert_eq!(profile.url().path(), "/profile");
         app.stop().await;
     }
+}
+
+/// Checks that `response` is the app's HTML page with `status` and `text`.
+async fn assert_page(response: reqwest::Response, status: u16, text: &str) {
+    let url = response.url().clone();
+    assert_eq!(response.status(), status, "{url}");
+    let kind = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned());
+    assert!(kind.as_deref().is_some_and(|k| k.starts_with("text/html")), "{url}: {kind:?}");
+    let page = response.text().await.unwrap();
+    assert!(page.contains(text) && page.contains("Coffee Rounds"), "{url}:\n{page}");
+}
+
+async fn assert_nul_refused(response: reqwest::Response, field: &str) {
+    assert_page(response, 400, &format!("The “{field}” field holds a NUL character")).await;
+}
+
+/// Sends `request` as written on a fresh connection and reads one answer: (status, lower-cased
+/// header lines, body). For requests an HTTP client will not send, such as a body that stops.
+async fn raw_exchange(app: &TestApp, request: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let request = request.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut received = Vec::new();
+        let mut buffer = [0; 8192];
+        loop {
+            let n = stream.read(&mut buffer).unwrap();
+            received.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&received).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let head = text[..end].to_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                if n == 0 || received.len() >= end + 4 + length {
+                    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+                    return (status, head, text[end + 4..].to_owned());
+                }
+            }
+            assert!(n > 0, "the connection closed before a whole answer: {text}");
+        }
+    })
+    .await
+    .unwrap()
 }
 
 /// The database URL the test app runs on, read back from its own connection.
@@ -481,4 +595,30 @@ async fn password_hashing_does_not_block_the_async_thread() {
         "a page took {worst_page:?} while logins hashed; one login takes {one_login:?}"
     );
     app.stop().await;
+}
+
+/// In a PostgreSQL database that is not UTF8, names such as "Zoë" fail to store: the app refuses
+/// such a database at start instead of answering 500 later.
+#[tokio::test]
+async fn a_postgresql_database_that_is_not_utf8_is_refused_at_start() {
+    use sqlx::{Connection, Executor};
+    if !common::postgres_available() {
+        return;
+    }
+    let admin = std::env::var("TEST_DATABASE_URL").unwrap();
+    let name = format!("coffee_test_latin1_{:x}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    conn.execute(
+        format!(
+            "CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let refused = coffee_rounds::store::Store::connect(&url).await.map(|_| ()).unwrap_err();
+    conn.execute(format!("DROP DATABASE \"{name}\" WITH (FORCE)").as_str()).await.unwrap();
+    let message = format!("{refused:#}");
+    assert!(message.contains("LATIN1") && message.contains("needs UTF8"), "{message}");
 }

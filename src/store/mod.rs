@@ -84,6 +84,9 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
+        if backend == Backend::Postgres {
+            require_utf8(&pool).await?;
+        }
         Ok(Self { pool, backend, lists_cache: Default::default(), settings_cache: Default::default() })
     }
 
@@ -115,6 +118,26 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Refuses a PostgreSQL database whose encoding is not UTF8: in one created as `LATIN1` or
+/// `SQL_ASCII`, a name such as "Zoë Nakamura-李" fails to store or comes back altered, so every
+/// page that writes it would answer 500. Text is then storable exactly when it holds no NUL
+/// ([`crate::domain::storable`]).
+async fn require_utf8(pool: &AnyPool) -> anyhow::Result<()> {
+    let (encoding,): (String,) = sqlx::query_as(
+        "SELECT pg_encoding_to_char(encoding)::text FROM pg_database WHERE datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await
+    .context("reading the database's encoding")?;
+    if encoding != "UTF8" {
+        anyhow::bail!(
+            "the PostgreSQL database uses the {encoding} encoding; Coffee Rounds needs UTF8 \
+             (create it with: CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0)"
+        );
+    }
+    Ok(())
 }
 
 /// `($1, $2), ($3, $4)` for a multi-row `VALUES` of `rows` rows of `columns` parameters. sqlx's

@@ -2,21 +2,21 @@
 //! page family. Handlers extract, call one function of the library, and render.
 
 pub mod error;
+pub mod extract;
 pub mod pages;
 pub mod security;
 pub mod visitor;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc};
 
 use axum::{
-    Router,
-    extract::{FromRequest, Request, State},
+    Extension, Router,
+    extract::State,
     http::{HeaderValue, StatusCode, header},
     middleware,
     response::IntoResponse,
     routing::{get, post},
 };
-use serde::de::DeserializeOwned;
 use tower_http::{
     limit::RequestBodyLimitLayer, services::ServeDir, set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer, trace::TraceLayer,
@@ -76,20 +76,6 @@ impl Layout {
     }
 }
 
-/// `axum::Form` whose refusal is a friendly 400 page instead of plain text.
-pub struct Form<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(value)) => Ok(Self(value)),
-            Err(_) => Err(AppError::BadRequest("The form could not be read. Reload the page and try again.")),
-        }
-    }
-}
-
 /// Where the stylesheet lives: `STATIC_DIR`, else `static/` here, else the source tree's.
 fn static_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("STATIC_DIR") {
@@ -108,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     use pages::{auth, home, links, profile};
 
     let https = state.config.is_https();
+    let request_timeout = state.config.request_timeout;
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
         .with_name("coffee_rounds_session")
         .with_http_only(true)
@@ -152,13 +139,16 @@ pub fn router(state: AppState) -> Router {
         .route("/account/delete", get(profile::delete_form).post(profile::delete))
         .route("/healthz", get(healthz))
         .merge(pages::coordinator::routes())
+        // After every route: it applies to the routes already added.
+        .method_not_allowed_fallback(method_not_allowed)
         .nest_service("/static", static_files)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), security::require_csrf))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(security::MAX_UPLOAD_BYTES + 64 * 1024))
         .layer(axum::extract::DefaultBodyLimit::max(security::MAX_UPLOAD_BYTES + 64 * 1024))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(middleware::map_response(error::framework_errors_as_pages))
         .layer(TraceLayer::new_for_http())
         // The body limit answers before reading the body: the connection cannot carry another
         // request after it.
@@ -185,11 +175,16 @@ async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// 200 when the database answers, 503 otherwise.
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+/// 200 when the database answers, 503 otherwise; plain text, for probes.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     if state.store.ping().await {
-        (StatusCode::OK, "ok")
+        (StatusCode::OK, "ok").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        (StatusCode::SERVICE_UNAVAILABLE, Extension(error::PlainAnswer), "database unreachable")
+            .into_response()
     }
 }

@@ -3,7 +3,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -13,8 +13,9 @@ use super::{Choices, Notice};
 use crate::{
     accounts::{AccountError, ConfirmInput, FieldErrors, LoginRefusal, SignupInput},
     web::{
-        AppState, Form, Layout,
+        AppState, Layout,
         error::{AppError, AppResult},
+        extract::{Form, Query},
         visitor::{self, Visitor, local_path},
     },
 };

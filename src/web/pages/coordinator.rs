@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     Router,
-    extract::{FromRequestParts, Path, Query, State},
+    extract::{FromRequestParts, State},
     http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
     routing::{MethodRouter, get, post},
@@ -25,8 +25,9 @@ use crate::{
         users::User,
     },
     web::{
-        AppState, Form, Layout,
+        AppState, Layout,
         error::{AppError, AppResult},
+        extract::{Form, Path, Query},
         visitor::{self, Visitor},
     },
 };

@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::{Multipart, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -17,6 +17,7 @@ use crate::{
     web::{
         AppState, Layout,
         error::{AppError, AppResult},
+        extract::Multipart,
     },
 };
 
@@ -54,18 +55,19 @@ pub async fn show(me: Coordinator) -> AppResult<ImportPage> {
 #[derive(Default)]
 struct Upload {
     file: Vec<u8>,
-    text: String,
+    text: Vec<u8>,
     import_valid: bool,
 }
 
+/// The pasted roster is read like the file (as bytes, checked cell by cell by the roster's
+/// parser); only the form's own fields go through the text check.
 async fn read_upload(mut multipart: Multipart) -> AppResult<Upload> {
-    let unreadable = |_| AppError::BadRequest("The upload could not be read. Reload the page and try again.");
     let mut upload = Upload::default();
-    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+    while let Some(field) = multipart.next_field().await? {
         match field.name() {
-            Some("roster") => upload.file = field.bytes().await.map_err(unreadable)?.to_vec(),
-            Some("roster_text") => upload.text = field.text().await.map_err(unreadable)?,
-            Some("mode") => upload.import_valid = field.text().await.map_err(unreadable)? == "valid",
+            Some("roster") => upload.file = field.bytes().await?.to_vec(),
+            Some("roster_text") => upload.text = field.bytes().await?.to_vec(),
+            Some("mode") => upload.import_valid = field.text().await? == "valid",
             _ => {}
         }
     }
@@ -79,17 +81,14 @@ pub async fn upload(
     multipart: Multipart,
 ) -> AppResult<Response> {
     let upload = read_upload(multipart).await?;
-    let text = if upload.file.is_empty() {
-        upload.text
-    } else {
-        match String::from_utf8(upload.file) {
-            Ok(text) => text,
-            Err(_) => {
-                let message =
-                    "The file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” and try again.";
-                let page = page(&me, Stage::Start { message: Some(message.to_owned()) }).await?;
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-            }
+    let bytes = if upload.file.is_empty() { upload.text } else { upload.file };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => {
+            let message =
+                "The file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” and try again.";
+            let page = page(&me, Stage::Start { message: Some(message.to_owned()) }).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
     if text.trim().is_empty() {

@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -21,6 +21,7 @@ use crate::{
     web::{
         AppState, Layout,
         error::AppResult,
+        extract::Path,
         visitor::{Visitor, layout_without_forms},
     },
 };

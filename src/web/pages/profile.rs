@@ -18,8 +18,9 @@ use crate::{
     rounds::network::{Bar, Network, growth_bars, network},
     store::rounds::{MyGroup, Response as Answer},
     web::{
-        AppState, Form, Layout,
+        AppState, Layout,
         error::AppResult,
+        extract::{Form, Path},
         visitor::{self, LoggedIn},
     },
 };
@@ -311,7 +312,7 @@ pub async fn nudges(
 pub async fn respond(
     State(state): State<AppState>,
     me: LoggedIn,
-    axum::extract::Path((group_id, answer)): axum::extract::Path<(i64, String)>,
+    Path((group_id, answer)): Path<(i64, String)>,
 ) -> AppResult<Response> {
     let (response, message) = match answer.as_str() {
         "met" => (Answer::Met, "Thanks: recorded that you met."),

@@ -15,7 +15,7 @@ use crate::{
     accounts::FieldErrors,
     settings::{self, SettingsForm},
     store::lists::{ListEdit, ListEntry, ListKind},
-    web::{AppState, Form, Layout, error::AppResult, visitor},
+    web::{AppState, Layout, error::AppResult, extract::Form, visitor},
 };
 
 /// One list as the page shows it, with the message of a refused edit of it.
