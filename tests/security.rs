@@ -427,9 +427,9 @@ both_backends! {
 
     async fn a_request_that_takes_too_long_gets_the_apps_408_page(backend) {
         let app = TestApp::spawn_with(backend, |c| c.request_timeout = Duration::from_millis(500)).await;
-        // A session with its CSRF token, so the request gets as far as reading its body.
+        // A visitor with their CSRF cookie and token, so the request gets as far as reading its body.
         let login = no_redirects().get(app.url("/login")).send().await.unwrap();
-        let cookie = cookie_value(&session_cookie(&login).unwrap());
+        let cookie = cookie_value(&set_cookie(&login, "coffee_rounds_csrf=").unwrap());
         let token = csrf_in(&login.text().await.unwrap()).unwrap();
         let started = Instant::now();
         let (status, headers, body) = raw_exchange(&app, &format!("POST /login HTTP/1.1\r\nHost: localhost\r\n\
