@@ -66,3 +66,17 @@ pub async fn record(store: &Store, row: &OutboxMessage, reason: &str) -> anyhow:
     tx.commit().await.context("recording a bounce")?;
     Ok(Recorded { paused: true, notes })
 }
+
+/// The address of account `user_id` works again (its owner or a coordinator says so): it is
+/// matched from the next round. A coordinator's word is in the audit log. Returns the address,
+/// or `None` if it was not marked as bounced.
+#[tracing::instrument(skip(store, actor))]
+pub async fn clear(store: &Store, user_id: i64, actor: Option<&Actor>) -> sqlx::Result<Option<String>> {
+    let mut tx = store.pool().begin().await?;
+    let cleared = Store::clear_bounce(&mut tx, user_id).await?;
+    if let (Some(email), Some(actor)) = (&cleared, actor) {
+        Store::audit_in(&mut tx, actor, "address marked working", email).await?;
+    }
+    tx.commit().await?;
+    Ok(cleared)
+}
