@@ -302,7 +302,11 @@ pub fn classify(err: lettre::transport::smtp::Error) -> SendError {
 pub fn classify_at(err: lettre::transport::smtp::Error, step: Option<Step>) -> SendError {
     let text = err.to_string();
     match err.status() {
-        Some(code) => classify_reply(u16::from(code), &text, step),
+        // lettre writes "permanent error (550): …"; keep the server's own answer.
+        Some(code) => {
+            let reply = text.split_once("): ").map_or("", |(_, reply)| reply);
+            classify_reply(u16::from(code), reply, step)
+        }
         None if err.is_permanent() => SendError::Permanent(text),
         None => SendError::Temporary(text),
     }
@@ -310,9 +314,7 @@ pub fn classify_at(err: lettre::transport::smtp::Error, step: Option<Step>) -> S
 
 /// The enhanced status code (RFC 3463) a reply's text starts with, such as `(5, 1, 1)` for
 /// "5.1.1 mailbox unavailable".
-fn enhanced_status(text: &str) -> Option<(u16, u16, u16)> {
-    // lettre writes "permanent error (550): 5.1.1 …"; the server's own text follows the colon.
-    let reply = text.split_once("): ").map_or(text, |(_, reply)| reply);
+fn enhanced_status(reply: &str) -> Option<(u16, u16, u16)> {
     let word = reply.split_whitespace().next()?;
     let mut parts = word.split('.').map(|part| part.parse::<u16>().ok());
     let status = (parts.next()??, parts.next()??, parts.next()??);
@@ -329,21 +331,20 @@ fn enhanced_status(text: &str) -> Option<(u16, u16, u16)> {
 ///   are about us rather than the address. Where the step is unknown (lettre's transport), only a
 ///   5.1.x status (bad mailbox or domain) counts as a bounce.
 /// - Any other 5xx is a permanent failure of this message; any other 4xx a temporary one.
-pub fn classify_reply(code: u16, text: &str, step: Option<Step>) -> SendError {
-    let status = enhanced_status(text);
+pub fn classify_reply(code: u16, reply: &str, step: Option<Step>) -> SendError {
+    let status = enhanced_status(reply);
+    let text = format!("{code} {reply}");
     match code {
-        421 | 451 | 452 if status.is_none_or(|(_, subject, _)| subject != 2) => {
-            SendError::Throttled(text.to_owned())
-        }
+        421 | 451 | 452 if status.is_none_or(|(_, subject, _)| subject != 2) => SendError::Throttled(text),
         500..=599 => {
             let bounce = match step {
                 Some(Step::Rcpt) => status.is_none_or(|(_, subject, _)| !matches!(subject, 3 | 5 | 7)),
                 None => status.is_some_and(|(_, subject, _)| subject == 1),
                 Some(_) => false,
             };
-            if bounce { SendError::Bounced(text.to_owned()) } else { SendError::Permanent(text.to_owned()) }
+            if bounce { SendError::Bounced(text) } else { SendError::Permanent(text) }
         }
-        _ => SendError::Temporary(text.to_owned()),
+        _ => SendError::Temporary(text),
     }
 }
 
@@ -376,21 +377,23 @@ mod tests {
             SendError::Temporary(_) => "temporary",
         };
         let rcpt = Some(Step::Rcpt);
-        assert_eq!(kind(550, "permanent error (550): 5.1.1 mailbox unavailable", rcpt), "bounced");
-        assert_eq!(kind(550, "permanent error (550): No such user here", rcpt), "bounced");
-        assert_eq!(kind(550, "permanent error (550): 5.7.1 Relaying denied", rcpt), "permanent");
-        assert_eq!(kind(554, "permanent error (554): 5.6.0 message refused", Some(Step::Data)), "permanent");
-        assert_eq!(kind(550, "permanent error (550): 5.1.1 user unknown", Some(Step::Mail)), "permanent");
-        assert_eq!(kind(550, "permanent error (550): 5.1.1 user unknown", None), "bounced");
-        assert_eq!(kind(550, "permanent error (550): message refused", None), "permanent");
+        assert_eq!(kind(550, "5.1.1 mailbox unavailable", rcpt), "bounced");
+        assert_eq!(kind(550, "No such user here", rcpt), "bounced");
+        assert_eq!(kind(550, "5.7.1 Relaying denied", rcpt), "permanent");
+        assert_eq!(kind(554, "5.6.0 message refused", Some(Step::Data)), "permanent");
+        assert_eq!(kind(550, "5.1.1 user unknown", Some(Step::Mail)), "permanent");
+        assert_eq!(kind(550, "5.1.1 user unknown", None), "bounced");
+        assert_eq!(kind(550, "message refused", None), "permanent");
         for code in [421, 451, 452] {
-            assert_eq!(
-                kind(code, "transient error (421): 4.7.0 too many messages, slow down", rcpt),
-                "throttled"
-            );
+            assert_eq!(kind(code, "4.7.0 too many messages, slow down", rcpt), "throttled");
             assert_eq!(kind(code, "try again later", None), "throttled");
         }
-        assert_eq!(kind(452, "transient error (452): 4.2.2 mailbox full", rcpt), "temporary");
-        assert_eq!(kind(450, "transient error (450): 4.2.1 mailbox busy", rcpt), "temporary");
+        assert_eq!(kind(452, "4.2.2 mailbox full", rcpt), "temporary");
+        assert_eq!(kind(450, "4.2.1 mailbox busy", rcpt), "temporary");
+        let kept = classify_reply(550, "5.1.1 mailbox unavailable", rcpt);
+        assert!(
+            matches!(&kept, SendError::Bounced(text) if text == "550 5.1.1 mailbox unavailable"),
+            "{kept:?}"
+        );
     }
 }

@@ -332,30 +332,29 @@ impl Store {
     }
 
     /// The relay asked us to slow down (`reply`): no sender sharing this database claims anything
-    /// until the pause `pause_for(n)` seconds long ends, `n` being the requests in a row so far.
+    /// until a pause `pause_for(n)` seconds long ends, `n` being the requests in a row so far.
     /// Sends already under way when the pause began add nothing: their refusals answer the same
     /// burst. Returns when the pause ends.
     #[tracing::instrument(skip(self, pause_for))]
     pub async fn record_throttle(&self, reply: &str, pause_for: impl Fn(i64) -> i64) -> sqlx::Result<i64> {
+        // The pause after the n-th request in a row, as a CASE on the count before it, so that
+        // counting and pausing are one atomic statement. The lengths are our own numbers.
+        let mut lengths = String::from("CASE throttles");
+        let mut n = 1;
+        while n < 64 && pause_for(n) != pause_for(n + 1) {
+            lengths.push_str(&format!(" WHEN {} THEN {}", n - 1, pause_for(n).max(1)));
+            n += 1;
+        }
+        lengths.push_str(&format!(" ELSE {} END", pause_for(n).max(1)));
         let now = now();
-        let counted: Option<(i64,)> = sqlx::query_as(
-            "UPDATE mail_relay SET throttles = throttles + 1, throttled_at = $1, last_reply = $2 \
-             WHERE id = 1 AND paused_until <= $1 RETURNING throttles",
-        )
+        sqlx::query(&format!(
+            "UPDATE mail_relay SET throttles = throttles + 1, throttled_at = $1, last_reply = $2, \
+             paused_until = $1 + {lengths} WHERE id = 1 AND paused_until <= $1"
+        ))
         .bind(now)
         .bind(reply)
-        .fetch_optional(self.pool())
+        .execute(self.pool())
         .await?;
-        if let Some((throttles,)) = counted {
-            // Two senders refused at the same moment may both count; the later pause stands.
-            sqlx::query(
-                "UPDATE mail_relay SET paused_until = CASE WHEN paused_until < $1 THEN $1 ELSE paused_until END \
-                 WHERE id = 1",
-            )
-            .bind(now + pause_for(throttles).max(1))
-            .execute(self.pool())
-            .await?;
-        }
         let (paused_until,): (i64,) =
             sqlx::query_as("SELECT paused_until FROM mail_relay WHERE id = 1").fetch_one(self.pool()).await?;
         Ok(paused_until.max(now))
