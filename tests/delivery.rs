@@ -976,3 +976,186 @@ both_backends! {
         app.stop().await;
     }
 }
+
+impl Db {
+    /// Per message: (Message-ID, status, subject, whether any body or link is left).
+    async fn bodies(&self) -> Vec<(String, String, String, bool)> {
+        let rows: Vec<StoredBodies> = sqlx::query_as(
+            "SELECT message_id, status, subject, body_text, body_html, list_unsubscribe, body_purged_at FROM outbox ORDER BY id",
+        )
+        .fetch_all(self.store.pool())
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|row| {
+                let kept =
+                    !row.body_text.is_empty() || row.body_html.is_some() || row.list_unsubscribe.is_some();
+                assert_eq!(
+                    row.body_purged_at.is_some(),
+                    !kept,
+                    "{}: purged_at says whether the bodies went",
+                    row.message_id
+                );
+                (row.message_id, row.status, row.subject, kept)
+            })
+            .collect()
+    }
+
+    async fn round_figures(&self) -> Vec<(i64, i64)> {
+        self.store.round_rows().await.unwrap().iter().map(|r| (r.emails_sent, r.emails_failed)).collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredBodies {
+    message_id: String,
+    status: String,
+    subject: String,
+    body_text: String,
+    body_html: Option<String>,
+    list_unsubscribe: Option<String>,
+    body_purged_at: Option<i64>,
+}
+
+both_backends! {
+    async fn sent_mail_keeps_its_bodies_for_the_retention_time_then_only_what_the_figures_count(backend) {
+        if !sink_available() {
+            return;
+        }
+        let db = Db::create(backend).await;
+        let port = free_port();
+        let maildir = db.maildir("maildir");
+        let _sink = Sink::start(port, &maildir, None);
+        let mut to = recipients("kept", 4);
+        to.push("reject.gone@hospital.test".to_owned());
+        let ids = db.queue(&to).await;
+        db.exec("UPDATE outbox SET list_unsubscribe = 'https://coffee.hospital.test/u/signed' WHERE id > $1", 0).await;
+        let sender = db.sender(port, RetryPolicy::default()).await;
+        assert_eq!(sender.send_due().await.unwrap(), Delivered { sent: 4, bounced: 1, ..Delivered::default() });
+        // One still waiting, queued long ago: its bodies stay until it is sent.
+        db.queue(&["waiting@hospital.test".to_owned()]).await;
+        db.exec("UPDATE outbox SET next_attempt_at = next_attempt_at + 86400 WHERE recipient = 'waiting@hospital.test' AND id > $1", 0).await;
+        let (round_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO rounds (month, seed, participants, group_count, sit_out_count, total_score, weights, created_at) \
+             VALUES ('2026-08', 1, 5, 2, 1, 0, '', 1) RETURNING id",
+        )
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+        db.exec("UPDATE outbox SET round_id = $1", round_id).await;
+        // Two sent and the refused one left 91 days ago; two sent 40 days ago.
+        let age = |days: i64, which: &[&String]| {
+            let list: Vec<String> = which.iter().map(|id| format!("'{id}'")).collect();
+            format!(
+                "UPDATE outbox SET created_at = created_at - {s}, sent_at = sent_at - {s}, next_attempt_at = next_attempt_at - {s} \
+                 WHERE message_id IN ({}) AND $1 = $1",
+                list.join(", "),
+                s = days * 86_400
+            )
+        };
+        db.exec(&age(91, &[&ids[0], &ids[1], &ids[4]]), 0).await;
+        db.exec(&age(40, &[&ids[2], &ids[3]]), 0).await;
+        db.exec("UPDATE outbox SET created_at = created_at - $1 WHERE recipient = 'waiting@hospital.test'", 200 * 86_400).await;
+        let figures = db.round_figures().await;
+        assert_eq!(figures, [(4, 1)]);
+
+        // `mail send-pending` clears what is older than 90 days (the default).
+        let mut once = db.send_pending(port, "purge.log");
+        wait_success(&mut once, Duration::from_secs(30), "send-pending", || db.log("purge.log"));
+        let bodies = db.bodies().await;
+        let kept: Vec<bool> = bodies.iter().map(|(_, _, _, kept)| *kept).collect();
+        assert_eq!(kept, [false, false, true, true, false, true], "{bodies:?}");
+        for (message_id, status, subject, kept) in &bodies {
+            if !kept {
+                assert_eq!(subject, "", "{message_id}: the subject names people too");
+                assert!(status == "sent" || status == "failed");
+            }
+        }
+        let (addresses,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE recipient = '' AND last_error IS NULL")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(addresses, 3, "no address or server answer is left in a cleared row");
+        assert_eq!(db.round_figures().await, figures, "the rounds list counts the same");
+
+        // `serve` clears on its own schedule (and at start), with the retention it is given.
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url.clone();
+        let config = coffee_rounds::config::Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "BIND" => Some("127.0.0.1:0".to_owned()),
+            "MAIL_DIR" => Some(dir.path().display().to_string()),
+            "ROUND_SCHEDULE" => Some("off".to_owned()),
+            "MAIL_BODY_RETENTION_DAYS" => Some("30".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let app = coffee_rounds::app::Application::build(config).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while db.bodies().await.iter().filter(|(_, _, _, kept)| *kept).count() > 1 {
+            assert!(Instant::now() < deadline, "serve did not clear the bodies of 40-day-old mail");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        let kept: Vec<bool> = db.bodies().await.iter().map(|(_, _, _, kept)| *kept).collect();
+        assert_eq!(kept, [false, false, false, false, false, true], "the unsent message keeps its bodies");
+        assert_eq!(db.round_figures().await, figures);
+    }
+}
+
+/// The number in `data-attribute="…"` on a page, as `key="value"`.
+fn attribute(page: &str, marker: &str) -> i64 {
+    let start = page.find(marker).unwrap_or_else(|| panic!("no {marker} in:\n{page}")) + marker.len();
+    let end = start + page[start..].find(['"', '<']).unwrap();
+    page[start..end].trim().parse().unwrap_or_else(|_| panic!("{marker}: {}", &page[start..end]))
+}
+
+both_backends! {
+    async fn the_dashboard_says_how_much_mail_waits_and_when_the_queue_should_be_empty(backend) {
+        let app = common::TestApp::spawn_with(backend, |c| c.mail_limits = per_minute(2)).await;
+        let coordinator = common::unique_email("coordinator");
+        app.member(&coordinator, PASSWORD).await;
+        app.store.set_coordinator(&coordinator, true, &Actor::command_line()).await.unwrap();
+        // This minute's two sends are used up (the confirmation was one of them).
+        let now = coffee_rounds::store::now();
+        sqlx::query(
+            "INSERT INTO outbox (message_id, kind, recipient, subject, body_text, status, attempts, next_attempt_at, \
+             created_at, sent_at, claimed_at) VALUES ('earlier', 'intro', 'x@hospital.test', 's', 'b', 'sent', 1, $1, $1, $1, $1)",
+        )
+        .bind(now)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let mut tx = app.store.pool().begin().await.unwrap();
+        for i in 0..9 {
+            coffee_rounds::mail::queue(&mut tx, &of_kind("intro", &format!("waiting.{i}@hospital.test"))).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        app.mail_wake.notify_one();
+
+        let page = app.get("/coordinator").await.text().await.unwrap();
+        assert_eq!(attribute(&page, "data-mail=\"queued\">"), 9, "nothing more goes this minute");
+        assert!(page.contains("data-mail=\"limits\">2 a minute<"), "{page}");
+        // Two a minute: the ninth leaves five minutes from now.
+        let empty_by = attribute(&page, "data-mail=\"empty-by\" data-at=\"");
+        assert!((now + 295..=now + 310).contains(&empty_by), "{} s from now", empty_by - now);
+
+        // A relay that asked us to pause for ten minutes delays all of it.
+        sqlx::query("UPDATE mail_relay SET paused_until = $1, throttles = 1, throttled_at = $2, last_reply = '421 4.7.0 slow down' WHERE id = 1")
+            .bind(now + 600)
+            .bind(now)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        let page = app.get("/coordinator").await.text().await.unwrap();
+        assert!(page.contains("asked us to slow down") && page.contains("421 4.7.0 slow down"), "{page}");
+        let empty_by = attribute(&page, "data-mail=\"empty-by\" data-at=\"");
+        assert!((now + 600 + 240..=now + 600 + 250).contains(&empty_by), "{} s from now", empty_by - now);
+        app.stop().await;
+    }
+}
