@@ -204,25 +204,36 @@ impl Sender {
         let slots = self.concurrency.max(1);
         let mut tasks = JoinSet::new();
         let mut done = Delivered::default();
-        let mut accepted = Vec::with_capacity(slots);
+        let mut accepted: Vec<Accepted> = Vec::with_capacity(slots);
         let mut released = None;
         loop {
-            // Before any slot is reused: what is in flight plus what is accepted but not yet
-            // recorded never exceeds `slots`.
-            if !accepted.is_empty() {
-                self.record_sent(std::mem::take(&mut accepted)).await;
-            }
             if released.is_none_or(|at: Instant| at.elapsed() > RELEASE_EVERY) {
                 if let Err(err) = self.store.release_lapsed_claims().await {
                     tracing::warn!(%err, "could not release lapsed claims");
                 }
                 released = Some(Instant::now());
             }
+            // `accepted` holds messages of finished sends, so their slots are among the free
+            // ones; they are recorded before any new claim, so what is in flight plus what is
+            // accepted but not yet recorded never exceeds `slots`.
             let free = slots - tasks.len();
             if free > 0 {
-                let batch = match self.store.claim_outbox(free as i64, self.lease_secs, &self.limits).await {
-                    Ok(batch) => batch,
+                let recorded = std::mem::take(&mut accepted);
+                let ids: Vec<i64> = recorded.iter().map(|a| a.id).collect();
+                match self.store.mark_sent_and_claim(&ids, free as i64, self.lease_secs, &self.limits).await {
+                    Ok(batch) => {
+                        if !recorded.is_empty() {
+                            self.end_throttle_series().await;
+                        }
+                        for row in batch {
+                            let sender = self.clone();
+                            let claimed_at = Instant::now();
+                            tasks.spawn(async move { sender.deliver_one(&row, claimed_at).await });
+                        }
+                    }
                     Err(err) => {
+                        // The marks may not be written: write them (again) before anything else.
+                        self.record_sent(recorded).await;
                         // The sends under way still record their outcomes before this returns.
                         while let Some(outcome) = tasks.join_next().await {
                             done.count(outcome, &mut accepted);
@@ -230,11 +241,6 @@ impl Sender {
                         self.record_sent(accepted).await;
                         return Err(err).context("claiming outbox messages");
                     }
-                };
-                for row in batch {
-                    let sender = self.clone();
-                    let claimed_at = Instant::now();
-                    tasks.spawn(async move { sender.deliver_one(&row, claimed_at).await });
                 }
             }
             let Some(outcome) = tasks.join_next().await else {
@@ -267,9 +273,10 @@ impl Sender {
         }
     }
 
-    /// Marks accepted messages sent in one statement. A database hiccup must not turn a delivered
-    /// message into a resend: keep trying while the claims hold. Past the first lease's end,
-    /// another sender may take that message over.
+    /// Marks accepted messages sent in one statement, when that could not be done with the
+    /// next claim. A database hiccup must not turn a delivered message into a resend: keep
+    /// trying while the claims hold. Past the first lease's end, another sender may take that
+    /// message over.
     async fn record_sent(&self, accepted: Vec<Accepted>) {
         let ids: Vec<i64> = accepted.iter().map(|a| a.id).collect();
         let Some(lease_end) = accepted.iter().map(|a| a.lease_end).min() else { return };
@@ -288,6 +295,12 @@ impl Sender {
                 }
             }
         }
+        self.end_throttle_series().await;
+    }
+
+    /// A message went through: if the relay had asked us to slow down, the next pause is the
+    /// shortest again.
+    async fn end_throttle_series(&self) {
         if self.throttled.swap(false, Ordering::Relaxed)
             && let Err(err) = self.store.clear_throttles().await
         {

@@ -167,6 +167,14 @@ const LIMITS_LOCK: i64 = 7_265_637;
 /// Bound parameters per `IN (…)` list.
 const IDS_PER_STATEMENT: usize = 500;
 
+/// Marks `n` messages sent: `$1` is the time, the ids are `$first` onwards.
+fn mark_sent_sql(first: usize, n: usize) -> String {
+    format!(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id IN ({})",
+        in_list(first, n)
+    )
+}
+
 fn in_list(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
@@ -234,6 +242,18 @@ impl Store {
         limit: i64,
         lease_secs: i64,
     ) -> sqlx::Result<Vec<OutboxMessage>> {
+        let mut claimed: Vec<OutboxMessage> = sqlx::query_as(&self.claim_sql())
+            .bind(now)
+            .bind(now + lease_secs)
+            .bind(limit)
+            .fetch_all(executor)
+            .await?;
+        claimed.sort_by_key(|m| (priority_of(&m.kind), m.id));
+        Ok(claimed)
+    }
+
+    /// The claim: `$1` now, `$2` the end of the lease, `$3` how many at most.
+    fn claim_sql(&self) -> String {
         // `outbox_claim (status, priority, id)` gives the rows in this order, so a claim reads the
         // few it takes rather than sorting every due message. SQLite, without statistics, would
         // rather range over `outbox_due` and sort, hence its `INDEXED BY`.
@@ -242,15 +262,39 @@ impl Store {
             // SQLite has one writer at a time, so the UPDATE itself is the lock.
             Backend::Sqlite => ("INDEXED BY outbox_claim", ""),
         };
-        let sql = format!(
+        format!(
             "UPDATE outbox SET status = 'sending', claimed_until = $2, claimed_at = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox {index} WHERE status = 'pending' AND next_attempt_at <= $1 \
                  AND NOT EXISTS (SELECT 1 FROM mail_relay WHERE paused_until > $1) \
                  ORDER BY priority, id LIMIT $3 {lock}) \
              RETURNING {CLAIMED}"
-        );
-        let mut claimed: Vec<OutboxMessage> =
-            sqlx::query_as(&sql).bind(now).bind(now + lease_secs).bind(limit).fetch_all(executor).await?;
+        )
+    }
+
+    /// `mark_sent(sent)`, then `claim_outbox(limit, lease_secs, limits)`: what a sender does
+    /// each time sends finish. On SQLite without limits both statements reach the database in
+    /// one call (each still commits on its own), which spares the sender a round trip to the
+    /// database's thread each time. On an error, whether the marks were written is not known.
+    #[tracing::instrument(skip(self, sent), fields(sent = sent.len()))]
+    pub async fn mark_sent_and_claim(
+        &self,
+        sent: &[i64],
+        limit: i64,
+        lease_secs: i64,
+        limits: &MailLimits,
+    ) -> sqlx::Result<Vec<OutboxMessage>> {
+        let one_call = self.backend() == Backend::Sqlite && limits.is_unlimited();
+        if sent.is_empty() || !one_call || sent.len() > IDS_PER_STATEMENT {
+            self.mark_sent(sent).await?;
+            return self.claim_outbox(limit, lease_secs, limits).await;
+        }
+        let now = now();
+        let sql = format!("{}; {}", mark_sent_sql(4, sent.len()), self.claim_sql());
+        let mut query = sqlx::query_as(&sql).bind(now).bind(now + lease_secs).bind(limit);
+        for id in sent {
+            query = query.bind(id);
+        }
+        let mut claimed: Vec<OutboxMessage> = query.fetch_all(self.pool()).await?;
         claimed.sort_by_key(|m| (priority_of(&m.kind), m.id));
         Ok(claimed)
     }
@@ -274,11 +318,7 @@ impl Store {
     pub async fn mark_sent(&self, ids: &[i64]) -> sqlx::Result<()> {
         let now = now();
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let sql = format!(
-                "UPDATE outbox SET status = 'sent', sent_at = $1, claimed_until = NULL, last_error = NULL \
-                 WHERE id IN ({})",
-                in_list(2, chunk.len())
-            );
+            let sql = mark_sent_sql(2, chunk.len());
             let mut query = sqlx::query(&sql).bind(now);
             for id in chunk {
                 query = query.bind(id);
