@@ -945,6 +945,16 @@ both_backends! {
         assert_eq!(status, "failed");
         assert!(error.unwrap_or_default().contains("550"));
 
+        // The mid-month check-in goes to the rest of the group, not to the dead address.
+        let checkins = app.rounds().await.send_checkins(month).await.unwrap();
+        assert!(checkins >= mates.len(), "{checkins} check-ins");
+        let (to_ben,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE user_id = $1 AND kind = 'checkin'")
+            .bind(ben_id)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(to_ben, 0, "no check-in to a bounced address");
+
         // Once the address works again, a coordinator puts Ben back; the log says who.
         let user_id = ben_id.to_string();
         let cleared = app.submit("/coordinator/undeliverable", "/coordinator/undeliverable", &[("user_id", &user_id)]).await;

@@ -346,12 +346,14 @@ impl Store {
         .await
     }
 
-    /// Members of the round's groups that no one has reported as met, who have not answered.
+    /// Members of the round's groups that no one has reported as met, who have not answered
+    /// (and whose address has not bounced).
     pub async fn checkin_recipients(&self, round_id: i64) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
             "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
-             WHERE g.round_id = $1 AND g.status <> 'met' AND m.response IS NULL ORDER BY m.group_id, u.id",
+             WHERE g.round_id = $1 AND g.status <> 'met' AND m.response IS NULL AND u.email_bounced_at IS NULL \
+             ORDER BY m.group_id, u.id",
         )
         .bind(round_id)
         .fetch_all(self.pool())
@@ -419,12 +421,14 @@ impl Store {
         Ok(row.is_some_and(|(n,)| n != 0))
     }
 
-    /// Members (who want nudges) of groups that met before `met_before` and were not nudged yet.
+    /// Members (who want nudges, at an address that has not bounced) of groups that met before
+    /// `met_before` and were not nudged yet.
     pub async fn nudge_recipients(&self, met_before: i64) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
             "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
              WHERE g.status = 'met' AND g.met_at < $1 AND g.nudge_sent_at IS NULL AND u.nudges_enabled = 1 \
+               AND u.email_bounced_at IS NULL \
              ORDER BY m.group_id, u.id",
         )
         .bind(met_before)
