@@ -137,15 +137,9 @@ async fn main() -> anyhow::Result<()> {
         tuning.concurrency = concurrency.max(1);
     }
     let settings = MailSettings::Smtp(Secret::new(options.smtp.clone()));
-    let sender = Sender {
-        store: store.clone(),
-        transport: Transport::new(&settings, tuning.concurrency as u32, tuning.smtp_timeout()).await?,
-        envelope: Envelope::new(FROM)?,
-        concurrency: tuning.concurrency,
-        lease_secs: tuning.lease_secs,
-        retry: tuning.retry,
-        wake: Arc::default(),
-    };
+    let transport = Transport::new(&settings, tuning.concurrency as u32, tuning.smtp_timeout()).await?;
+    let limits = Default::default();
+    let sender = Sender::new(store.clone(), transport, Envelope::new(FROM)?, tuning, limits, Arc::default());
     let sample =
         sqlx::query_as::<_, coffee_rounds::store::outbox::OutboxMessage>("SELECT * FROM outbox LIMIT 1")
             .fetch_one(store.pool())

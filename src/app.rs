@@ -37,21 +37,16 @@ pub struct Application {
     hasher: Hasher,
     /// The round job and its timetable, when `serve` runs the schedule.
     schedule: Option<Rounds>,
+    /// `MAIL_BODY_RETENTION_DAYS`, for housekeeping.
+    mail_body_retention_days: u32,
     port: u16,
 }
 
 /// The mail transport and sender settings for `config`.
 pub async fn mail_sender(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow::Result<Sender> {
     let tuning = Tuning::from_env()?;
-    Ok(Sender {
-        store,
-        transport: Transport::new(&config.mail, tuning.concurrency as u32, tuning.smtp_timeout()).await?,
-        envelope: Envelope::new(&config.mail_from)?,
-        concurrency: tuning.concurrency,
-        lease_secs: tuning.lease_secs,
-        retry: tuning.retry,
-        wake,
-    })
+    let transport = Transport::new(&config.mail, tuning.concurrency as u32, tuning.smtp_timeout()).await?;
+    Ok(Sender::new(store, transport, Envelope::new(&config.mail_from)?, tuning, config.mail_limits, wake))
 }
 
 /// The application's keys: `SECRET_KEY` if given, else the one generated on first start and
@@ -136,7 +131,18 @@ impl Application {
         let port = local.port();
         tracing::info!(address = %local, mail = sender.transport.describe(), "Coffee Rounds is ready");
         let schedule = config.run_schedule.then(|| rounds.clone());
-        Ok(Self { listener, router, sender, store, limiters, hasher, schedule, port })
+        let mail_body_retention_days = config.mail_body_retention_days;
+        Ok(Self {
+            listener,
+            router,
+            sender,
+            store,
+            limiters,
+            hasher,
+            schedule,
+            mail_body_retention_days,
+            port,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -167,7 +173,9 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let sender = tokio::spawn(self.sender.run(stop_rx.clone()));
-        let housekeeping = tokio::spawn(housekeeping(self.store.clone(), self.limiters, stop_rx.clone()));
+        let retention = self.mail_body_retention_days;
+        let housekeeping =
+            tokio::spawn(housekeeping(self.store.clone(), self.limiters, retention, stop_rx.clone()));
         let scheduler = self.schedule.map(|rounds| tokio::spawn(schedule::run(rounds, stop_rx)));
         // Without TCP_NODELAY a response written in two parts waits on delayed ACKs (~40 ms).
         let listener = self.listener.tap_io(|tcp| {
@@ -188,12 +196,20 @@ impl Application {
     }
 }
 
-/// Removes expired sessions and old rate-limit counters now and then.
-async fn housekeeping(store: Store, limiters: Limiters, mut stop: watch::Receiver<bool>) {
-    let sessions = DbSessionStore::new(store);
+/// Removes expired sessions, old rate-limit counters and the bodies of old email now and then.
+async fn housekeeping(
+    store: Store,
+    limiters: Limiters,
+    retention_days: u32,
+    mut stop: watch::Receiver<bool>,
+) {
+    let sessions = DbSessionStore::new(store.clone());
     loop {
         if let Err(err) = sessions.delete_expired().await {
             tracing::warn!(%err, "could not delete expired sessions");
+        }
+        if let Err(err) = crate::mail::purge_old_bodies(&store, retention_days).await {
+            tracing::warn!(%err, "could not clear the bodies of old email");
         }
         limiters.prune();
         tokio::select! {

@@ -58,11 +58,25 @@ pub async fn send_pending() -> anyhow::Result<()> {
     store.migrate().await?;
     let sender = app::mail_sender(&config, store.clone(), Default::default()).await?;
     let done = sender.send_due().await.context("sending the outbox")?;
+    let purged = crate::mail::purge_old_bodies(&store, config.mail_body_retention_days).await?;
     let counts = store.outbox_counts().await?;
     store.close().await;
+    if purged > 0 {
+        eprintln!(
+            "cleared the bodies of {purged} emails older than {} days",
+            config.mail_body_retention_days
+        );
+    }
     eprintln!(
-        "sent {}, will retry {}, failed {} (outbox now: {} pending, {} sent, {} failed)",
-        done.sent, done.retrying, done.failed, counts.pending, counts.sent, counts.failed
+        "sent {}, will retry {}, slowed down {}, bounced {}, failed {} (outbox now: {} pending, {} sent, {} failed)",
+        done.sent,
+        done.retrying,
+        done.throttled,
+        done.bounced,
+        done.failed,
+        counts.pending,
+        counts.sent,
+        counts.failed
     );
     Ok(())
 }

@@ -21,6 +21,11 @@ pub struct Config {
     pub mail: MailSettings,
     /// Sender of every email (`MAIL_FROM`).
     pub mail_from: String,
+    /// What the mail relay accepts (`MAIL_MAX_PER_MINUTE`, `MAIL_MAX_PER_DAY`; unset: no limit).
+    pub mail_limits: MailLimits,
+    /// Days a sent or failed email keeps its subject, bodies and links (`MAIL_BODY_RETENTION_DAYS`,
+    /// default 90); after that only what the figures count is kept.
+    pub mail_body_retention_days: u32,
     /// Lower-case email domains allowed to sign up (`ALLOWED_EMAIL_DOMAINS`, empty: any).
     pub allowed_email_domains: Vec<String>,
     /// IANA-style time zone name the monthly schedule uses (`TIMEZONE`, default `UTC`).
@@ -60,6 +65,22 @@ pub enum MailSettings {
     Files(PathBuf),
 }
 
+/// The mail relay's limits, counted over rolling windows by every sender sharing the database.
+/// Hosted relays typically accept about 30 messages a minute and 10,000 a day from one mailbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailLimits {
+    /// Messages handed to the relay in any 60 seconds (`MAIL_MAX_PER_MINUTE`).
+    pub per_minute: Option<u32>,
+    /// Messages handed to the relay in any 24 hours (`MAIL_MAX_PER_DAY`).
+    pub per_day: Option<u32>,
+}
+
+impl MailLimits {
+    pub fn is_unlimited(&self) -> bool {
+        self.per_minute.is_none() && self.per_day.is_none()
+    }
+}
+
 /// Request limits per client address and per account, as requests per minute with a burst.
 #[derive(Clone, Debug)]
 pub struct RateLimits {
@@ -97,6 +118,8 @@ impl fmt::Debug for Config {
             .field("database", &redact_url(&self.database_url))
             .field("mail", &self.mail)
             .field("mail_from", &self.mail_from)
+            .field("mail_limits", &self.mail_limits)
+            .field("mail_body_retention_days", &self.mail_body_retention_days)
             .field("allowed_email_domains", &self.allowed_email_domains)
             .field("timezone", &self.timezone)
             .field("rate_limits", &self.rate_limits)
@@ -160,6 +183,11 @@ impl Config {
             mail,
             mail_from: lookup("MAIL_FROM")
                 .unwrap_or_else(|| "Coffee Rounds <coffee-rounds@localhost>".into()),
+            mail_limits: MailLimits {
+                per_minute: parse_optional_number(&lookup, "MAIL_MAX_PER_MINUTE")?,
+                per_day: parse_optional_number(&lookup, "MAIL_MAX_PER_DAY")?,
+            },
+            mail_body_retention_days: parse_number(&lookup, "MAIL_BODY_RETENTION_DAYS", 90)?,
             allowed_email_domains: lookup("ALLOWED_EMAIL_DOMAINS")
                 .map(|v| parse_domains(&v))
                 .unwrap_or_default(),
@@ -242,6 +270,13 @@ fn parse_number(lookup: &impl Fn(&str) -> Option<String>, name: &str, default: u
     }
 }
 
+fn parse_optional_number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> anyhow::Result<Option<u32>> {
+    lookup(name).map(|_| parse_number(lookup, name, 1)).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +289,29 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert!(matches!(config.mail, MailSettings::Files(_)));
         assert!(!config.is_https());
+        assert!(config.mail_limits.is_unlimited());
+        assert_eq!(config.mail_body_retention_days, 90);
+    }
+
+    #[test]
+    fn mail_limits_are_positive_numbers_when_set() {
+        let config = Config::from_lookup(|name| match name {
+            "MAIL_MAX_PER_MINUTE" => Some("30".into()),
+            "MAIL_MAX_PER_DAY" => Some(" 10000 ".into()),
+            "MAIL_BODY_RETENTION_DAYS" => Some("30".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.mail_limits, MailLimits { per_minute: Some(30), per_day: Some(10_000) });
+        assert_eq!(config.mail_body_retention_days, 30);
+        for (name, value) in
+            [("MAIL_MAX_PER_MINUTE", "0"), ("MAIL_MAX_PER_DAY", "lots"), ("MAIL_BODY_RETENTION_DAYS", "0")]
+        {
+            assert!(
+                Config::from_lookup(|n| (n == name).then(|| value.to_owned())).is_err(),
+                "{name}={value}"
+            );
+        }
     }
 
     #[test]

@@ -19,12 +19,16 @@ use std::{
 
 use coffee_rounds::mail::messages::{Confirm, Email};
 use coffee_rounds::{
-    config::{MailSettings, Secret},
+    config::{MailLimits, MailSettings, Secret},
     mail::{
         Envelope, Transport,
         sender::{Delivered, RetryPolicy, Sender, Tuning},
     },
     store::{Store, outbox::NewMessage},
+};
+use coffee_rounds::{
+    rounds::{Outcome, Quiet},
+    store::coordinators::Actor,
 };
 use rand::Rng;
 use sqlx::{Connection, Executor, PgConnection};
@@ -90,6 +94,16 @@ struct Sink {
 impl Sink {
     /// Starts a sink on `port` writing to `maildir`, and waits until it accepts connections.
     fn start(port: u16, maildir: &Path, tempfail_prefix: Option<&str>) -> Self {
+        Self::start_with_rules(port, maildir, tempfail_prefix, None)
+    }
+
+    /// Starts a sink that answers RCPT TO as the file `rules` says, read at every RCPT TO.
+    fn start_with_rules(
+        port: u16,
+        maildir: &Path,
+        tempfail_prefix: Option<&str>,
+        rules: Option<&Path>,
+    ) -> Self {
         let (python, script) = sink_command().expect("sink available");
         let mut command = Command::new(python);
         command
@@ -99,6 +113,9 @@ impl Sink {
             .stdout(Stdio::null());
         if let Some(prefix) = tempfail_prefix {
             command.args(["--tempfail-prefix", prefix]);
+        }
+        if let Some(rules) = rules {
+            command.arg("--rules").arg(rules);
         }
         let mut child = command.spawn().expect("start the SMTP sink");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -125,6 +142,10 @@ impl Drop for Sink {
 struct Arrived {
     message_id: String,
     to: String,
+    subject: String,
+    /// The sink's count when it stored the message: 1 for the first to arrive.
+    order: u64,
+    raw: String,
 }
 
 /// Every message in the Maildir, duplicates included.
@@ -143,7 +164,13 @@ fn arrived(maildir: &Path) -> Vec<Arrived> {
                     })
                     .unwrap_or_default()
             };
-            Arrived { message_id: header("Message-ID").trim_matches(['<', '>']).to_owned(), to: header("To") }
+            Arrived {
+                message_id: header("Message-ID").trim_matches(['<', '>']).to_owned(),
+                to: header("To"),
+                subject: header("Subject"),
+                order: header("X-Sink-Order").parse().unwrap_or(0),
+                raw,
+            }
         })
         .collect()
 }
@@ -242,19 +269,23 @@ impl Db {
 
     /// A `Sender` in this process, like the one `serve` runs, with the given retry policy.
     async fn sender(&self, port: u16, retry: RetryPolicy) -> Sender {
-        let tuning = Tuning { concurrency: CONCURRENCY, lease_secs: LEASE_SECS, retry };
+        self.sender_with(port, CONCURRENCY, retry, MailLimits::default()).await
+    }
+
+    /// A `Sender` with its own connection pool to this database, as another process would have.
+    async fn sender_with(
+        &self,
+        port: u16,
+        concurrency: usize,
+        retry: RetryPolicy,
+        limits: MailLimits,
+    ) -> Sender {
+        let tuning = Tuning { concurrency, lease_secs: LEASE_SECS, retry };
         let smtp = MailSettings::Smtp(Secret::new(format!("smtp://127.0.0.1:{port}?tls=none")));
-        Sender {
-            store: self.store.clone(),
-            transport: Transport::new(&smtp, tuning.concurrency as u32, tuning.smtp_timeout())
-                .await
-                .expect("transport"),
-            envelope: Envelope::new("Coffee Rounds <coffee-rounds@localhost>").expect("from"),
-            concurrency: tuning.concurrency,
-            lease_secs: tuning.lease_secs,
-            retry: tuning.retry,
-            wake: Arc::default(),
-        }
+        let transport =
+            Transport::new(&smtp, tuning.concurrency as u32, tuning.smtp_timeout()).await.expect("transport");
+        let envelope = Envelope::new("Coffee Rounds <coffee-rounds@localhost>").expect("from");
+        Sender::new(self.store.clone(), transport, envelope, tuning, limits, Arc::default())
     }
 
     /// `coffee-rounds mail send-pending` on this database, as a child process.
@@ -464,7 +495,7 @@ both_backends! {
 
         let sender = db.sender(port, RetryPolicy { base_secs: 3600, max_secs: 3600 }).await;
         let done = sender.send_due().await.unwrap();
-        assert_eq!(done, Delivered { sent: 4, retrying: 1, failed: 1 });
+        assert_eq!(done, Delivered { sent: 4, retrying: 1, bounced: 1, ..Delivered::default() });
 
         let (status, attempts, error) = db.row("reject.unknown@hospital.test").await;
         assert_eq!((status.as_str(), attempts), ("failed", 1));
@@ -472,7 +503,7 @@ both_backends! {
         assert!(error.contains("550") && error.contains("mailbox unavailable"), "the server's reason is kept: {error}");
         let (status, _, error) = db.row("later.busy@hospital.test").await;
         assert_eq!(status, "pending", "a 4xx is retried later");
-        assert!(error.unwrap_or_default().contains("451"));
+        assert!(error.unwrap_or_default().contains("450"));
 
         let delivered: HashSet<String> = arrived(&maildir).into_iter().map(|m| m.to).collect();
         assert_eq!(delivered, recipients("colleague", 4).into_iter().collect());
@@ -504,5 +535,637 @@ both_backends! {
         assert_eq!(arrivals.keys().cloned().collect::<HashSet<_>>(), queued.iter().cloned().collect());
         let repeated: Vec<_> = arrivals.iter().filter(|(_, n)| **n > 1).collect();
         assert!(repeated.is_empty(), "sent twice: {repeated:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relays as hospitals have them: order, limits, slow-down replies, bounces, retention
+
+/// A message of `kind` (as the app queues it) to `recipient`.
+fn of_kind(kind: &'static str, recipient: &str) -> NewMessage {
+    NewMessage { kind, subject: format!("A {kind} email"), ..plain_row(recipient) }
+}
+
+impl Db {
+    /// Queues `messages` in one transaction, in the order given.
+    async fn queue_all(&self, messages: &[NewMessage]) {
+        let mut tx = self.store.pool().begin().await.expect("begin");
+        for message in messages {
+            coffee_rounds::mail::queue(&mut tx, message).await.expect("queue");
+        }
+        tx.commit().await.expect("commit");
+    }
+
+    /// Runs `sql` with `n` bound as `$1`.
+    async fn exec(&self, sql: &str, n: i64) {
+        sqlx::query(sql).bind(n).execute(self.store.pool()).await.expect(sql);
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(self.store.pool()).await.expect(sql);
+        n
+    }
+}
+
+/// A round's mail queued the wrong way round: the least important first.
+fn mixed_queue() -> Vec<NewMessage> {
+    let mut messages = Vec::new();
+    for i in 0..3 {
+        messages.push(of_kind("nudge", &format!("nudge.{i}@hospital.test")));
+        messages.push(of_kind("checkin", &format!("checkin.{i}@hospital.test")));
+        messages.push(of_kind("sit_out", &format!("sitout.{i}@hospital.test")));
+    }
+    for i in 0..6 {
+        messages.push(of_kind("intro", &format!("intro.{i}@hospital.test")));
+    }
+    messages.push(of_kind("invitation", "invited@hospital.test"));
+    messages.push(of_kind("confirm", "confirm@hospital.test"));
+    messages.push(of_kind("reset", "reset@hospital.test"));
+    messages
+}
+
+/// The kind of each arrived message, in the order the sink received them.
+fn kinds_in_arrival_order(maildir: &Path) -> Vec<String> {
+    let mut messages = arrived(maildir);
+    messages.sort_by_key(|m| m.order);
+    messages
+        .into_iter()
+        .map(|m| m.subject.trim_start_matches("A ").trim_end_matches(" email").to_owned())
+        .collect()
+}
+
+fn rank(kind: &str) -> usize {
+    ["confirm", "reset", "invitation", "intro", "sit_out", "checkin", "nudge"]
+        .iter()
+        .position(|k| *k == kind)
+        .map(|p| if p == 1 { 0 } else { p })
+        .unwrap_or_else(|| panic!("unexpected kind {kind}"))
+}
+
+/// `MAIL_MAX_PER_MINUTE`, and nothing else.
+fn per_minute(n: u32) -> MailLimits {
+    MailLimits { per_minute: Some(n), per_day: None }
+}
+
+both_backends! {
+    async fn a_round_goes_out_most_important_first(backend) {
+        if !sink_available() {
+            return;
+        }
+        let db = Db::create(backend).await;
+        let port = free_port();
+        let maildir = db.maildir("maildir");
+        let _sink = Sink::start(port, &maildir, None);
+        let queued = mixed_queue();
+        db.queue_all(&queued).await;
+
+        // One at a time, so the order of arrival is the order of sending.
+        let sender = db.sender_with(port, 1, RetryPolicy::default(), MailLimits::default()).await;
+        assert_eq!(sender.send_due().await.unwrap().sent, queued.len() as u64);
+        let kinds = kinds_in_arrival_order(&maildir);
+        assert_eq!(kinds.len(), queued.len());
+        let ranks: Vec<usize> = kinds.iter().map(|k| rank(k)).collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "arrived out of order: {kinds:?}");
+        assert_eq!(&kinds[..3], ["confirm", "reset", "invitation"], "the first to arrive: {kinds:?}");
+        assert_eq!(kinds.last().map(String::as_str), Some("nudge"));
+    }
+
+    async fn under_a_per_minute_limit_the_most_important_go_first_and_the_rest_wait_their_turn(backend) {
+        if !sink_available() {
+            return;
+        }
+        let db = Db::create(backend).await;
+        let port = free_port();
+        let maildir = db.maildir("maildir");
+        let _sink = Sink::start(port, &maildir, None);
+        let queued = mixed_queue();
+        db.queue_all(&queued).await;
+
+        let sender = db.sender_with(port, CONCURRENCY, RetryPolicy::default(), per_minute(7)).await;
+        let done = sender.send_due().await.unwrap();
+        assert_eq!(done, Delivered { sent: 7, ..Delivered::default() }, "only the minute's worth");
+        let mut kinds = kinds_in_arrival_order(&maildir);
+        kinds.sort_by_key(|k| (rank(k), k.clone()));
+        assert_eq!(kinds, ["confirm", "reset", "invitation", "intro", "intro", "intro", "intro"]);
+        // A second pass in the same minute sends nothing; the rest stay queued, due when the
+        // minute's first claims leave the window.
+        assert_eq!(sender.send_due().await.unwrap(), Delivered::default());
+        assert_eq!(arrived_count(&maildir), 7);
+        let statuses = db.statuses().await;
+        assert_eq!(statuses.get("pending"), Some(&(queued.len() as i64 - 7)), "{statuses:?}");
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts > 0").await, 0, "nothing was tried and refused");
+        let wait = db.store.next_outbox_due(&per_minute(7)).await.unwrap().expect("mail is queued");
+        assert!((50..=60).contains(&wait), "the rest is due within a minute, not now: {wait} s");
+
+        // A minute later (the claims moved an hour back), the next seven go, in their turn.
+        db.exec("UPDATE outbox SET claimed_at = claimed_at - $1 WHERE claimed_at IS NOT NULL", 3600).await;
+        assert_eq!(sender.send_due().await.unwrap().sent, 7);
+        let mut kinds = kinds_in_arrival_order(&maildir);
+        kinds.drain(..7);
+        kinds.sort_by_key(|k| (rank(k), k.clone()));
+        assert_eq!(kinds, ["intro", "intro", "sit_out", "sit_out", "sit_out", "checkin", "checkin"]);
+    }
+
+    async fn the_relay_limits_hold_across_senders_sharing_the_database(backend) {
+        if !sink_available() {
+            return;
+        }
+        let db = Db::create(backend).await;
+        let port = free_port();
+        let maildir = db.maildir("maildir");
+        let _sink = Sink::start(port, &maildir, None);
+        // Sent an hour ago: 95 of today's 100, none of this minute's.
+        let an_hour_ago = coffee_rounds::store::now() - 3600;
+        for i in 0..95 {
+            sqlx::query(
+                "INSERT INTO outbox (message_id, kind, recipient, subject, body_text, status, attempts, next_attempt_at, \
+                 created_at, sent_at, claimed_at) VALUES ($1, 'intro', 'x@hospital.test', 's', 'b', 'sent', 1, $2, $2, $2, $2)",
+            )
+            .bind(format!("earlier-{i}"))
+            .bind(an_hour_ago)
+            .execute(db.store.pool())
+            .await
+            .unwrap();
+        }
+        // Two days ago: outside the day's window.
+        db.exec("UPDATE outbox SET claimed_at = claimed_at - $1 WHERE message_id IN ('earlier-0', 'earlier-1')", 2 * 86_400).await;
+        let queued = db.queue(&recipients("limited", 40)).await;
+
+        // Two processes at once, each allowed 12 a minute and 100 a day by the relay.
+        let limited = |log: &str| {
+            let mut child = Command::new(BIN);
+            child
+                .args(["mail", "send-pending"])
+                .env("DATABASE_URL", &db.url)
+                .env("SMTP_URL", format!("smtp://127.0.0.1:{port}?tls=none"))
+                .env("MAIL_CONCURRENCY", CONCURRENCY.to_string())
+                .env("MAIL_MAX_PER_MINUTE", "12")
+                .env("MAIL_MAX_PER_DAY", "100")
+                .env("RUST_LOG", "warn")
+                .stderr(std::fs::File::create(db.dir.path().join(log)).unwrap());
+            child.spawn().unwrap()
+        };
+        let (mut one, mut two) = (limited("one.log"), limited("two.log"));
+        wait_success(&mut one, Duration::from_secs(40), "the first sender", || db.log("one.log"));
+        wait_success(&mut two, Duration::from_secs(40), "the second sender", || db.log("two.log"));
+        // 93 of the day's claims still count, so 7 fit today, whatever the minute allows.
+        assert_eq!(arrived_count(&maildir), 7, "{}\n{}", db.log("one.log"), db.log("two.log"));
+        assert_eq!(sent_in(&db.log("one.log")) + sent_in(&db.log("two.log")), 7);
+        let statuses = db.statuses().await;
+        assert_eq!(statuses.get("pending"), Some(&(queued.len() as i64 - 7)), "the rest waits: {statuses:?}");
+
+        // Without the day's limit, the minute's allows 12 in all (7 of them already used).
+        let sender = db.sender_with(port, CONCURRENCY, RetryPolicy::default(), per_minute(12)).await;
+        let other = db.sender_with(port, CONCURRENCY, RetryPolicy::default(), per_minute(12)).await;
+        let (a, b) = tokio::join!(sender.send_due(), other.send_due());
+        assert_eq!(a.unwrap().sent + b.unwrap().sent, 5);
+        assert_eq!(arrived_count(&maildir), 12);
+    }
+}
+
+impl Db {
+    /// Moves the relay's pause and every due time `secs` into the past, as if that much time
+    /// had passed.
+    async fn let_time_pass(&self, secs: i64) {
+        self.exec(
+            "UPDATE mail_relay SET paused_until = paused_until - $1, throttled_at = throttled_at - $1",
+            secs,
+        )
+        .await;
+        self.exec("UPDATE outbox SET next_attempt_at = next_attempt_at - $1", secs).await;
+    }
+}
+
+both_backends! {
+    async fn a_relay_asking_to_slow_down_pauses_every_sender_and_nothing_fails(backend) {
+        if !sink_available() {
+            return;
+        }
+        for reply in [
+            "421 4.7.0 Too many messages, slow down",
+            "451 4.7.1 Rate limited, try again later",
+            "452 4.5.3 Too many recipients this hour",
+        ] {
+            let code = &reply[..3];
+            let db = Db::create(backend).await;
+            let port = free_port();
+            let maildir = db.maildir("maildir");
+            let rules = db.dir.path().join("rules");
+            std::fs::write(&rules, format!("* {reply}\n")).unwrap();
+            let _sink = Sink::start_with_rules(port, &maildir, None, Some(&rules));
+            let queued = db.queue(&recipients("busy", 20)).await;
+            let retry = RetryPolicy { base_secs: 10, max_secs: 3600 };
+
+            let sender = db.sender_with(port, 4, retry, MailLimits::default()).await;
+            let done = sender.send_due().await.unwrap();
+            assert!((1..=4).contains(&done.throttled), "{code}: only the sends under way met it: {done:?}");
+            assert_eq!(done, Delivered { throttled: done.throttled, ..Delivered::default() }, "{code}: not a failure");
+            let statuses = db.statuses().await;
+            assert_eq!(statuses.get("pending"), Some(&20), "{code}: everything is still queued: {statuses:?}");
+            assert!(
+                db.scalar("SELECT COUNT(*) FROM outbox WHERE attempts = 0").await >= 16,
+                "{code}: the sender stopped claiming at once"
+            );
+            let relay = db.store.relay_state().await.unwrap();
+            assert_eq!(relay.throttles, 1, "{code}: one request, however many sends it answered");
+            assert_eq!(relay.paused_until - relay.throttled_at.unwrap(), 10, "{code}: the first pause is the shortest");
+            assert!(relay.last_reply.unwrap_or_default().contains(code));
+            let tried_again_at = db
+                .scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE attempts > 0")
+                .await;
+            assert_eq!(tried_again_at, relay.paused_until, "{code}: a refused message waits for the pause");
+            // Every sender on the database pauses, not only the one that was told.
+            let other = db.sender_with(port, 4, retry, MailLimits::default()).await;
+            assert_eq!(other.send_due().await.unwrap(), Delivered::default(), "{code}");
+            assert_eq!(sender.send_due().await.unwrap(), Delivered::default(), "{code}");
+
+            // Refused again right after the pause: a longer pause.
+            db.let_time_pass(10).await;
+            let done = sender.send_due().await.unwrap();
+            assert!(done.throttled >= 1 && done.sent == 0, "{code}: {done:?}");
+            let relay = db.store.relay_state().await.unwrap();
+            assert_eq!(relay.throttles, 2, "{code}");
+            assert_eq!(relay.paused_until - relay.throttled_at.unwrap(), 20, "{code}: the pause doubles");
+
+            // The relay takes mail again: everything goes, once, and the series ends.
+            std::fs::write(&rules, "").unwrap();
+            db.let_time_pass(20).await;
+            let done = sender.send_due().await.unwrap();
+            assert_eq!(done, Delivered { sent: 20, ..Delivered::default() }, "{code}");
+            let arrivals = arrivals_by_id(&maildir);
+            assert_eq!(arrivals.keys().cloned().collect::<HashSet<_>>(), queued.iter().cloned().collect(), "{code}");
+            assert!(arrivals.values().all(|&n| n == 1), "{code}");
+            assert_eq!(db.store.relay_state().await.unwrap().throttles, 0, "{code}");
+        }
+    }
+}
+
+const PASSWORD: &str = "morning rounds with coffee";
+
+/// Messages to `to` in the Maildir as (subject, text part), waiting up to 15 s for `at_least`.
+async fn messages_to(maildir: &Path, to: &str, at_least: usize) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found: Vec<(String, String)> = arrived(maildir)
+            .into_iter()
+            .filter(|m| m.to.eq_ignore_ascii_case(to))
+            .filter_map(|m| {
+                let parsed = mail_parser::MessageParser::default().parse(m.raw.as_bytes())?;
+                Some((
+                    parsed.subject().unwrap_or_default().to_owned(),
+                    parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+                ))
+            })
+            .collect();
+        if found.len() >= at_least {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{} of {at_least} messages to {to} arrived", found.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Signs `name` up in `client` and confirms through the emailed link: a logged-in member.
+async fn member_via(
+    app: &common::TestApp,
+    client: &reqwest::Client,
+    maildir: &Path,
+    email: &str,
+    name: &str,
+) {
+    let fields = [
+        ("email", email),
+        ("name", name),
+        ("password", PASSWORD),
+        ("role", "Nurse"),
+        ("level", "1"),
+        ("department", "Cardiology"),
+        ("department_other", ""),
+    ];
+    let response = app.submit_as(client, "/signup", "/signup", &fields).await;
+    assert_eq!(response.status(), 200);
+    let (_, text) = messages_to(maildir, email, 1).await.remove(0);
+    let prefix = format!("{}/confirm?token=", app.base);
+    let start = text.find(&prefix).unwrap_or_else(|| panic!("no confirmation link in:\n{text}"));
+    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let token = link.split("token=").nth(1).expect("token").to_owned();
+    let confirmed =
+        app.submit_as(client, &link.replacen(&app.base, "", 1), "/confirm", &[("token", &token)]).await;
+    assert!(confirmed.url().path().starts_with("/profile"), "confirmed");
+}
+
+/// Waits until nothing is left to send.
+async fn wait_until_sent(store: &Store) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let counts = store.outbox_counts().await.unwrap();
+        if counts.pending == 0 && counts.sending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "mail still queued: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+both_backends! {
+    async fn a_hard_bounce_pauses_the_person_tells_their_group_and_lists_the_address(backend) {
+        if !sink_available() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (port, maildir, rules) = (free_port(), dir.path().join("maildir"), dir.path().join("rules"));
+        let _sink = Sink::start_with_rules(port, &maildir, None, Some(&rules));
+        let app = common::TestApp::spawn_with(backend, |c| {
+            c.mail = MailSettings::Smtp(Secret::new(format!("smtp://127.0.0.1:{port}?tls=none")));
+        })
+        .await;
+        let coordinator = common::unique_email("cora.ordinator");
+        member_via(&app, &app.client, &maildir, &coordinator, "Cora Ordinator").await;
+        app.store.set_coordinator(&coordinator, true, &Actor::command_line()).await.unwrap();
+        let ben_browser = app.new_browser();
+        let ben = common::unique_email("ben.okafor");
+        member_via(&app, &ben_browser, &maildir, &ben, "Ben Okafor").await;
+        for (name, role, level, department) in [
+            ("Ana Souza", "Nurse", 1, "Surgery"),
+            ("Chen Wei", "Pharmacist", 2, "Pharmacy"),
+            ("Dana Levi", "Physician", 4, "Oncology"),
+        ] {
+            app.add_participant(name, role, level, department).await;
+        }
+        // Ben's mailbox goes away after he signed up.
+        std::fs::write(&rules, "ben.okafor 550 5.1.1 Recipient address rejected: User unknown\n").unwrap();
+
+        let month = coffee_rounds::matching::Month::parse("2027-03").unwrap();
+        app.rounds().await.run(month, false, &Quiet).await.unwrap();
+        let ben_id = app.store.user_by_email(&ben).await.unwrap().unwrap().id;
+        let mates: Vec<(String,)> = sqlx::query_as(
+            "SELECT u.email FROM group_members m JOIN group_members o ON o.group_id = m.group_id AND o.user_id <> m.user_id \
+             JOIN users u ON u.id = o.user_id WHERE m.user_id = $1",
+        )
+        .bind(ben_id)
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+        assert!(!mates.is_empty(), "Ben was in a group");
+
+        // Each of Ben's group gets the note, after their introduction; nobody else does.
+        for (mate,) in &mates {
+            let mail = messages_to(&maildir, mate, 2).await;
+            let (subject, text) = mail.iter().find(|(s, _)| s.contains("address bounced")).expect("a note");
+            assert_eq!(subject, "Coffee Rounds: Ben Okafor's email address bounced");
+            assert!(text.contains("Please reach Ben Okafor another way"), "{text}");
+            assert!(text.contains("Cardiology") && text.contains("March 2027"), "{text}");
+        }
+        wait_until_sent(&app.store).await;
+        let notes = arrived(&maildir).iter().filter(|m| m.subject.contains("address bounced")).count();
+        assert_eq!(notes, mates.len(), "one note to each of Ben's group, none elsewhere");
+        assert!(messages_to(&maildir, &ben, 1).await.iter().all(|(s, _)| !s.contains("match")), "Ben's intro bounced");
+
+        // Ben sees why he is not matched, and the next round leaves him out.
+        let profile = ben_browser.get(app.url("/profile")).send().await.unwrap().text().await.unwrap();
+        assert!(profile.contains("is refused by the receiving mail server"), "{profile}");
+        assert!(profile.contains("My address works again"));
+        let Outcome::DryRun(next) = app.rounds().await.run(month.next(), true, &Quiet).await.unwrap() else { panic!("a dry run") };
+        assert!(!next.people.contains_key(&ben_id), "a bounced address is not matched");
+
+        // The coordinator finds the address, the reason and the event.
+        let page = app.get("/coordinator/undeliverable").await.text().await.unwrap();
+        assert!(page.contains(&ben) && page.contains("Ben Okafor") && page.contains("550 5.1.1"), "{page}");
+        let dashboard = app.get("/coordinator").await.text().await.unwrap();
+        assert!(dashboard.contains("data-status=\"bounced\">1<"), "{dashboard}");
+        assert!(dashboard.contains("data-mail=\"undeliverable\">1<"), "{dashboard}");
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains("address bounced") && audit.contains(&ben), "{audit}");
+        let (status, error): (String, Option<String>) =
+            sqlx::query_as("SELECT status, last_error FROM outbox WHERE user_id = $1 AND kind = 'intro'")
+                .bind(ben_id)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(status, "failed");
+        assert!(error.unwrap_or_default().contains("550"));
+
+        // The mid-month check-in goes to the rest of the group, not to the dead address.
+        let checkins = app.rounds().await.send_checkins(month).await.unwrap();
+        assert!(checkins >= mates.len(), "{checkins} check-ins");
+        let (to_ben,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE user_id = $1 AND kind = 'checkin'")
+            .bind(ben_id)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(to_ben, 0, "no check-in to a bounced address");
+
+        // Once the address works again, a coordinator puts Ben back; the log says who.
+        let user_id = ben_id.to_string();
+        let cleared = app.submit("/coordinator/undeliverable", "/coordinator/undeliverable", &[("user_id", &user_id)]).await;
+        let page = cleared.text().await.unwrap();
+        assert!(page.contains("is marked as working") && page.contains("No address has bounced"), "{page}");
+        let audit = app.get("/coordinator/audit").await.text().await.unwrap();
+        assert!(audit.contains("address marked working"), "{audit}");
+        let profile = ben_browser.get(app.url("/profile")).send().await.unwrap().text().await.unwrap();
+        assert!(profile.contains("You are taking part"), "{profile}");
+        let Outcome::DryRun(next) = app.rounds().await.run(month.next(), true, &Quiet).await.unwrap() else { panic!("a dry run") };
+        assert!(next.people.contains_key(&ben_id));
+        app.stop().await;
+    }
+
+    async fn a_person_whose_address_works_again_says_so_from_the_profile(backend) {
+        let app = common::TestApp::spawn(backend).await;
+        let email = common::unique_email("returning");
+        app.member(&email, PASSWORD).await;
+        let user = app.store.user_by_email(&email).await.unwrap().unwrap();
+        sqlx::query("UPDATE users SET email_bounced_at = 1, email_bounce_reason = '550 5.2.1 mailbox disabled' WHERE id = $1")
+            .bind(user.id)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        let profile = app.get("/profile").await.text().await.unwrap();
+        assert!(profile.contains("is refused by the receiving mail server"), "{profile}");
+        let back = app.submit("/profile", "/profile/address-works", &[]).await.text().await.unwrap();
+        assert!(back.contains("you are back in the rounds") && back.contains("You are taking part"), "{back}");
+        app.stop().await;
+    }
+}
+
+impl Db {
+    /// Per message: (Message-ID, status, subject, whether any body or link is left).
+    async fn bodies(&self) -> Vec<(String, String, String, bool)> {
+        let rows: Vec<StoredBodies> = sqlx::query_as(
+            "SELECT message_id, status, subject, body_text, body_html, list_unsubscribe, body_purged_at FROM outbox ORDER BY id",
+        )
+        .fetch_all(self.store.pool())
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|row| {
+                let kept =
+                    !row.body_text.is_empty() || row.body_html.is_some() || row.list_unsubscribe.is_some();
+                assert_eq!(
+                    row.body_purged_at.is_some(),
+                    !kept,
+                    "{}: purged_at says whether the bodies went",
+                    row.message_id
+                );
+                (row.message_id, row.status, row.subject, kept)
+            })
+            .collect()
+    }
+
+    async fn round_figures(&self) -> Vec<(i64, i64)> {
+        self.store.round_rows().await.unwrap().iter().map(|r| (r.emails_sent, r.emails_failed)).collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredBodies {
+    message_id: String,
+    status: String,
+    subject: String,
+    body_text: String,
+    body_html: Option<String>,
+    list_unsubscribe: Option<String>,
+    body_purged_at: Option<i64>,
+}
+
+both_backends! {
+    async fn sent_mail_keeps_its_bodies_for_the_retention_time_then_only_what_the_figures_count(backend) {
+        if !sink_available() {
+            return;
+        }
+        let db = Db::create(backend).await;
+        let port = free_port();
+        let maildir = db.maildir("maildir");
+        let _sink = Sink::start(port, &maildir, None);
+        let mut to = recipients("kept", 4);
+        to.push("reject.gone@hospital.test".to_owned());
+        let ids = db.queue(&to).await;
+        db.exec("UPDATE outbox SET list_unsubscribe = 'https://coffee.hospital.test/u/signed' WHERE id > $1", 0).await;
+        let sender = db.sender(port, RetryPolicy::default()).await;
+        assert_eq!(sender.send_due().await.unwrap(), Delivered { sent: 4, bounced: 1, ..Delivered::default() });
+        // One still waiting, queued long ago: its bodies stay until it is sent.
+        db.queue(&["waiting@hospital.test".to_owned()]).await;
+        db.exec("UPDATE outbox SET next_attempt_at = next_attempt_at + 86400 WHERE recipient = 'waiting@hospital.test' AND id > $1", 0).await;
+        let (round_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO rounds (month, seed, participants, group_count, sit_out_count, total_score, weights, created_at) \
+             VALUES ('2026-08', 1, 5, 2, 1, 0, '', 1) RETURNING id",
+        )
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+        db.exec("UPDATE outbox SET round_id = $1", round_id).await;
+        // Two sent and the refused one left 91 days ago; two sent 40 days ago.
+        let age = |days: i64, which: &[&String]| {
+            let list: Vec<String> = which.iter().map(|id| format!("'{id}'")).collect();
+            format!(
+                "UPDATE outbox SET created_at = created_at - {s}, sent_at = sent_at - {s}, next_attempt_at = next_attempt_at - {s} \
+                 WHERE message_id IN ({}) AND $1 = $1",
+                list.join(", "),
+                s = days * 86_400
+            )
+        };
+        db.exec(&age(91, &[&ids[0], &ids[1], &ids[4]]), 0).await;
+        db.exec(&age(40, &[&ids[2], &ids[3]]), 0).await;
+        db.exec("UPDATE outbox SET created_at = created_at - $1 WHERE recipient = 'waiting@hospital.test'", 200 * 86_400).await;
+        let figures = db.round_figures().await;
+        assert_eq!(figures, [(4, 1)]);
+
+        // `mail send-pending` clears what is older than 90 days (the default).
+        let mut once = db.send_pending(port, "purge.log");
+        wait_success(&mut once, Duration::from_secs(30), "send-pending", || db.log("purge.log"));
+        let bodies = db.bodies().await;
+        let kept: Vec<bool> = bodies.iter().map(|(_, _, _, kept)| *kept).collect();
+        assert_eq!(kept, [false, false, true, true, false, true], "{bodies:?}");
+        for (message_id, status, subject, kept) in &bodies {
+            if !kept {
+                assert_eq!(subject, "", "{message_id}: the subject names people too");
+                assert!(status == "sent" || status == "failed");
+            }
+        }
+        let (addresses,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE recipient = '' AND last_error IS NULL")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(addresses, 3, "no address or server answer is left in a cleared row");
+        assert_eq!(db.round_figures().await, figures, "the rounds list counts the same");
+
+        // `serve` clears on its own schedule (and at start), with the retention it is given.
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url.clone();
+        let config = coffee_rounds::config::Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "BIND" => Some("127.0.0.1:0".to_owned()),
+            "MAIL_DIR" => Some(dir.path().display().to_string()),
+            "ROUND_SCHEDULE" => Some("off".to_owned()),
+            "MAIL_BODY_RETENTION_DAYS" => Some("30".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let app = coffee_rounds::app::Application::build(config).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while db.bodies().await.iter().filter(|(_, _, _, kept)| *kept).count() > 1 {
+            assert!(Instant::now() < deadline, "serve did not clear the bodies of 40-day-old mail");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        let kept: Vec<bool> = db.bodies().await.iter().map(|(_, _, _, kept)| *kept).collect();
+        assert_eq!(kept, [false, false, false, false, false, true], "the unsent message keeps its bodies");
+        assert_eq!(db.round_figures().await, figures);
+    }
+}
+
+/// The number in `data-attribute="…"` on a page, as `key="value"`.
+fn attribute(page: &str, marker: &str) -> i64 {
+    let start = page.find(marker).unwrap_or_else(|| panic!("no {marker} in:\n{page}")) + marker.len();
+    let end = start + page[start..].find(['"', '<']).unwrap();
+    page[start..end].trim().parse().unwrap_or_else(|_| panic!("{marker}: {}", &page[start..end]))
+}
+
+both_backends! {
+    async fn the_dashboard_says_how_much_mail_waits_and_when_the_queue_should_be_empty(backend) {
+        let app = common::TestApp::spawn_with(backend, |c| c.mail_limits = per_minute(2)).await;
+        let coordinator = common::unique_email("coordinator");
+        app.member(&coordinator, PASSWORD).await;
+        app.store.set_coordinator(&coordinator, true, &Actor::command_line()).await.unwrap();
+        // This minute's two sends are used up (the confirmation was one of them).
+        let now = coffee_rounds::store::now();
+        sqlx::query(
+            "INSERT INTO outbox (message_id, kind, recipient, subject, body_text, status, attempts, next_attempt_at, \
+             created_at, sent_at, claimed_at) VALUES ('earlier', 'intro', 'x@hospital.test', 's', 'b', 'sent', 1, $1, $1, $1, $1)",
+        )
+        .bind(now)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let mut tx = app.store.pool().begin().await.unwrap();
+        for i in 0..9 {
+            coffee_rounds::mail::queue(&mut tx, &of_kind("intro", &format!("waiting.{i}@hospital.test"))).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        app.mail_wake.notify_one();
+
+        let page = app.get("/coordinator").await.text().await.unwrap();
+        assert_eq!(attribute(&page, "data-mail=\"queued\">"), 9, "nothing more goes this minute");
+        assert!(page.contains("data-mail=\"limits\">2 a minute<"), "{page}");
+        // Two a minute: the ninth leaves five minutes from now.
+        let empty_by = attribute(&page, "data-mail=\"empty-by\" data-at=\"");
+        assert!((now + 295..=now + 310).contains(&empty_by), "{} s from now", empty_by - now);
+
+        // A relay that asked us to pause for ten minutes delays all of it.
+        sqlx::query("UPDATE mail_relay SET paused_until = $1, throttles = 1, throttled_at = $2, last_reply = '421 4.7.0 slow down' WHERE id = 1")
+            .bind(now + 600)
+            .bind(now)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        let page = app.get("/coordinator").await.text().await.unwrap();
+        assert!(page.contains("asked us to slow down") && page.contains("421 4.7.0 slow down"), "{page}");
+        let empty_by = attribute(&page, "data-mail=\"empty-by\" data-at=\"");
+        assert!((now + 600 + 240..=now + 600 + 250).contains(&empty_by), "{} s from now", empty_by - now);
+        app.stop().await;
     }
 }

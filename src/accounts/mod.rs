@@ -154,6 +154,8 @@ pub enum Participation {
     },
     /// Paused automatically after three rounds without an answer.
     AutoPaused,
+    /// Not matched: the receiving server refused the address for good (see `mail::bounce`).
+    AddressBounced,
     OptedOut,
 }
 
@@ -612,6 +614,9 @@ pub fn participation(user: &User, next_round: Month) -> Participation {
     }
     if user.opted_out_at.is_some() {
         return Participation::OptedOut;
+    }
+    if user.email_bounced_at.is_some() {
+        return Participation::AddressBounced;
     }
     if user.auto_paused_at.is_some() {
         return Participation::AutoPaused;

@@ -171,6 +171,15 @@ email!(
     { name: String, partners: String, profile_link: String }
 );
 
+email!(
+    BounceNote,
+    "bounce_note",
+    "email/bounce_note.txt",
+    "email/bounce_note.html",
+    |e| format!("Coffee Rounds: {}'s email address bounced", e.bounced_name),
+    { name: String, month_name: String, bounced_name: String, bounced_role: String, bounced_department: String }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

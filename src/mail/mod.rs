@@ -1,10 +1,13 @@
 //! Outgoing email: rendering (askama templates under `templates/email/`), queueing into the
-//! outbox, and the sender that delivers the outbox through lettre.
+//! outbox, the sender that delivers the outbox through lettre, what a hard bounce does, and the
+//! queue as the coordinator sees it.
 //!
 //! With `SMTP_URL` set, messages go through lettre's pooled async SMTP transport; otherwise each is
 //! written as an `.eml` file, so a fresh checkout runs with no mail server.
 
+pub mod bounce;
 pub mod messages;
+pub mod queue;
 pub mod sender;
 pub mod smtp;
 
@@ -36,12 +39,18 @@ pub enum Transport {
     Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
 }
 
-/// Why a send did not go through.
+/// Why a send did not go through (`smtp::classify_reply` sorts the server's answers).
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// The server refused for good (5xx): retrying will not help.
+    /// The server refused the recipient's address for good (5xx to RCPT TO): a hard bounce.
+    #[error("address refused: {0}")]
+    Bounced(String),
+    /// The server refused the message for good (5xx): retrying will not help.
     #[error("rejected: {0}")]
     Permanent(String),
+    /// The server asked us to slow down (421, 451, 452): every send waits, not only this one.
+    #[error("slow down: {0}")]
+    Throttled(String),
     /// A temporary refusal (4xx), a lost connection or a local I/O problem: try again later.
     #[error("temporary failure: {0}")]
     Temporary(String),
@@ -156,6 +165,17 @@ fn raw_header(name: &'static str, value: String) -> HeaderValue {
 pub fn new_message_id() -> String {
     let random: u128 = rand::rng().random();
     format!("{random:032x}@coffee-rounds")
+}
+
+/// Clears the bodies of email sent or refused more than `retention_days` ago (see
+/// `Store::purge_mail_bodies`); returns how many it cleared.
+pub async fn purge_old_bodies(store: &crate::store::Store, retention_days: u32) -> sqlx::Result<u64> {
+    let before = crate::store::now() - i64::from(retention_days) * 86_400;
+    let purged = store.purge_mail_bodies(before).await?;
+    if purged > 0 {
+        tracing::info!(purged, retention_days, "cleared the bodies of old email");
+    }
+    Ok(purged)
 }
 
 /// Queues a message in the caller's transaction; the sender delivers it after commit.

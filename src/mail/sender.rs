@@ -1,14 +1,21 @@
-//! The outbox sender: claims due messages, sends a bounded number at once, and records each
-//! outcome. Temporary failures are retried with exponential backoff for as long as it takes;
-//! permanent refusals are kept with their reason.
+//! The outbox sender: claims due messages, most important first and within the relay's limits,
+//! sends a bounded number at once, and records each outcome. Temporary failures are retried with
+//! exponential backoff for as long as it takes; a relay asking us to slow down pauses every
+//! sender; permanent refusals are kept with their reason, and a refused address is a bounce
+//! (`mail::bounce`).
 //!
 //! A message is claimed only when a send slot is free for it, so it starts at once and its whole
-//! send fits in the claim's lease (the SMTP deadlines are derived from the lease). A message can
-//! therefore reach the server twice only if a sender stops between the server's acceptance and
-//! the database update: at most `concurrency` messages per sender are ever in that window.
+//! send fits in the claim's lease (the SMTP deadlines are derived from the lease). Messages the
+//! server accepted are marked sent together, in one statement, before any slot is used again: a
+//! slot stays taken from the claim until the "sent" mark is written. A message can therefore
+//! reach the server twice only if a sender stops between the server's acceptance and that write,
+//! and at most `concurrency` messages per sender are ever in flight or in that window together.
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -19,7 +26,10 @@ use tokio::{
 };
 
 use super::{Envelope, SendError, Transport};
-use crate::store::{Store, now, outbox::OutboxMessage};
+use crate::{
+    config::MailLimits,
+    store::{Store, now, outbox::OutboxMessage},
+};
 
 /// How failed sends are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,19 +118,37 @@ impl Tuning {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delivered {
     pub sent: u64,
+    /// Temporary failures, tried again later.
     pub retrying: u64,
+    /// Sends the relay answered with a request to slow down: tried again after the pause.
+    pub throttled: u64,
+    /// Addresses refused for good (their owners are paused; see `mail::bounce`).
+    pub bounced: u64,
+    /// Messages refused for good for another reason.
     pub failed: u64,
 }
 
 impl Delivered {
-    fn count(&mut self, outcome: Result<Outcome, tokio::task::JoinError>) {
+    fn count(&mut self, outcome: Result<Outcome, tokio::task::JoinError>, accepted: &mut Vec<Accepted>) {
         match outcome {
-            Ok(Outcome::Sent) => self.sent += 1,
+            Ok(Outcome::Sent(accepted_message)) => {
+                self.sent += 1;
+                accepted.push(accepted_message);
+            }
             Ok(Outcome::Retrying) => self.retrying += 1,
+            Ok(Outcome::Throttled) => self.throttled += 1,
+            Ok(Outcome::Bounced) => self.bounced += 1,
             Ok(Outcome::Failed) => self.failed += 1,
             Err(err) => tracing::error!(%err, "send task panicked"),
         }
     }
+}
+
+/// A message the server accepted, not yet marked sent.
+struct Accepted {
+    id: i64,
+    /// When its claim lapses: past it, another sender may send it again.
+    lease_end: Instant,
 }
 
 /// Delivers the outbox. Cheap to clone.
@@ -134,45 +162,93 @@ pub struct Sender {
     /// How long a claim lasts before another sender may take the message over.
     pub lease_secs: i64,
     pub retry: RetryPolicy,
+    /// The relay's limits per minute and per day.
+    pub limits: MailLimits,
     /// Woken when a message is queued, so it leaves at once.
     pub wake: Arc<Notify>,
+    /// Set when the relay asked us to slow down: the next message that goes through ends the
+    /// series, so the next pause is short again.
+    throttled: Arc<AtomicBool>,
 }
 
 impl Sender {
+    pub fn new(
+        store: Store,
+        transport: Transport,
+        envelope: Envelope,
+        tuning: Tuning,
+        limits: MailLimits,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            transport,
+            envelope,
+            concurrency: tuning.concurrency.max(1),
+            lease_secs: tuning.lease_secs,
+            retry: tuning.retry,
+            limits,
+            wake,
+            throttled: Arc::default(),
+        }
+    }
+
     /// Sends everything that is due now, then returns (for `mail send-pending` and tests).
+    /// Messages the limits hold back, or a pause the relay asked for, stay queued.
     ///
-    /// Claims only as many messages as there are free send slots, refilling a slot as soon as a
-    /// send finishes, so no claimed message waits for a slot while its lease runs down.
+    /// Claims only as many messages as there are free send slots, refilling slots as soon as
+    /// sends finish and their "sent" marks are written, so no claimed message waits for a slot
+    /// while its lease runs down.
     #[tracing::instrument(skip(self))]
     pub async fn send_due(&self) -> anyhow::Result<Delivered> {
         let slots = self.concurrency.max(1);
         let mut tasks = JoinSet::new();
         let mut done = Delivered::default();
+        let mut accepted: Vec<Accepted> = Vec::with_capacity(slots);
+        let mut released = None;
         loop {
+            if released.is_none_or(|at: Instant| at.elapsed() > RELEASE_EVERY) {
+                if let Err(err) = self.store.release_lapsed_claims().await {
+                    tracing::warn!(%err, "could not release lapsed claims");
+                }
+                released = Some(Instant::now());
+            }
+            // `accepted` holds messages of finished sends, so their slots are among the free
+            // ones; they are recorded before any new claim, so what is in flight plus what is
+            // accepted but not yet recorded never exceeds `slots`.
             let free = slots - tasks.len();
             if free > 0 {
-                let batch = match self.store.claim_outbox(free as i64, self.lease_secs).await {
-                    Ok(batch) => batch,
+                let recorded = std::mem::take(&mut accepted);
+                let ids: Vec<i64> = recorded.iter().map(|a| a.id).collect();
+                match self.store.mark_sent_and_claim(&ids, free as i64, self.lease_secs, &self.limits).await {
+                    Ok(batch) => {
+                        if !recorded.is_empty() {
+                            self.end_throttle_series().await;
+                        }
+                        for row in batch {
+                            let sender = self.clone();
+                            let claimed_at = Instant::now();
+                            tasks.spawn(async move { sender.deliver_one(&row, claimed_at).await });
+                        }
+                    }
                     Err(err) => {
+                        // The marks may not be written: write them (again) before anything else.
+                        self.record_sent(recorded).await;
                         // The sends under way still record their outcomes before this returns.
                         while let Some(outcome) = tasks.join_next().await {
-                            done.count(outcome);
+                            done.count(outcome, &mut accepted);
                         }
+                        self.record_sent(accepted).await;
                         return Err(err).context("claiming outbox messages");
                     }
-                };
-                for row in batch {
-                    let sender = self.clone();
-                    let claimed_at = Instant::now();
-                    tasks.spawn(async move { sender.deliver_one(&row, claimed_at).await });
                 }
             }
             let Some(outcome) = tasks.join_next().await else {
                 return Ok(done);
             };
-            done.count(outcome);
+            done.count(outcome, &mut accepted);
             while let Some(outcome) = tasks.try_join_next() {
-                done.count(outcome);
+                done.count(outcome, &mut accepted);
             }
         }
     }
@@ -183,7 +259,7 @@ impl Sender {
             if let Err(err) = self.send_due().await {
                 tracing::error!(error = format!("{err:#}"), "outbox pass failed");
             }
-            let wait = match self.store.next_outbox_due().await {
+            let wait = match self.store.next_outbox_due(&self.limits).await {
                 Ok(Some(secs)) => secs.clamp(1, 10),
                 // Other processes (a round run from the CLI) queue mail too: look again soon.
                 Ok(None) => 10,
@@ -197,57 +273,129 @@ impl Sender {
         }
     }
 
+    /// Marks accepted messages sent in one statement, when that could not be done with the
+    /// next claim. A database hiccup must not turn a delivered message into a resend: keep
+    /// trying while the claims hold. Past the first lease's end, another sender may take that
+    /// message over.
+    async fn record_sent(&self, accepted: Vec<Accepted>) {
+        let ids: Vec<i64> = accepted.iter().map(|a| a.id).collect();
+        let Some(lease_end) = accepted.iter().map(|a| a.lease_end).min() else { return };
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.store.mark_sent(&ids).await {
+                Ok(()) => break,
+                Err(err) if Instant::now() + pause < lease_end => {
+                    tracing::warn!(count = ids.len(), %err, "could not mark messages sent yet, trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => {
+                    tracing::error!(?ids, %err, "could not mark messages sent; their claims will lapse");
+                    return;
+                }
+            }
+        }
+        self.end_throttle_series().await;
+    }
+
+    /// A message went through: if the relay had asked us to slow down, the next pause is the
+    /// shortest again.
+    async fn end_throttle_series(&self) {
+        if self.throttled.swap(false, Ordering::Relaxed)
+            && let Err(err) = self.store.clear_throttles().await
+        {
+            tracing::warn!(%err, "could not reset the relay's pause series");
+        }
+    }
+
     async fn deliver_one(&self, row: &OutboxMessage, claimed_at: Instant) -> Outcome {
+        let lease_end = claimed_at + Duration::from_secs(self.lease_secs.max(1) as u64);
         let result = match self.envelope.build(row) {
             Ok(message) => self.transport.send(message).await,
             Err(err) => Err(err),
         };
-        let outcome = match &result {
-            Ok(()) => Outcome::Sent,
-            Err(SendError::Permanent(reason)) => {
+        let err = match result {
+            Ok(()) => return Outcome::Sent(Accepted { id: row.id, lease_end }),
+            Err(err) => err,
+        };
+        let outcome = match &err {
+            SendError::Bounced(reason) => {
+                tracing::warn!(id = row.id, kind = row.kind, %reason, "address refused for good");
+                Outcome::Bounced
+            }
+            SendError::Permanent(reason) => {
                 tracing::warn!(id = row.id, kind = row.kind, %reason, "message refused for good");
                 Outcome::Failed
             }
-            Err(SendError::Temporary(reason)) => {
+            SendError::Throttled(reason) => {
+                tracing::warn!(id = row.id, kind = row.kind, %reason, "the relay asked us to slow down");
+                self.throttled.store(true, Ordering::Relaxed);
+                Outcome::Throttled
+            }
+            SendError::Temporary(reason) => {
                 tracing::info!(id = row.id, kind = row.kind, %reason, "send failed, will retry");
                 Outcome::Retrying
             }
         };
-        // A database hiccup must not turn a delivered message into a resend: keep trying to record
-        // the outcome while the claim holds. Past it, another sender may take the message over.
-        let lease_end = claimed_at + Duration::from_secs(self.lease_secs.max(1) as u64);
+        // As for "sent" marks: keep trying to record the outcome while the claim holds.
         let mut pause = Duration::from_millis(50);
         loop {
-            let recorded = match &result {
-                Ok(()) => self.store.mark_sent(row.id).await,
-                Err(SendError::Permanent(reason)) => {
-                    self.store.mark_failed(row.id, row.attempts, reason).await
+            let recorded = match &err {
+                SendError::Bounced(reason) => {
+                    super::bounce::record(&self.store, row, reason).await.map(|_| ())
                 }
-                Err(SendError::Temporary(reason)) => {
+                SendError::Permanent(reason) => {
+                    self.store.mark_failed(row.id, row.attempts, reason).await.map_err(Into::into)
+                }
+                SendError::Throttled(reason) => self.record_throttle(row, reason).await,
+                SendError::Temporary(reason) => {
                     let retry_at = now() + self.retry.delay(row.attempts);
-                    self.store.mark_retry(row.id, row.attempts, reason, retry_at).await
+                    self.store.mark_retry(row.id, row.attempts, reason, retry_at).await.map_err(Into::into)
                 }
             };
             match recorded {
                 Ok(()) => break,
                 Err(err) if Instant::now() + pause < lease_end => {
-                    tracing::warn!(id = row.id, %err, "could not record a send outcome yet, trying again");
+                    tracing::warn!(
+                        id = row.id,
+                        error = format!("{err:#}"),
+                        "could not record a send outcome yet, trying again"
+                    );
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
                 }
                 Err(err) => {
-                    tracing::error!(id = row.id, %err, "could not record a send outcome; the claim will lapse");
+                    tracing::error!(
+                        id = row.id,
+                        error = format!("{err:#}"),
+                        "could not record a send outcome; the claim will lapse"
+                    );
                     break;
                 }
             }
         }
         outcome
     }
+
+    /// Pauses every sender on this database, longer after each request in a row (the retry
+    /// policy's delays), and puts the message back for when the pause ends. The message's own
+    /// backoff is untouched: the relay's pace, not the message, was the problem.
+    async fn record_throttle(&self, row: &OutboxMessage, reason: &str) -> anyhow::Result<()> {
+        let retry = self.retry;
+        let resume_at = self.store.record_throttle(reason, |throttles| retry.delay(throttles)).await?;
+        self.store.mark_retry(row.id, row.attempts, reason, resume_at).await?;
+        Ok(())
+    }
 }
 
+/// How often a long pass puts back messages whose claim lapsed.
+const RELEASE_EVERY: Duration = Duration::from_secs(5);
+
 enum Outcome {
-    Sent,
+    Sent(Accepted),
     Retrying,
+    Throttled,
+    Bounced,
     Failed,
 }
 

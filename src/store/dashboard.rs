@@ -46,6 +46,7 @@ impl Filter {
 /// next round's month (`YYYY-MM`), to tell a pause in force from one that is over.
 const STATUS: &str = "CASE WHEN confirmed_at IS NULL THEN 'awaiting' \
      WHEN opted_out_at IS NOT NULL THEN 'opted_out' \
+     WHEN email_bounced_at IS NOT NULL THEN 'bounced' \
      WHEN auto_paused_at IS NOT NULL THEN 'auto_paused' \
      WHEN paused_through IS NOT NULL AND paused_through >= $1 THEN 'paused' \
      ELSE 'active' END";
@@ -53,7 +54,7 @@ const STATUS: &str = "CASE WHEN confirmed_at IS NULL THEN 'awaiting' \
 /// The accounts that are not simply active: the only ones whose status needs working out. The
 /// partial index `users_not_active` holds exactly these; keep this word for word as its `WHERE`.
 const NOT_ACTIVE: &str = "(confirmed_at IS NULL OR opted_out_at IS NOT NULL OR auto_paused_at IS NOT NULL \
-     OR paused_through IS NOT NULL)";
+     OR paused_through IS NOT NULL OR email_bounced_at IS NOT NULL)";
 
 /// How many accounts are in each participation status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,11 +64,18 @@ pub struct StatusTotals {
     pub opted_out: i64,
     pub awaiting_confirmation: i64,
     pub auto_paused: i64,
+    /// Not matched because the receiving server refused their address for good.
+    pub bounced: i64,
 }
 
 impl StatusTotals {
     pub fn total(&self) -> i64 {
-        self.active + self.paused + self.opted_out + self.awaiting_confirmation + self.auto_paused
+        self.active
+            + self.paused
+            + self.opted_out
+            + self.awaiting_confirmation
+            + self.auto_paused
+            + self.bounced
     }
 }
 
@@ -139,13 +147,18 @@ impl Store {
                 "awaiting" => totals.awaiting_confirmation = n,
                 "opted_out" => totals.opted_out = n,
                 "auto_paused" => totals.auto_paused = n,
+                "bounced" => totals.bounced = n,
                 "paused" => totals.paused = n,
                 // A pause that is over: active, and counted as such below.
                 _ => {}
             }
         }
-        totals.active =
-            all - totals.awaiting_confirmation - totals.opted_out - totals.auto_paused - totals.paused;
+        totals.active = all
+            - totals.awaiting_confirmation
+            - totals.opted_out
+            - totals.auto_paused
+            - totals.paused
+            - totals.bounced;
         Ok(totals)
     }
 

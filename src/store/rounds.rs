@@ -99,7 +99,7 @@ pub struct GroupMember {
 const PARAMS_PER_STATEMENT: usize = 500;
 
 const ACTIVE: &str = "confirmed_at IS NOT NULL AND opted_out_at IS NULL AND auto_paused_at IS NULL \
-                      AND (paused_through IS NULL OR paused_through < $1)";
+                      AND email_bounced_at IS NULL AND (paused_through IS NULL OR paused_through < $1)";
 
 impl Store {
     /// Everyone matched in `month`: confirmed, opted in, not paused for it, not auto-paused.
@@ -346,12 +346,14 @@ impl Store {
         .await
     }
 
-    /// Members of the round's groups that no one has reported as met, who have not answered.
+    /// Members of the round's groups that no one has reported as met, who have not answered
+    /// (and whose address has not bounced).
     pub async fn checkin_recipients(&self, round_id: i64) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
             "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
-             WHERE g.round_id = $1 AND g.status <> 'met' AND m.response IS NULL ORDER BY m.group_id, u.id",
+             WHERE g.round_id = $1 AND g.status <> 'met' AND m.response IS NULL AND u.email_bounced_at IS NULL \
+             ORDER BY m.group_id, u.id",
         )
         .bind(round_id)
         .fetch_all(self.pool())
@@ -419,12 +421,14 @@ impl Store {
         Ok(row.is_some_and(|(n,)| n != 0))
     }
 
-    /// Members (who want nudges) of groups that met before `met_before` and were not nudged yet.
+    /// Members (who want nudges, at an address that has not bounced) of groups that met before
+    /// `met_before` and were not nudged yet.
     pub async fn nudge_recipients(&self, met_before: i64) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
             "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
              WHERE g.status = 'met' AND g.met_at < $1 AND g.nudge_sent_at IS NULL AND u.nudges_enabled = 1 \
+               AND u.email_bounced_at IS NULL \
              ORDER BY m.group_id, u.id",
         )
         .bind(met_before)
@@ -452,6 +456,29 @@ impl Store {
         .bind(group_id)
         .fetch_all(self.pool())
         .await
+    }
+
+    /// The month of round `round_id` and the other members of `user_id`'s group in it whose
+    /// address has not bounced, as (id, name, email): who to tell that `user_id`'s address bounced.
+    pub async fn group_mates_in_round(
+        conn: &mut AnyConnection,
+        round_id: i64,
+        user_id: i64,
+    ) -> sqlx::Result<(String, Vec<(i64, String, String)>)> {
+        let (month,): (String,) = sqlx::query_as("SELECT month FROM rounds WHERE id = $1")
+            .bind(round_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let mates = sqlx::query_as(
+            "SELECT u.id, u.name, u.email FROM group_members m JOIN round_groups g ON g.id = m.group_id \
+             JOIN group_members o ON o.group_id = m.group_id AND o.user_id <> m.user_id JOIN users u ON u.id = o.user_id \
+             WHERE g.round_id = $1 AND m.user_id = $2 AND u.email_bounced_at IS NULL ORDER BY u.id",
+        )
+        .bind(round_id)
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok((month, mates))
     }
 
     /// The month of a group's round.

@@ -24,6 +24,8 @@ pub struct User {
     pub created_at: i64,
     /// 1 for a coordinator (see `store::coordinators`).
     pub is_coordinator: i64,
+    /// Set when the receiving server refused the address for good; not matched until cleared.
+    pub email_bounced_at: Option<i64>,
 }
 
 impl User {
@@ -31,6 +33,28 @@ impl User {
     pub fn is_coordinator(&self) -> bool {
         self.is_coordinator == 1 && self.confirmed_at.is_some()
     }
+}
+
+/// A person whose address just bounced, as their group's note names them.
+#[derive(Clone, Debug, FromRow)]
+pub struct BouncedPerson {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub department: String,
+}
+
+/// An undeliverable address, as the coordinator's list shows it.
+#[derive(Clone, Debug, FromRow)]
+pub struct BouncedAddress {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub department: String,
+    pub bounced_at: i64,
+    /// The receiving server's answer.
+    pub reason: String,
 }
 
 /// The fields a person fills in on the profile form.
@@ -43,7 +67,8 @@ pub struct Profile {
 }
 
 const COLUMNS: &str = "id, email, name, password_hash, role, level, department, confirmed_at, \
-                       opted_out_at, paused_through, auto_paused_at, nudges_enabled, created_at, is_coordinator";
+                       opted_out_at, paused_through, auto_paused_at, nudges_enabled, created_at, is_coordinator, \
+                       email_bounced_at";
 
 impl Store {
     #[tracing::instrument(skip(self))]
@@ -215,6 +240,61 @@ impl Store {
         };
         sqlx::query(sql).bind(user_id).bind(now()).execute(self.pool()).await?;
         Ok(())
+    }
+
+    /// Records that the server refused `address` for good, for the account `user_id` if that is
+    /// still its address and it was not marked already. Returns the person as the note to their
+    /// group describes them, when this marked them.
+    pub async fn mark_bounced(
+        conn: &mut AnyConnection,
+        user_id: i64,
+        address: &str,
+        reason: &str,
+    ) -> sqlx::Result<Option<BouncedPerson>> {
+        sqlx::query_as(
+            "UPDATE users SET email_bounced_at = $3, email_bounce_reason = $4, updated_at = $3 \
+             WHERE id = $1 AND lower(email) = lower($2) AND email_bounced_at IS NULL \
+             RETURNING id, name, email, role, department",
+        )
+        .bind(user_id)
+        .bind(address)
+        .bind(now())
+        .bind(reason)
+        .fetch_optional(conn)
+        .await
+    }
+
+    /// Every account whose address bounced, most recent first.
+    #[tracing::instrument(skip(self))]
+    pub async fn bounced_addresses(&self) -> sqlx::Result<Vec<BouncedAddress>> {
+        sqlx::query_as(
+            "SELECT id, name, email, department, email_bounced_at AS bounced_at, \
+             COALESCE(email_bounce_reason, '') AS reason FROM users WHERE email_bounced_at IS NOT NULL \
+             ORDER BY email_bounced_at DESC, id",
+        )
+        .fetch_all(self.pool())
+        .await
+    }
+
+    pub async fn bounced_count(&self) -> sqlx::Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email_bounced_at IS NOT NULL")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+
+    /// Marks the account's address as working again; returns the address, or `None` if it was
+    /// not marked as bounced.
+    pub async fn clear_bounce(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "UPDATE users SET email_bounced_at = NULL, email_bounce_reason = NULL, updated_at = $2 \
+             WHERE id = $1 AND email_bounced_at IS NOT NULL RETURNING email",
+        )
+        .bind(user_id)
+        .bind(now())
+        .fetch_optional(conn)
+        .await?;
+        Ok(row.map(|(email,)| email))
     }
 
     /// Deletes the account; tokens, sessions and queued mail go with it (foreign keys cascade).

@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/profile/opt-out", post(profile::opt_out))
         .route("/profile/rejoin", post(profile::rejoin))
         .route("/profile/resume", post(profile::resume))
+        .route("/profile/address-works", post(profile::address_works))
         .route("/profile/nudges", post(profile::nudges))
         .route("/rounds/{group}/{answer}", post(profile::respond))
         .route("/r/{token}", get(links::show).post(links::follow))

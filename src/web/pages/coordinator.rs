@@ -16,13 +16,14 @@ use tower_sessions::Session;
 use super::Choices;
 use crate::{
     coordinator::{Dashboard, Export, Outcomes, PreviewView, RoundDetail},
+    mail::queue::QueueReport,
     months::{Calendar, Month},
     rounds::{Outcome, Quiet},
     settings::SettingsForm,
     store::{
         coordinators::{Actor, AuditEntry, CoordinatorRow},
         dashboard::{Filter, RoundRow},
-        users::User,
+        users::{BouncedAddress, User},
     },
     web::{
         AppState, Layout,
@@ -53,6 +54,8 @@ pub const COORDINATOR_ROUTES: &[(&str, &str)] = &[
     ("POST", "/coordinator/lists"),
     ("GET", "/coordinator/import"),
     ("POST", "/coordinator/import"),
+    ("GET", "/coordinator/undeliverable"),
+    ("POST", "/coordinator/undeliverable"),
 ];
 
 fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
@@ -75,6 +78,8 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/coordinator/lists") => post(super::settings::edit_list),
         ("GET", "/coordinator/import") => get(super::import::show),
         ("POST", "/coordinator/import") => post(super::import::upload),
+        ("GET", "/coordinator/undeliverable") => get(undeliverable),
+        ("POST", "/coordinator/undeliverable") => post(address_works),
         _ => unreachable!("COORDINATOR_ROUTES lists {method} {path} without a handler"),
     }
 }
@@ -146,6 +151,7 @@ impl FilterQuery {
 pub struct HomePage {
     layout: Layout,
     dashboard: Dashboard,
+    mail: QueueReport,
     filter: Filter,
     choices: Choices,
 }
@@ -158,6 +164,7 @@ pub async fn home(
     let filter = query.parse();
     Ok(HomePage {
         dashboard: Dashboard::load(&state.store, &filter, today(), state.next_round().await?).await?,
+        mail: QueueReport::load(&state.store, &state.config.mail_limits).await?,
         choices: Choices::load(&state.store).await?,
         layout: me.layout("Coordinator dashboard").await?,
         filter,
@@ -338,6 +345,43 @@ pub async fn remove(
     };
     visitor::flash(&me.session, message).await?;
     Ok(Redirect::to("/coordinator/coordinators").into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/undeliverable.html")]
+pub struct UndeliverablePage {
+    layout: Layout,
+    addresses: Vec<BouncedAddress>,
+}
+
+/// Addresses the receiving server refused for good; their owners are not matched meanwhile.
+pub async fn undeliverable(State(state): State<AppState>, me: Coordinator) -> AppResult<UndeliverablePage> {
+    Ok(UndeliverablePage {
+        addresses: state.store.bounced_addresses().await?,
+        layout: me.layout("Undeliverable addresses").await?,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AccountForm {
+    user_id: String,
+}
+
+/// A coordinator knows the address works again (the mailbox was restored, say): matched again.
+pub async fn address_works(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Form(form): Form<AccountForm>,
+) -> AppResult<Response> {
+    let user_id =
+        form.user_id.trim().parse().map_err(|_| AppError::BadRequest("Choose an address from the list."))?;
+    let message = match crate::mail::bounce::clear(&state.store, user_id, Some(&me.actor())).await? {
+        Some(email) => format!("{email} is marked as working: they are matched again from the next round."),
+        None => "That address is no longer on the list.".to_owned(),
+    };
+    visitor::flash(&me.session, message).await?;
+    Ok(Redirect::to("/coordinator/undeliverable").into_response())
 }
 
 #[derive(Template, WebTemplate)]

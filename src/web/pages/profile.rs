@@ -291,6 +291,12 @@ pub async fn resume(State(state): State<AppState>, me: LoggedIn) -> AppResult<Re
     back_to_profile(&me, "Welcome back: you are in the next round.").await
 }
 
+/// The person says their address, refused by the mail server before, works again.
+pub async fn address_works(State(state): State<AppState>, me: LoggedIn) -> AppResult<Response> {
+    crate::mail::bounce::clear(&state.store, me.user.id, None).await?;
+    back_to_profile(&me, "Thanks: you are back in the rounds from the next one.").await
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct NudgesForm {
