@@ -849,8 +849,14 @@ async fn member_via(
     let start = text.find(&prefix).unwrap_or_else(|| panic!("no confirmation link in:\n{text}"));
     let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
     let token = link.split("token=").nth(1).expect("token").to_owned();
-    let confirmed =
-        app.submit_as(client, &link.replacen(&app.base, "", 1), "/confirm", &[("token", &token)]).await;
+    let confirmed = app
+        .submit_as(
+            client,
+            &link.replacen(&app.base, "", 1),
+            "/confirm",
+            &[("token", &token), ("password", PASSWORD)],
+        )
+        .await;
     assert!(confirmed.url().path().starts_with("/profile"), "confirmed");
 }
 
