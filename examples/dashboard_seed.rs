@@ -17,8 +17,8 @@ use std::time::Instant;
 use anyhow::Context;
 use coffee_rounds::{
     accounts::Hasher,
+    domain::Calendar,
     matching::Month,
-    months::Calendar,
     store::{Backend, Store},
 };
 

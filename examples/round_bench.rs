@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use coffee_rounds::{
     config::Config,
+    domain::Calendar,
     matching::Month,
-    months::Calendar,
     rounds::{Outcome, Quiet},
     store::{Store, values_list},
 };

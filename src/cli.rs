@@ -114,7 +114,7 @@ async fn round_service() -> anyhow::Result<(Config, crate::rounds::Rounds)> {
 
 /// `--month`, or the next round's month by the configured schedule.
 fn month_or_next(
-    schedule: &crate::rounds::schedule::Schedule,
+    schedule: &crate::domain::schedule::Schedule,
     month: Option<&str>,
 ) -> anyhow::Result<crate::matching::Month> {
     match month {

@@ -31,7 +31,7 @@ pub struct Config {
     /// IANA-style time zone name the monthly schedule uses (`TIMEZONE`, default `UTC`).
     pub timezone: String,
     /// When rounds and check-ins go out (`TIMEZONE`, `ROUND_DAY`, `ROUND_TIME`, `CHECKIN_DAY`).
-    pub schedule: crate::rounds::schedule::Schedule,
+    pub schedule: crate::domain::schedule::Schedule,
     /// Whether `serve` runs the schedule itself (`ROUND_SCHEDULE=off` leaves rounds to the CLI).
     pub run_schedule: bool,
     /// Secret key given by the environment (`SECRET_KEY`, base64 of at least 64 bytes); when unset
@@ -191,7 +191,7 @@ impl Config {
             allowed_email_domains: lookup("ALLOWED_EMAIL_DOMAINS")
                 .map(|v| parse_domains(&v))
                 .unwrap_or_default(),
-            schedule: crate::rounds::schedule::Schedule::parse(
+            schedule: crate::domain::schedule::Schedule::parse(
                 &lookup("TIMEZONE").unwrap_or_else(|| "UTC".into()),
                 &lookup("ROUND_DAY").unwrap_or_else(|| "first-monday".into()),
                 &lookup("ROUND_TIME").unwrap_or_else(|| "09:00".into()),

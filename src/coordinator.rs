@@ -1,9 +1,10 @@
-//! What a coordinator sees and does, apart from HTTP: the dashboard's figures shaped for display
-//! (tables and server-drawn bar charts) and the role changes made from the command line.
+//! What a coordinator sees and does, apart from HTTP: the dashboard's figures (labelled counts,
+//! which the pages draw as tables and charts), the preview and run of a round, exports, and the
+//! role changes made from the dashboard and the command line.
 
 use crate::{
     domain::stage_name,
-    months::{Calendar, Month},
+    domain::{Calendar, Month},
     store::{
         Store,
         coordinators::{Actor, RoleChange},
@@ -11,107 +12,17 @@ use crate::{
     },
 };
 
-/// Width in SVG units of the longest bar of a horizontal bar chart.
-const BAR_SPACE: i64 = 200;
-/// Height of one row of a horizontal bar chart.
-const ROW_HEIGHT: i64 = 34;
-
-/// One bar of a chart: a label, its count, and where the chart draws it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bar {
-    pub label: String,
-    /// The label shortened for a chart's axis ("Nov" for "November 2026").
-    pub short: String,
-    pub n: i64,
-    /// Length of the bar in SVG units (at least 1 when `n` > 0, so small counts stay visible).
-    pub length: i64,
-    /// Top of the row (horizontal charts) or left edge of the column (the monthly chart).
-    pub offset: i64,
-    /// Percentage of the chart's total, rounded.
-    pub percent: i64,
-}
-
-/// A horizontal bar chart (and the table beside it) of labelled counts.
-#[derive(Clone, Debug)]
-pub struct Chart {
-    pub bars: Vec<Bar>,
-    pub total: i64,
-    /// Height of the whole SVG.
-    pub height: i64,
-}
-
-impl Chart {
-    pub fn new(counts: Vec<(String, i64)>) -> Self {
-        let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
-        let total: i64 = counts.iter().map(|(_, n)| *n).sum();
-        let bars: Vec<Bar> = counts
-            .into_iter()
-            .enumerate()
-            .map(|(i, (label, n))| Bar {
-                length: scale(n, max, BAR_SPACE),
-                offset: i as i64 * ROW_HEIGHT,
-                percent: if total > 0 { (n * 100 + total / 2) / total } else { 0 },
-                short: label.clone(),
-                label,
-                n,
-            })
-            .collect();
-        let height = (bars.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT);
-        Self { bars, total, height }
-    }
-}
-
-/// `n` of `max` on a scale of `space`, never 0 for a positive `n`.
-fn scale(n: i64, max: i64, space: i64) -> i64 {
-    if n <= 0 || max <= 0 { 0 } else { (n * space / max).max(1) }
-}
-
-/// Signups in each of the last twelve months, oldest first, months without signups included.
-#[derive(Clone, Debug)]
-pub struct MonthlyChart {
-    /// Each bar's `length` is its height; `offset` its left edge.
-    pub bars: Vec<Bar>,
-    pub total: i64,
-}
-
-/// Height in SVG units of the tallest column of the monthly chart.
-pub const COLUMN_SPACE: i64 = 120;
-
-impl MonthlyChart {
-    pub fn new(this_month: Month, counts: &[Count<String>]) -> Self {
-        let months: Vec<Month> = (0..12).rev().map(|back| this_month.plus(-back)).collect();
-        let values: Vec<(Month, i64)> = months
-            .into_iter()
-            .map(|m| {
-                let key = m.to_string();
-                (m, counts.iter().find(|c| c.key == key).map_or(0, |c| c.n))
-            })
-            .collect();
-        let max = values.iter().map(|(_, n)| *n).max().unwrap_or(0);
-        let total = values.iter().map(|(_, n)| *n).sum();
-        let bars = values
-            .into_iter()
-            .enumerate()
-            .map(|(i, (m, n))| Bar {
-                label: m.long_name(),
-                short: m.long_name().chars().take(3).collect(),
-                n,
-                length: scale(n, max, COLUMN_SPACE),
-                offset: i as i64 * 30,
-                percent: 0,
-            })
-            .collect();
-        Self { bars, total }
-    }
-}
+/// Labelled counts, in the order they are shown: a table's rows, a chart's bars.
+pub type Counts = Vec<(String, i64)>;
 
 /// Everything the dashboard home shows.
 pub struct Dashboard {
     pub totals: StatusTotals,
-    pub departments: Chart,
-    pub roles: Chart,
-    pub stages: Chart,
-    pub signups: MonthlyChart,
+    pub departments: Counts,
+    pub roles: Counts,
+    pub stages: Counts,
+    /// Signups in each of the last twelve months, oldest first, months without signups included.
+    pub signups: Vec<(Month, i64)>,
 }
 
 impl Dashboard {
@@ -125,7 +36,7 @@ impl Dashboard {
         let next_round = next_round.to_string();
         let this_month = Month::of(today);
         let since = first_second(this_month.plus(-11));
-        let pairs = |counts: Vec<Count<String>>| counts.into_iter().map(|c| (c.key, c.n)).collect();
+        let pairs = |counts: Vec<Count<String>>| counts.into_iter().map(|c| (c.key, c.n)).collect::<Counts>();
         // Five scans of the accounts, each on a connection of its own: on PostgreSQL they run side
         // by side, so the page waits for the slowest rather than for their sum.
         let (totals, departments, roles, stages, signups) = tokio::try_join!(
@@ -137,17 +48,27 @@ impl Dashboard {
         )?;
         Ok(Self {
             totals,
-            departments: Chart::new(pairs(departments)),
-            roles: Chart::new(pairs(roles)),
-            stages: Chart::new(stages.into_iter().map(|c| (stage_name(c.key), c.n)).collect()),
-            signups: MonthlyChart::new(this_month, &signups),
+            departments: pairs(departments),
+            roles: pairs(roles),
+            stages: stages.into_iter().map(|c| (stage_name(c.key), c.n)).collect(),
+            signups: last_twelve_months(this_month, &signups),
         })
     }
 }
 
-/// A round's meet rate, ready to show and to draw.
+/// The count of each of the twelve months up to `this_month`, oldest first, 0 for a month
+/// `counts` (keyed `YYYY-MM`) does not have.
+fn last_twelve_months(this_month: Month, counts: &[Count<String>]) -> Vec<(Month, i64)> {
+    (0..12)
+        .rev()
+        .map(|back| this_month.plus(-back))
+        .map(|m| (m, counts.iter().find(|c| c.key == m.to_string()).map_or(0, |c| c.n)))
+        .collect()
+}
+
+/// A round's meet rate.
 #[derive(Clone, Debug)]
-pub struct RateBar {
+pub struct RoundRate {
     pub round_id: i64,
     pub month: String,
     pub month_name: String,
@@ -156,17 +77,12 @@ pub struct RateBar {
     pub answered: i64,
     /// Met groups as a whole percentage of groups.
     pub rate: i64,
-    /// Length of the bar in SVG units (the full [`BAR_SPACE`] is 100 %).
-    pub length: i64,
-    pub offset: i64,
 }
 
 /// Outcomes over time: meet rate per round, and how far each person's network has reached, as
 /// distributions (never a list of names).
 pub struct Outcomes {
-    pub rounds: Vec<RateBar>,
-    /// Height of the meet-rate chart.
-    pub height: i64,
+    pub rounds: Vec<RoundRate>,
     /// Met groups ÷ groups over every round.
     pub overall: (i64, i64),
     /// People ever placed in a group.
@@ -175,30 +91,24 @@ pub struct Outcomes {
     pub met_someone: i64,
     /// Of those, people who met people from two or more departments.
     pub reached_two_departments: i64,
-    pub people_met: Chart,
-    pub departments_reached: Chart,
+    pub people_met: Counts,
+    pub departments_reached: Counts,
 }
 
 impl Outcomes {
     pub async fn load(store: &Store) -> sqlx::Result<Self> {
-        let rounds: Vec<RateBar> = store
+        let rounds: Vec<RoundRate> = store
             .round_outcomes()
             .await?
             .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let rate = if r.groups > 0 { (r.met * 100 + r.groups / 2) / r.groups } else { 0 };
-                RateBar {
-                    round_id: r.id,
-                    month_name: Month::parse(&r.month).map_or_else(|_| r.month.clone(), |m| m.long_name()),
-                    month: r.month,
-                    groups: r.groups,
-                    met: r.met,
-                    answered: r.answered,
-                    rate,
-                    length: rate * BAR_SPACE / 100,
-                    offset: i as i64 * ROW_HEIGHT,
-                }
+            .map(|r| RoundRate {
+                round_id: r.id,
+                month_name: Month::parse(&r.month).map_or_else(|_| r.month.clone(), |m| m.long_name()),
+                rate: if r.groups > 0 { (r.met * 100 + r.groups / 2) / r.groups } else { 0 },
+                month: r.month,
+                groups: r.groups,
+                met: r.met,
+                answered: r.answered,
             })
             .collect();
         let overall = rounds.iter().fold((0, 0), |(met, groups), r| (met + r.met, groups + r.groups));
@@ -208,7 +118,7 @@ impl Outcomes {
         let met_someone: i64 = people.iter().map(|c| c.n).sum();
         let reached_two_departments = departments.iter().filter(|c| c.key >= 2).map(|c| c.n).sum();
         let nobody = (grouped - met_someone).max(0);
-        let people_met = Chart::new(buckets(
+        let people_met = buckets(
             nobody,
             &people,
             &[
@@ -220,8 +130,8 @@ impl Outcomes {
                 (10, i64::MAX, "10 or more people"),
             ],
             "Nobody yet",
-        ));
-        let departments_reached = Chart::new(buckets(
+        );
+        let departments_reached = buckets(
             nobody,
             &departments,
             &[
@@ -232,9 +142,8 @@ impl Outcomes {
                 (5, i64::MAX, "5 or more departments"),
             ],
             "None yet",
-        ));
+        );
         Ok(Self {
-            height: (rounds.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT),
             rounds,
             overall,
             grouped,
@@ -247,12 +156,7 @@ impl Outcomes {
 }
 
 /// Exact counts gathered into labelled ranges, after a first bucket for zero.
-fn buckets(
-    zero: i64,
-    counts: &[Count<i64>],
-    ranges: &[(i64, i64, &str)],
-    zero_label: &str,
-) -> Vec<(String, i64)> {
+fn buckets(zero: i64, counts: &[Count<i64>], ranges: &[(i64, i64, &str)], zero_label: &str) -> Counts {
     let mut out = vec![(zero_label.to_owned(), zero)];
     for (low, high, label) in ranges {
         let n = counts.iter().filter(|c| (*low..=*high).contains(&c.key)).map(|c| c.n).sum();
@@ -318,8 +222,8 @@ pub struct RoundDetail {
     pub round: RoundRow,
     pub groups: Vec<GroupView>,
     pub mix: RoundMix,
-    /// The stage-gap distribution as a chart ("0 stages apart" …).
-    pub gaps: Chart,
+    /// The stage-gap distribution ("Same stage", "1 stage apart" …).
+    pub gaps: Counts,
 }
 
 impl RoundDetail {
@@ -344,7 +248,7 @@ impl RoundDetail {
         }
         let mix = store.round_mix(round_id).await?;
         let labels = ["Same stage", "1 stage apart", "2 stages apart", "3 stages apart", "4 or more apart"];
-        let gaps = Chart::new(labels.iter().zip(mix.stage_gaps).map(|(l, n)| ((*l).to_owned(), n)).collect());
+        let gaps = labels.iter().zip(mix.stage_gaps).map(|(l, n)| ((*l).to_owned(), n)).collect();
         Ok(Some(Self { round, groups, mix, gaps }))
     }
 }
@@ -553,15 +457,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_longest_bar_fills_the_space_and_small_ones_stay_visible() {
-        let chart = Chart::new(vec![("a".into(), 400), ("b".into(), 1), ("c".into(), 0)]);
-        let lengths: Vec<i64> = chart.bars.iter().map(|b| b.length).collect();
-        assert_eq!(lengths, vec![BAR_SPACE, 1, 0]);
-        assert_eq!(chart.total, 401);
-        assert_eq!(chart.bars[1].offset, ROW_HEIGHT);
-    }
-
-    #[test]
     fn cells_a_spreadsheet_would_run_are_neutralised() {
         for formula in ["=SUM(A1)", "+1", "-2+3", "@cmd", "\tx", "\rx"] {
             assert_eq!(csv_cell(formula), format!("'{formula}"));
@@ -588,15 +483,14 @@ mod tests {
     }
 
     #[test]
-    fn the_monthly_chart_has_twelve_months_ending_this_month() {
+    fn the_signups_are_the_twelve_months_ending_this_month() {
         let now = Month::parse("2027-03").unwrap();
         let counts =
             vec![Count { key: "2026-04".to_owned(), n: 2 }, Count { key: "2027-03".to_owned(), n: 4 }];
-        let chart = MonthlyChart::new(now, &counts);
-        assert_eq!(chart.bars.len(), 12);
-        assert_eq!(chart.bars[0].n, 2);
-        assert_eq!(chart.bars[11].n, 4);
-        assert_eq!(chart.bars[11].length, COLUMN_SPACE);
-        assert_eq!(chart.total, 6);
+        let months = last_twelve_months(now, &counts);
+        assert_eq!(months.len(), 12);
+        assert_eq!(months[0], (Month::parse("2026-04").unwrap(), 2));
+        assert_eq!(months[11], (now, 4));
+        assert_eq!(months.iter().map(|(_, n)| n).sum::<i64>(), 6);
     }
 }

@@ -11,11 +11,18 @@ use std::{
 };
 
 use crate::{
-    accounts::FieldErrors,
     config::{Config, parse_domains},
+    domain::{
+        parse_list_entry,
+        schedule::{RoundDay, Schedule},
+    },
+    forms::FieldErrors,
     matching::Weights,
-    rounds::schedule::{RoundDay, Schedule},
-    store::{Store, coordinators::Actor},
+    store::{
+        Store,
+        coordinators::Actor,
+        lists::{ListEdit, ListKind},
+    },
 };
 
 /// The settings form, every field as typed. Field names are also the names the values are saved
@@ -331,6 +338,68 @@ pub async fn save(
         store.save_settings(&changed, actor, &detail.join("; ")).await?;
     }
     Ok(Ok(parsed))
+}
+
+/// An edit of the departments or professions list, as the settings page sends it.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ListForm {
+    /// Which list ([`ListKind::parse`]).
+    pub kind: String,
+    /// `add`, `rename` or `merge`.
+    pub action: String,
+    /// The new name (add, rename).
+    pub name: String,
+    /// The entry renamed or merged away.
+    pub from: String,
+    /// The entry merged into.
+    pub into: String,
+}
+
+/// Adds, renames or merges a list entry, logged as done by `actor`; the message to show, as
+/// `Ok` when the edit was made and `Err` when it was refused.
+pub async fn edit_list(
+    store: &Store,
+    kind: ListKind,
+    edit: &ListForm,
+    actor: &Actor,
+) -> sqlx::Result<Result<String, String>> {
+    let noun = kind.noun();
+    Ok(match edit.action.as_str() {
+        "add" => match parse_list_entry(&edit.name) {
+            Err(message) => Err(message.to_owned()),
+            Ok(name) => match store.add_list_entry(kind, &name, actor).await? {
+                ListEdit::Done(_) => Ok(format!("Added the {noun} {name}.")),
+                ListEdit::Taken => Err(format!("The list already has {name}.")),
+                ListEdit::Missing => Err(format!("That {noun} is no longer on the list.")),
+            },
+        },
+        "rename" => match parse_list_entry(&edit.name) {
+            Err(message) => Err(message.to_owned()),
+            Ok(name) => match store.rename_list_entry(kind, &edit.from, &name, actor).await? {
+                ListEdit::Done(moved) => {
+                    Ok(format!("Renamed {} to {name}; {moved} profiles now show the new name.", edit.from))
+                }
+                ListEdit::Taken => {
+                    Err(format!("The list already has {name}. To join the two, merge them instead."))
+                }
+                ListEdit::Missing => Err(format!("Choose the {noun} to rename from the list.")),
+            },
+        },
+        "merge" if edit.from.trim().is_empty() || edit.into.trim().is_empty() => {
+            Err(format!("Choose both the {noun} to merge and the one to keep."))
+        }
+        "merge" if edit.from.trim().eq_ignore_ascii_case(edit.into.trim()) => {
+            Err(format!("Choose two different entries: a {noun} cannot be merged into itself."))
+        }
+        "merge" => match store.merge_list_entries(kind, edit.from.trim(), edit.into.trim(), actor).await? {
+            ListEdit::Done(moved) => {
+                Ok(format!("Merged {} into {}; {moved} profiles moved.", edit.from.trim(), edit.into.trim()))
+            }
+            _ => Err(format!("Choose the {noun} to keep from the list.")),
+        },
+        _ => Err("Choose what to do.".to_owned()),
+    })
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ mod common;
 use std::process::Command;
 
 use coffee_rounds::{
+    domain::Calendar,
     matching::Month,
-    months::Calendar,
     rounds::{Outcome, Quiet},
     store::coordinators::Actor,
     web::pages::coordinator::COORDINATOR_ROUTES,
@@ -167,7 +167,7 @@ both_backends! {
         assert_eq!(row_count(&body, "Leader"), Some(1));
         assert!(body.contains("role=\"img\""), "charts are images with titles");
         assert!(body.contains("<svg"));
-        let this_month = coffee_rounds::months::Calendar::long_name(<Month as coffee_rounds::months::Calendar>::of(time::OffsetDateTime::now_utc().date()));
+        let this_month = coffee_rounds::domain::Calendar::long_name(<Month as coffee_rounds::domain::Calendar>::of(time::OffsetDateTime::now_utc().date()));
         // Only the coordinator signed up now; the seeded accounts date from 1970.
         assert_eq!(row_count(&body, &this_month), Some(1), "signups this month");
 

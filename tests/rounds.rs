@@ -354,7 +354,7 @@ both_backends! {
         let app = TestApp::spawn(backend).await;
         hospital(&app).await;
         let rounds = app.rounds().await;
-        let timetable = schedule::Schedule::parse("Europe/London", "first-monday", "09:00", "15").unwrap();
+        let timetable = coffee_rounds::domain::schedule::Schedule::parse("Europe/London", "first-monday", "09:00", "15").unwrap();
         let before: jiff::Timestamp = "2027-02-01T08:59:00Z".parse().unwrap();
         schedule::catch_up(&rounds, &timetable, before).await.unwrap();
         assert_eq!(app.count("rounds").await, 0, "not before 09:00 on the first Monday");

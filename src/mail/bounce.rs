@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::messages::{BounceNote, Email};
 use crate::{
-    months::{Calendar, Month},
+    domain::{Calendar, Month},
     store::{Store, coordinators::Actor, outbox::OutboxMessage},
 };
 

@@ -18,13 +18,13 @@ use sqlx::Any;
 use tokio::sync::Notify;
 
 use crate::{
+    domain::Calendar,
     domain::stage_name,
     mail::{
         self,
         messages::{AutoPaused, CheckIn, Email as _, Intro, MemberCard, Nudge, SitOut},
     },
     matching::{self, HistoryEntry, Level, Month, ParticipantId, Plan, Weights},
-    months::Calendar,
     store::{
         Store, now,
         outbox::{self, NewMessage},

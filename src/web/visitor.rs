@@ -1,4 +1,5 @@
-//! Who is asking: the session, and the logged-in account if there is one.
+//! Who is asking: the session, the logged-in account if there is one, and whether it is a
+//! coordinator. Each is an extractor a handler names in its arguments.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
@@ -8,7 +9,7 @@ use super::{
     error::AppError,
     security::{self, CsrfCookie},
 };
-use crate::store::{sessions::USER_ID_KEY, users::User};
+use crate::store::{coordinators::Actor, sessions::USER_ID_KEY, users::User};
 
 const FLASH_KEY: &str = "flash";
 
@@ -138,6 +139,38 @@ pub fn local_path(next: &str) -> &str {
         && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control() || c == '\\');
     if is_local { next } else { "/profile" }
+}
+
+/// A logged-in coordinator. Anonymous visitors are sent to log in; other accounts get a 403 page.
+pub struct Coordinator {
+    pub session: Session,
+    pub user: User,
+}
+
+impl FromRequestParts<AppState> for Coordinator {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Visitor { session, user, .. } = Visitor::from_request_parts(parts, state).await?;
+        let Some(user) = user else {
+            let next = parts.uri.path_and_query().map_or("/coordinator", |p| p.as_str()).to_owned();
+            return Err(AppError::LoginRequired(next));
+        };
+        if !user.is_coordinator() {
+            return Err(AppError::Forbidden("This page is for Coffee Rounds coordinators only."));
+        }
+        Ok(Self { session, user })
+    }
+}
+
+impl Coordinator {
+    pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
+        layout(&self.session, Some(&self.user), title).await
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::account(self.user.id, &self.user.email)
+    }
 }
 
 #[cfg(test)]

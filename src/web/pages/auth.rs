@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{Choices, Notice};
 use crate::{
-    accounts::{AccountError, ConfirmInput, FieldErrors, LoginRefusal, SignupInput},
+    accounts::{AccountError, ConfirmInput, LoginRefusal, SignupInput},
+    forms::FieldErrors,
     web::{
         AppState, Layout,
         error::{AppError, AppResult},

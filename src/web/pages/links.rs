@@ -12,7 +12,7 @@ use axum::{
 
 use super::Notice;
 use crate::{
-    months::{Calendar, Month},
+    domain::{Calendar, Month},
     rounds::{
         LinkResult,
         links::{Action, Link, Refusal},

@@ -3,10 +3,8 @@
 pub mod auth;
 pub mod coordinator;
 pub mod home;
-pub mod import;
 pub mod links;
 pub mod profile;
-pub mod settings;
 
 use askama::Template;
 use askama_web::WebTemplate;

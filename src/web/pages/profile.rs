@@ -11,10 +11,11 @@ use serde::Deserialize;
 
 use super::{Choices, Notice};
 use crate::{
-    accounts::{self, AccountError, FieldErrors, Participation, ProfileInput},
+    accounts::{self, AccountError, Participation, ProfileInput},
     domain::OTHER_DEPARTMENT,
     domain::stage_name,
-    months::{Calendar, Month},
+    domain::{Calendar, Month},
+    forms::FieldErrors,
     rounds::network::{Bar, Network, growth_bars, network},
     store::rounds::{MyGroup, Response as Answer},
     web::{

@@ -10,7 +10,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::coordinator::Coordinator;
 use crate::{
     accounts::{INVITATION_TTL, Invited},
     roster::{self, RowError},
@@ -18,6 +17,7 @@ use crate::{
         AppState, Layout,
         error::{AppError, AppResult},
         extract::Multipart,
+        visitor::Coordinator,
     },
 };
 

@@ -1,10 +1,10 @@
 //! The calendar side of months: which month a date falls in, month arithmetic, and month names
-//! for people. The `Month` type itself is the matcher's; when rounds fall due is the schedule's
-//! (`rounds::schedule`).
+//! for people. The `Month` type itself is the matcher's (the bottom layer); when rounds fall due
+//! is the schedule's ([`super::schedule`]).
 
 use time::Date;
 
-pub use crate::matching::Month;
+use super::Month;
 
 /// Calendar operations on [`Month`].
 pub trait Calendar: Sized {

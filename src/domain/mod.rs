@@ -2,7 +2,13 @@
 //!
 //! Each `parse` returns the message shown next to the form field when the input is refused.
 
+pub mod calendar;
+pub mod schedule;
+
 use std::fmt;
+
+pub use crate::matching::{Level, Month};
+pub use calendar::Calendar;
 
 /// Refuses text the databases cannot hold. PostgreSQL's `text` refuses U+0000 (NUL) outright;
 /// SQLite stores it, but its string functions and comparisons stop at it, so both backends
@@ -233,6 +239,18 @@ pub fn parse_department(choice: &str, other: &str, departments: &[String]) -> Re
         Ok(typed)
     } else {
         Err("Choose your department, or choose Other and type it.")
+    }
+}
+
+/// The name of a department or profession on the program's lists: 2 to 80 characters, spaces
+/// tidied, no control characters.
+pub fn parse_list_entry(input: &str) -> Result<String, &'static str> {
+    let name = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    match name.chars().count() {
+        0 | 1 => Err("Write a name of at least 2 characters."),
+        81.. => Err("Use at most 80 characters."),
+        _ if name.chars().any(char::is_control) => Err("Use letters, spaces and punctuation only."),
+        _ => Ok(name),
     }
 }
 

@@ -1,0 +1,190 @@
+//! Server-drawn charts: labelled counts laid out in SVG units for the templates, which draw each
+//! chart beside a table of the same figures. Presentation only; the figures come from
+//! `crate::coordinator`.
+
+use crate::{
+    coordinator::{Dashboard, Outcomes, RoundRate},
+    domain::{Calendar, Month},
+    store::dashboard::StatusTotals,
+};
+
+/// Width in SVG units of the longest bar of a horizontal bar chart.
+const BAR_SPACE: i64 = 200;
+/// Height of one row of a horizontal bar chart.
+const ROW_HEIGHT: i64 = 34;
+/// Height in SVG units of the tallest column of the monthly chart.
+pub const COLUMN_SPACE: i64 = 120;
+/// Width of one column of the monthly chart.
+const COLUMN_WIDTH: i64 = 30;
+
+/// One bar of a chart: a label, its count, and where the chart draws it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bar {
+    pub label: String,
+    /// The label shortened for a chart's axis ("Nov" for "November 2026").
+    pub short: String,
+    pub n: i64,
+    /// Length of the bar in SVG units (at least 1 when `n` > 0, so small counts stay visible).
+    pub length: i64,
+    /// Top of the row (horizontal charts) or left edge of the column (the monthly chart).
+    pub offset: i64,
+    /// Percentage of the chart's total, rounded.
+    pub percent: i64,
+}
+
+/// A horizontal bar chart (and the table beside it) of labelled counts.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub bars: Vec<Bar>,
+    /// Height of the whole SVG.
+    pub height: i64,
+}
+
+impl Chart {
+    pub fn new(counts: &[(String, i64)]) -> Self {
+        let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let total: i64 = counts.iter().map(|(_, n)| *n).sum();
+        let bars: Vec<Bar> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, (label, n))| Bar {
+                length: scale(*n, max, BAR_SPACE),
+                offset: i as i64 * ROW_HEIGHT,
+                percent: if total > 0 { (n * 100 + total / 2) / total } else { 0 },
+                short: label.clone(),
+                label: label.clone(),
+                n: *n,
+            })
+            .collect();
+        let height = (bars.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT);
+        Self { bars, height }
+    }
+}
+
+/// `n` of `max` on a scale of `space`, never 0 for a positive `n`.
+fn scale(n: i64, max: i64, space: i64) -> i64 {
+    if n <= 0 || max <= 0 { 0 } else { (n * space / max).max(1) }
+}
+
+/// A count per month, as columns.
+#[derive(Clone, Debug)]
+pub struct MonthlyChart {
+    /// Each bar's `length` is its height; `offset` its left edge.
+    pub bars: Vec<Bar>,
+    pub total: i64,
+}
+
+impl MonthlyChart {
+    pub fn new(months: &[(Month, i64)]) -> Self {
+        let max = months.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let total = months.iter().map(|(_, n)| *n).sum();
+        let bars = months
+            .iter()
+            .enumerate()
+            .map(|(i, (m, n))| Bar {
+                label: m.long_name(),
+                short: m.long_name().chars().take(3).collect(),
+                n: *n,
+                length: scale(*n, max, COLUMN_SPACE),
+                offset: i as i64 * COLUMN_WIDTH,
+                percent: 0,
+            })
+            .collect();
+        Self { bars, total }
+    }
+}
+
+/// The dashboard home's figures, ready to draw.
+pub struct DashboardView {
+    pub totals: StatusTotals,
+    pub departments: Chart,
+    pub roles: Chart,
+    pub stages: Chart,
+    pub signups: MonthlyChart,
+}
+
+impl DashboardView {
+    pub fn new(dashboard: Dashboard) -> Self {
+        Self {
+            departments: Chart::new(&dashboard.departments),
+            roles: Chart::new(&dashboard.roles),
+            stages: Chart::new(&dashboard.stages),
+            signups: MonthlyChart::new(&dashboard.signups),
+            totals: dashboard.totals,
+        }
+    }
+}
+
+/// A round's meet rate, with where its bar is drawn.
+#[derive(Clone, Debug)]
+pub struct RateBar {
+    pub rate: RoundRate,
+    /// Length of the bar in SVG units (the full [`BAR_SPACE`] is 100 %).
+    pub length: i64,
+    pub offset: i64,
+}
+
+/// The outcomes page's figures, ready to draw.
+pub struct OutcomesView {
+    pub rounds: Vec<RateBar>,
+    /// Height of the meet-rate chart.
+    pub height: i64,
+    pub overall: (i64, i64),
+    pub grouped: i64,
+    pub met_someone: i64,
+    pub reached_two_departments: i64,
+    pub people_met: Chart,
+    pub departments_reached: Chart,
+}
+
+impl OutcomesView {
+    pub fn new(outcomes: Outcomes) -> Self {
+        let rounds: Vec<RateBar> = outcomes
+            .rounds
+            .into_iter()
+            .enumerate()
+            .map(|(i, rate)| RateBar {
+                length: rate.rate * BAR_SPACE / 100,
+                offset: i as i64 * ROW_HEIGHT,
+                rate,
+            })
+            .collect();
+        Self {
+            height: (rounds.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT),
+            rounds,
+            overall: outcomes.overall,
+            grouped: outcomes.grouped,
+            met_someone: outcomes.met_someone,
+            reached_two_departments: outcomes.reached_two_departments,
+            people_met: Chart::new(&outcomes.people_met),
+            departments_reached: Chart::new(&outcomes.departments_reached),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_bar_fills_the_space_and_small_ones_stay_visible() {
+        let chart = Chart::new(&[("a".into(), 400), ("b".into(), 1), ("c".into(), 0)]);
+        let lengths: Vec<i64> = chart.bars.iter().map(|b| b.length).collect();
+        assert_eq!(lengths, vec![BAR_SPACE, 1, 0]);
+        assert_eq!(chart.bars[1].offset, ROW_HEIGHT);
+        assert_eq!(chart.bars.iter().map(|b| b.percent).collect::<Vec<_>>(), vec![100, 0, 0]);
+    }
+
+    #[test]
+    fn the_tallest_month_fills_the_column_space() {
+        let march = Month::parse("2027-03").unwrap();
+        let chart = MonthlyChart::new(&[(march.plus(-1), 2), (march, 4)]);
+        assert_eq!(
+            chart.bars.iter().map(|b| b.length).collect::<Vec<_>>(),
+            vec![COLUMN_SPACE / 2, COLUMN_SPACE]
+        );
+        assert_eq!(chart.bars[1].offset, COLUMN_WIDTH);
+        assert_eq!(chart.bars[1].short, "Mar");
+        assert_eq!(chart.total, 6);
+    }
+}

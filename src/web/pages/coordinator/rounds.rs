@@ -1,0 +1,138 @@
+//! Past rounds, a preview of the next one (written nowhere), and a confirmed "Run now".
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::charts::Chart;
+use crate::{
+    coordinator::{PreviewView, RoundDetail},
+    domain::{Calendar, Month},
+    rounds::{Outcome, Quiet},
+    settings::SettingsForm,
+    store::dashboard::RoundRow,
+    web::{
+        AppState, Layout,
+        error::{AppError, AppResult},
+        extract::{Form, Path, Query},
+        visitor::{self, Coordinator},
+    },
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/rounds.html")]
+pub struct RoundsPage {
+    layout: Layout,
+    rounds: Vec<RoundRow>,
+}
+
+pub async fn rounds(State(state): State<AppState>, me: Coordinator) -> AppResult<RoundsPage> {
+    Ok(RoundsPage { rounds: state.store.round_rows().await?, layout: me.layout("Rounds").await? })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/round.html")]
+pub struct RoundPage {
+    layout: Layout,
+    /// The stage-gap distribution, drawn.
+    gaps: Chart,
+    detail: RoundDetail,
+}
+
+pub async fn round(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Path(id): Path<i64>,
+) -> AppResult<RoundPage> {
+    let detail = RoundDetail::load(&state.store, id).await?.ok_or(AppError::NotFound)?;
+    let title = format!("Round {}", detail.round.month);
+    Ok(RoundPage { layout: me.layout(&title).await?, gaps: Chart::new(&detail.gaps), detail })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/preview.html")]
+pub struct PreviewPage {
+    layout: Layout,
+    preview: PreviewView,
+    /// Whether the weights come from the settings form and are not saved yet.
+    unsaved: bool,
+}
+
+/// The groups the matcher would make for the next round; nothing is written. With the settings
+/// form's fields in the query ("Preview with these weights"), it uses those weights instead.
+pub async fn preview(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Query(proposed): Query<SettingsForm>,
+) -> AppResult<Response> {
+    let weights = if proposed.weight_department.is_empty() {
+        None
+    } else {
+        match proposed.parse() {
+            Ok(settings) => Some(settings.weights),
+            Err(errors) => {
+                let page = super::settings::settings_page(&state, &me, Some(proposed), errors, None).await?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        }
+    };
+    let unsaved = weights.is_some();
+    let month = state.next_round().await?;
+    let Outcome::DryRun(preview) = state.rounds.run_with(month, true, weights, &Quiet).await? else {
+        return Err(AppError::Internal(anyhow::anyhow!("a dry run wrote a round")));
+    };
+    Ok(PreviewPage {
+        preview: PreviewView::new(&preview),
+        layout: me.layout("Preview of the next round").await?,
+        unsaved,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MonthForm {
+    month: String,
+}
+
+impl MonthForm {
+    fn month(&self) -> AppResult<Month> {
+        Month::parse(self.month.trim()).map_err(|_| AppError::BadRequest("The month must be YYYY-MM."))
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "coordinator/run.html")]
+pub struct ConfirmRunPage {
+    layout: Layout,
+    month: Month,
+}
+
+/// The confirmation step before a real run.
+pub async fn confirm_run(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Query(form): Query<MonthForm>,
+) -> AppResult<ConfirmRunPage> {
+    let month = if form.month.is_empty() { state.next_round().await? } else { form.month()? };
+    Ok(ConfirmRunPage { layout: me.layout("Run the round").await?, month })
+}
+
+/// Runs the real round of the confirmed month, once.
+pub async fn run(
+    State(state): State<AppState>,
+    me: Coordinator,
+    Form(form): Form<MonthForm>,
+) -> AppResult<Response> {
+    let month = form.month()?;
+    let message = match crate::coordinator::run_round(&state.rounds, month, &me.actor()).await? {
+        Ok(done) | Err(done) => done,
+    };
+    visitor::flash(&me.session, message).await?;
+    Ok(Redirect::to("/coordinator/rounds").into_response())
+}
