@@ -107,7 +107,10 @@ fn intro(n: usize) -> NewMessage {
         body_html: Some(html),
         // Every other field as in any email (so fields the outbox gains later need no change here).
         ..Confirm { name: a.clone(), link: "https://coffee.hospital.test/".into(), hours: 48 }
-            .to_message(None, "colleague@hospital.test")
+            .to_message(
+                None,
+                &coffee_rounds::domain::Email::parse("colleague@hospital.test").expect("an address"),
+            )
             .expect("render")
     }
 }

@@ -11,7 +11,7 @@ use coffee_rounds::{
     domain::Calendar,
     matching::Month,
     rounds::{Outcome, Quiet},
-    store::{Store, values_list},
+    store::{BulkInsert, Store},
 };
 
 const DEPARTMENTS: &[(&str, u32)] = &[
@@ -89,14 +89,15 @@ async fn main() -> anyhow::Result<()> {
             )
         })
         .collect();
-    for chunk in people.chunks(1_000) {
-        let sql = format!(
-            "INSERT INTO users (email, name, password_hash, role, level, department, confirmed_at, created_at, updated_at) VALUES {}",
-            values_list(chunk.len(), 9)
-        );
-        let mut query = sqlx::query(&sql);
-        for (email, name, role, level, department) in chunk {
-            query = query
+    let insert = BulkInsert {
+        head: "INSERT INTO users (email, name, password_hash, role, level, department, confirmed_at, created_at, updated_at)",
+        columns: 9,
+        tail: "",
+    };
+    let mut conn = store.pool().acquire().await?;
+    insert
+        .execute(&mut conn, &people, |query, (email, name, role, level, department)| {
+            query
                 .bind(email)
                 .bind(name)
                 .bind("none")
@@ -105,10 +106,9 @@ async fn main() -> anyhow::Result<()> {
                 .bind(department)
                 .bind(1_i64)
                 .bind(1_i64)
-                .bind(1_i64);
-        }
-        query.execute(store.pool()).await?;
-    }
+                .bind(1_i64)
+        })
+        .await?;
     println!("seeded {n} participants in {:.2} s", started.elapsed().as_secs_f64());
 
     let rounds = coffee_rounds::app::rounds(&config, store.clone(), Default::default()).await?;

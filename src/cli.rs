@@ -169,8 +169,9 @@ pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()>
                 println!("  {:>4}  {}", group.score, names.join(" + "));
             }
             for sit_out in &preview.plan.sit_outs {
-                let name =
-                    preview.person(&sit_out.id).map_or(sit_out.id.as_str().to_owned(), |p| p.name.clone());
+                let name = preview
+                    .person(&sit_out.id)
+                    .map_or(sit_out.id.as_str().to_owned(), |p| p.name.to_string());
                 println!("  sits out: {name}: {}", sit_out.reason.describe());
             }
             println!("{} groups, {} sit-outs.", preview.plan.groups.len(), preview.plan.sit_outs.len());

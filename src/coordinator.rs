@@ -4,7 +4,7 @@
 
 use crate::{
     domain::stage_name,
-    domain::{Calendar, Month},
+    domain::{Calendar, Month, RoundId},
     store::{
         Store,
         coordinators::{Actor, RoleChange},
@@ -69,8 +69,8 @@ fn last_twelve_months(this_month: Month, counts: &[Count<String>]) -> Vec<(Month
 /// A round's meet rate.
 #[derive(Clone, Debug)]
 pub struct RoundRate {
-    pub round_id: i64,
-    pub month: String,
+    pub round_id: RoundId,
+    pub month: Month,
     pub month_name: String,
     pub groups: i64,
     pub met: i64,
@@ -103,7 +103,7 @@ impl Outcomes {
             .into_iter()
             .map(|r| RoundRate {
                 round_id: r.id,
-                month_name: Month::parse(&r.month).map_or_else(|_| r.month.clone(), |m| m.long_name()),
+                month_name: r.month.long_name(),
                 rate: if r.groups > 0 { (r.met * 100 + r.groups / 2) / r.groups } else { 0 },
                 month: r.month,
                 groups: r.groups,
@@ -227,12 +227,12 @@ pub struct RoundDetail {
 }
 
 impl RoundDetail {
-    pub async fn load(store: &Store, round_id: i64) -> sqlx::Result<Option<Self>> {
+    pub async fn load(store: &Store, round_id: RoundId) -> sqlx::Result<Option<Self>> {
         let Some(round) = store.round_row(round_id).await? else { return Ok(None) };
         let mut groups: Vec<GroupView> = Vec::new();
         for row in store.round_group_members(round_id).await? {
             let member = MemberView {
-                name: row.name,
+                name: row.name.to_string(),
                 role: row.role,
                 stage: stage_name(row.level),
                 department: row.department,
@@ -282,7 +282,7 @@ pub struct PreviewView {
 impl PreviewView {
     pub fn new(preview: &crate::rounds::Preview) -> Self {
         let name = |id: &crate::matching::ParticipantId| {
-            preview.person(id).map_or_else(|| id.as_str().to_owned(), |p| p.name.clone())
+            preview.person(id).map_or_else(|| id.as_str().to_owned(), |p| p.name.to_string())
         };
         let groups = preview
             .plan
@@ -294,7 +294,7 @@ impl PreviewView {
                     .iter()
                     .map(|id| match preview.person(id) {
                         Some(p) => MemberView {
-                            name: p.name.clone(),
+                            name: p.name.to_string(),
                             role: p.role.clone(),
                             stage: stage_name(p.level),
                             department: p.department.clone(),
@@ -393,14 +393,14 @@ pub async fn export_csv(
 ) -> anyhow::Result<Vec<u8>> {
     let (bytes, rows) = match export {
         Export::Participants => {
-            let people = store.export_participants(&next_round.to_string()).await?;
+            let people = store.export_participants(next_round).await?;
             let rows = people.len();
             let csv = write_csv(
                 &["name", "email", "department", "profession", "career_stage", "status", "signed_up"],
                 people.into_iter().map(|p| {
                     vec![
-                        p.name,
-                        p.email,
+                        p.name.to_string(),
+                        p.email.to_string(),
                         p.department,
                         p.role,
                         stage_name(p.level),
@@ -428,11 +428,11 @@ pub async fn export_csv(
                 ],
                 results.into_iter().map(|r| {
                     vec![
-                        r.month,
+                        r.month.to_string(),
                         (r.position + 1).to_string(),
                         r.status,
-                        r.name,
-                        r.email,
+                        r.name.to_string(),
+                        r.email.to_string(),
                         r.department,
                         r.role,
                         stage_name(r.level),

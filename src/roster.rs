@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::domain::{self, Email, PersonName, STAGES};
+use crate::domain::{self, Email, Level, PersonName, Profile, STAGES};
 
 /// The columns a roster needs, with the other header names each may go by.
 const COLUMNS: &[(&str, &[&str])] = &[
@@ -22,10 +22,7 @@ pub struct RosterRow {
     /// Line of the file the row starts on (the header is line 1).
     pub line: u64,
     pub email: Email,
-    pub name: String,
-    pub role: String,
-    pub level: i64,
-    pub department: String,
+    pub profile: Profile,
 }
 
 /// A refused cell (or line, when `column` is 0).
@@ -49,7 +46,7 @@ pub struct Roster {
 }
 
 /// A career stage by number (0–5) or by name ("Trainee").
-fn parse_stage(input: &str) -> Result<i64, String> {
+fn parse_stage(input: &str) -> Result<Level, String> {
     let input = input.trim();
     if let Ok(level) = domain::parse_level(input) {
         return Ok(level);
@@ -256,8 +253,7 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
             })(),
         );
         let (v, place) = at(1);
-        let name =
-            place.check(&mut errors, PersonName::parse(v).map(PersonName::into_inner).map_err(str::to_owned));
+        let name = place.check(&mut errors, PersonName::parse(v).map_err(str::to_owned));
         let (v, place) = at(2);
         let role = place.check(
             &mut errors,
@@ -275,7 +271,11 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
         );
         match (email, name, role, level, department) {
             (Some(email), Some(name), Some(role), Some(level), Some(department)) if errors.is_empty() => {
-                roster.rows.push(RosterRow { line, email, name, role, level, department });
+                roster.rows.push(RosterRow {
+                    line,
+                    email,
+                    profile: Profile { name, role, level, department },
+                });
             }
             _ => {
                 roster.bad_lines += 1;
@@ -308,8 +308,8 @@ mod tests {
         assert_eq!(roster.rows.len(), 1);
         let ana = &roster.rows[0];
         assert_eq!(
-            (ana.line, ana.role.as_str(), ana.level, ana.department.as_str()),
-            (2, "Nurse", 1, "Cardiology")
+            (ana.line, ana.profile.role.as_str(), ana.profile.level, ana.profile.department.as_str()),
+            (2, "Nurse", Level(1), "Cardiology")
         );
         let places: Vec<(u64, usize)> = roster.errors.iter().map(|e| (e.line, e.column)).collect();
         assert_eq!(places, vec![(3, 1), (5, 3), (5, 4), (6, 1), (7, 1)]);
@@ -349,7 +349,7 @@ mod tests {
             [(2, 5, "department"), (3, 3, "profession"), (3, 4, "career_stage"), (3, 5, "department")]
         );
         assert_eq!(roster.rows.len(), 1);
-        assert_eq!((roster.rows[0].line, roster.rows[0].department.as_str()), (4, "Pharmacy"));
+        assert_eq!((roster.rows[0].line, roster.rows[0].profile.department.as_str()), (4, "Pharmacy"));
 
         // On the last line, with no line break after it, and in a column beyond the header.
         let text = "email,name,profession,career_stage,department\n\
@@ -430,7 +430,7 @@ mod tests {
             &roles,
             &[],
         );
-        assert_eq!(roster.rows[0].department, "Sleep medicine");
-        assert_eq!(roster.rows[0].level, 4);
+        assert_eq!(roster.rows[0].profile.department, "Sleep medicine");
+        assert_eq!(roster.rows[0].profile.level, Level(4));
     }
 }

@@ -41,7 +41,7 @@ both_backends! {
         let landing = app.get(&path).await;
         assert_eq!(landing.status(), 200);
         assert!(landing.text().await.unwrap().contains("Confirm my account"));
-        let user = app.store.user_by_email(&email).await.unwrap().unwrap();
+        let user = app.user_by_email(&email).await.unwrap().unwrap();
         assert!(user.confirmed_at.is_none());
 
         let confirmed = app.submit(&path, "/confirm", &[("token", token), ("password", PASSWORD)]).await;
@@ -65,22 +65,22 @@ both_backends! {
             ])
             .await;
         assert!(saved.text().await.unwrap().contains("Your details are saved"));
-        let user = app.store.user_by_email(&email).await.unwrap().unwrap();
-        assert_eq!((user.name.as_str(), user.role.as_str(), user.level, user.department.as_str()),
+        let user = app.user_by_email(&email).await.unwrap().unwrap();
+        assert_eq!((user.name.as_str(), user.role.as_str(), user.level.0, user.department.as_str()),
                    ("Alex Rivera-Okafor", "Pharmacist", 2, "Wound care"));
 
         // Pause for two months, then cancel.
         let paused = app.submit("/profile", "/profile/pause", &[("months", "2")]).await.text().await.unwrap();
         assert!(paused.contains("Paused through"), "{paused}");
         assert!(paused.contains("End the pause now"));
-        assert!(app.store.user_by_email(&email).await.unwrap().unwrap().paused_through.is_some());
+        assert!(app.user_by_email(&email).await.unwrap().unwrap().paused_through.is_some());
         let resumed = app.submit("/profile", "/profile/pause/cancel", &[]).await.text().await.unwrap();
         assert!(resumed.contains("You are taking part"));
 
         // Opt out, then rejoin.
         let out = app.submit("/profile", "/profile/opt-out", &[]).await.text().await.unwrap();
         assert!(out.contains("You have opted out"));
-        assert!(app.store.user_by_email(&email).await.unwrap().unwrap().opted_out_at.is_some());
+        assert!(app.user_by_email(&email).await.unwrap().unwrap().opted_out_at.is_some());
         let back = app.submit("/profile", "/profile/rejoin", &[]).await.text().await.unwrap();
         assert!(back.contains("You are taking part"));
 
@@ -94,10 +94,10 @@ both_backends! {
         // Delete: the wrong password keeps everything, the right one removes it all.
         let refused = app.submit("/account/delete", "/account/delete", &[("password", "not my password at all")]).await;
         assert_eq!(refused.status(), 422);
-        assert!(app.store.user_by_email(&email).await.unwrap().is_some());
+        assert!(app.user_by_email(&email).await.unwrap().is_some());
         let deleted = app.submit("/account/delete", "/account/delete", &[("password", PASSWORD)]).await;
         assert!(deleted.text().await.unwrap().contains("Your account has been deleted"));
-        assert!(app.store.user_by_email(&email).await.unwrap().is_none());
+        assert!(app.user_by_email(&email).await.unwrap().is_none());
         for table in ["email_tokens", "sessions", "outbox"] {
             let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1"))
                 .bind(user.id).fetch_one(app.store.pool()).await.unwrap();
@@ -259,7 +259,7 @@ both_backends! {
         assert_eq!(asked.status(), 422);
         let page = asked.text().await.unwrap();
         assert!(page.contains("type it again"), "{page}");
-        assert!(app.store.user_by_email(&email).await.unwrap().unwrap().confirmed_at.is_none());
+        assert!(app.user_by_email(&email).await.unwrap().unwrap().confirmed_at.is_none());
         let differ = app.submit(&path, "/confirm", &[("token", &token), ("password", PASSWORD), ("password_again", "something else entirely")]).await;
         assert_eq!(differ.status(), 422);
         assert!(differ.text().await.unwrap().contains("not the same"));
@@ -282,7 +282,7 @@ both_backends! {
         let path = link.replacen(&app.base, "", 1);
         let bare = app.submit(&path, "/confirm", &[("token", &token)]).await;
         assert_eq!(bare.status(), 422);
-        assert!(app.store.user_by_email(&email).await.unwrap().unwrap().confirmed_at.is_none());
+        assert!(app.user_by_email(&email).await.unwrap().unwrap().confirmed_at.is_none());
         // The link is still good for the real attempt.
         let confirmed = app.submit(&path, "/confirm", &[("token", &token), ("password", PASSWORD)]).await;
         assert_eq!(confirmed.url().path(), "/profile");

@@ -66,7 +66,7 @@ async fn hospital(app: &TestApp) {
     set(app, "UPDATE users SET paused_through = '2999-12' WHERE id = $1", paused).await;
 }
 
-async fn set(app: &TestApp, sql: &str, id: i64) {
+async fn set(app: &TestApp, sql: &str, id: coffee_rounds::domain::UserId) {
     sqlx::query(sql).bind(id).execute(app.store.pool()).await.unwrap();
 }
 
@@ -794,7 +794,7 @@ both_backends! {
         assert!(own.contains("You cannot remove your own coordinator role here"), "{own}");
         let removed = app.submit("/coordinator/coordinators", "/coordinator/coordinators/remove", &[("email", &other)]).await.text().await.unwrap();
         assert!(removed.contains(&format!("{other} is no longer a coordinator.")), "{removed}");
-        let coordinators: Vec<String> = app.store.coordinators().await.unwrap().into_iter().map(|c| c.email).collect();
+        let coordinators: Vec<String> = app.store.coordinators().await.unwrap().into_iter().map(|c| c.email.to_string()).collect();
         assert_eq!(coordinators, vec![me.clone()]);
         let audit = app.get("/coordinator/audit").await.text().await.unwrap();
         assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">role removed</th><td>{other}</td>")), "{audit}");

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use coffee_rounds::{
+    domain::{GroupId, UserId},
     matching::Month,
     rounds::{Outcome, Quiet, schedule},
 };
@@ -18,7 +19,7 @@ fn month(m: &str) -> Month {
 }
 
 /// Five people who take part, and three who must not be matched.
-async fn hospital(app: &TestApp) -> Vec<(i64, String)> {
+async fn hospital(app: &TestApp) -> Vec<(UserId, String)> {
     let people = vec![
         app.add_participant("Ana Souza", "Nurse", 1, "Cardiology").await,
         app.add_participant("Ben Okafor", "Physician", 3, "Surgery").await,
@@ -47,9 +48,9 @@ both_backends! {
 
         let Outcome::Created(summary) = rounds.run(month("2027-01"), false, &Quiet).await.unwrap() else { panic!("not created") };
         assert_eq!((summary.participants, summary.groups, summary.sit_outs, summary.emails), (5, 2, 0, 5));
-        let members: Vec<(i64, i64)> = sqlx::query_as("SELECT group_id, user_id FROM group_members ORDER BY user_id")
+        let members: Vec<(GroupId, UserId)> = sqlx::query_as("SELECT group_id, user_id FROM group_members ORDER BY user_id")
             .fetch_all(app.store.pool()).await.unwrap();
-        let mut ids: Vec<i64> = members.iter().map(|(_, u)| *u).collect();
+        let mut ids: Vec<UserId> = members.iter().map(|(_, u)| *u).collect();
         ids.sort();
         assert_eq!(ids, people.iter().map(|(id, _)| *id).collect::<Vec<_>>(), "each participant in exactly one group");
 
@@ -152,7 +153,7 @@ both_backends! {
         // They met in January: in February they may not meet again, so both sit out.
         let Outcome::Created(feb) = rounds.run(month("2027-02"), false, &Quiet).await.unwrap() else { panic!() };
         assert_eq!((feb.groups, feb.sit_outs), (0, 2));
-        let reasons: Vec<(i64, String)> = sqlx::query_as("SELECT user_id, reason FROM round_sit_outs ORDER BY user_id").fetch_all(app.store.pool()).await.unwrap();
+        let reasons: Vec<(UserId, String)> = sqlx::query_as("SELECT user_id, reason FROM round_sit_outs ORDER BY user_id").fetch_all(app.store.pool()).await.unwrap();
         assert_eq!(reasons.iter().map(|r| r.0).collect::<Vec<_>>(), vec![a, b]);
         assert!(!reasons[0].1.is_empty());
         let note = app.email_to(&a_email).await;
@@ -190,7 +191,7 @@ both_backends! {
         assert_eq!(group_status().await, "met");
 
         // A forged link is refused.
-        let forged = path.replacen(&format!(".{ana}."), &format!(".{}.", ana + 1), 1);
+        let forged = path.replacen(&format!(".{ana}."), &format!(".{}.", ana.get() + 1), 1);
         assert_eq!(app.get(&forged).await.status(), 404);
 
         // "Skip next month" pauses Ben for the next round.
@@ -198,7 +199,7 @@ both_backends! {
         let skip = ben_intro.link(&format!("{}/r/skip.", app.base)).replacen(&app.base, "", 1);
         let skipped = app.submit_as(&app.new_browser(), &skip, &skip, &[]).await;
         assert_eq!(skipped.status(), 200);
-        let ben = app.store.user_by_email(&ben_email).await.unwrap().unwrap();
+        let ben = app.user_by_email(&ben_email).await.unwrap().unwrap();
         assert!(ben.paused_through.is_some());
 
         // One-click unsubscribe: a mail client's POST, no session, no CSRF token.
@@ -207,7 +208,7 @@ both_backends! {
         let one_click = no_redirects().post(url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body("List-Unsubscribe=One-Click").send().await.unwrap();
         assert_eq!(one_click.status(), 200);
-        assert!(app.store.user_by_email(&ana_email).await.unwrap().unwrap().opted_out_at.is_some());
+        assert!(app.user_by_email(&ana_email).await.unwrap().unwrap().opted_out_at.is_some());
 
         // The CSRF-free address takes nothing but unsubscribe links.
         let not_yet = ben_intro.link(&format!("{}/r/notyet.", app.base)).replacen("/r/", "/u/", 1);
@@ -238,7 +239,7 @@ both_backends! {
         let token = app.csrf(&app.client, "/login").await;
         let posted = app.client.post(app.url(&skip)).form(&[("csrf_token", token)]).send().await.unwrap();
         assert_eq!(posted.status(), 410);
-        let ben = app.store.user_by_email(&ben_email).await.unwrap().unwrap();
+        let ben = app.user_by_email(&ben_email).await.unwrap().unwrap();
         assert_eq!(ben.paused_through, None);
 
         // February's own skip link pauses March, and says so.
@@ -248,8 +249,8 @@ both_backends! {
         assert!(shown.contains("Skip the March 2027 round?"), "{shown}");
         let done = app.submit_as(&app.new_browser(), &skip, &skip, &[]).await;
         assert!(done.text().await.unwrap().contains("You will not be matched in the March 2027 round."));
-        let ben = app.store.user_by_email(&ben_email).await.unwrap().unwrap();
-        assert_eq!(ben.paused_through.as_deref(), Some("2027-03"));
+        let ben = app.user_by_email(&ben_email).await.unwrap().unwrap();
+        assert_eq!(ben.paused_through, Some(month("2027-03")));
         app.stop().await;
     }
 
@@ -262,7 +263,7 @@ both_backends! {
         let profile = app.get("/profile").await.text().await.unwrap();
         assert!(profile.contains("My rounds") && profile.contains("January 2027") && profile.contains("Ben Okafor"));
         assert!(profile.contains("Waiting to hear how it went"));
-        let (group,): (i64,) = sqlx::query_as("SELECT id FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
+        let (group,): (GroupId,) = sqlx::query_as("SELECT id FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
         let profile = app.get("/profile").await.text().await.unwrap();
         assert!(!profile.contains("My coffee network"), "nothing to show before a meeting");
         let answered = app.submit("/profile", &format!("/rounds/{group}/met"), &[]).await.text().await.unwrap();
@@ -275,7 +276,7 @@ both_backends! {
         let profile = app.get("/profile").await.text().await.unwrap();
         assert!(profile.contains("February 2027") && profile.contains("No match this month"));
         // Nobody can answer for a group that is not theirs.
-        let other = app.submit("/profile", &format!("/rounds/{}/met", group + 1000), &[]).await;
+        let other = app.submit("/profile", &format!("/rounds/{}/met", group.get() + 1000), &[]).await;
         assert_eq!(other.status(), 404);
         app.stop().await;
     }
@@ -286,7 +287,7 @@ both_backends! {
         let rounds = app.rounds().await;
         rounds.run(month("2027-01"), false, &Quiet).await.unwrap();
         // One group reports a meeting.
-        let (met_group,): (i64,) = sqlx::query_as("SELECT group_id FROM group_members WHERE user_id = $1").bind(people[0].0).fetch_one(app.store.pool()).await.unwrap();
+        let (met_group,): (GroupId,) = sqlx::query_as("SELECT group_id FROM group_members WHERE user_id = $1").bind(people[0].0).fetch_one(app.store.pool()).await.unwrap();
         let rounds_store = &app.store;
         rounds_store.record_response(met_group, people[0].0, coffee_rounds::store::rounds::Response::Met).await.unwrap();
         let members: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM group_members WHERE group_id <> $1").bind(met_group).fetch_all(app.store.pool()).await.unwrap();
@@ -309,7 +310,7 @@ both_backends! {
         for m in ["2027-01", "2027-02", "2027-03"] {
             rounds.run(month(m), false, &Quiet).await.unwrap();
             // Everyone else answers "not yet", so only Quinn stays silent.
-            let groups: Vec<(i64, i64)> = sqlx::query_as(
+            let groups: Vec<(GroupId, UserId)> = sqlx::query_as(
                 "SELECT m.group_id, m.user_id FROM group_members m JOIN round_groups g ON g.id = m.group_id JOIN rounds r ON r.id = g.round_id WHERE r.month = $1")
                 .bind(m).fetch_all(app.store.pool()).await.unwrap();
             for (group, user) in groups {
@@ -318,7 +319,7 @@ both_backends! {
                 }
             }
         }
-        assert!(app.store.user_by_email(&quiet_email).await.unwrap().unwrap().auto_paused_at.is_none());
+        assert!(app.user_by_email(&quiet_email).await.unwrap().unwrap().auto_paused_at.is_none());
         let Outcome::Created(april) = rounds.run(month("2027-04"), false, &Quiet).await.unwrap() else { panic!() };
         assert_eq!(april.auto_paused, 1);
         assert_eq!(april.participants, 3, "the paused participant is not matched");
@@ -329,7 +330,7 @@ both_backends! {
         }
         let resume = mails[0].link(&format!("{}/r/resume.", app.base)).replacen(&app.base, "", 1);
         app.submit_as(&app.new_browser(), &resume, &resume, &[]).await;
-        assert!(app.store.user_by_email(&quiet_email).await.unwrap().unwrap().auto_paused_at.is_none());
+        assert!(app.user_by_email(&quiet_email).await.unwrap().unwrap().auto_paused_at.is_none());
         app.stop().await;
     }
 
@@ -339,7 +340,7 @@ both_backends! {
         let (b, _) = app.add_participant("Ben Okafor", "Physician", 3, "Surgery").await;
         let rounds = app.rounds().await;
         rounds.run(month("2027-01"), false, &Quiet).await.unwrap();
-        let (group,): (i64,) = sqlx::query_as("SELECT id FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
+        let (group,): (GroupId,) = sqlx::query_as("SELECT id FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
         app.store.record_response(group, a, coffee_rounds::store::rounds::Response::Met).await.unwrap();
         app.store.set_nudges(b, false).await.unwrap();
         let now = coffee_rounds::store::now();

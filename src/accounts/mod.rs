@@ -17,7 +17,8 @@ use tokio::sync::Notify;
 
 use crate::{
     config::Config,
-    domain::{self, Email, Password, PersonName},
+    domain::UserId,
+    domain::{self, Email, Password, PersonName, Profile},
     domain::{Calendar, Month},
     forms::FieldErrors,
     mail::{
@@ -27,7 +28,7 @@ use crate::{
     store::{
         Store, outbox,
         tokens::{self, Purpose},
-        users::{Profile, User},
+        users::User,
     },
 };
 
@@ -142,7 +143,7 @@ pub const INVITED_HASH: &str = "!invited";
 pub struct Invited {
     pub count: usize,
     /// (line, email) of the rows whose address already had an account, left untouched.
-    pub existing: Vec<(u64, String)>,
+    pub existing: Vec<(u64, Email)>,
 }
 
 /// Why a login was refused. The two cases a stranger could tell apart are one.
@@ -195,7 +196,7 @@ impl Accounts {
         let department = errors.take("department", domain::parse_department(department, other, &departments));
         Ok(match (name, role, level, department) {
             (Some(name), Some(role), Some(level), Some(department)) => {
-                Some(Profile { name: name.into_inner(), role, level, department })
+                Some(Profile { name, role, level, department })
             }
             _ => None,
         })
@@ -224,35 +225,32 @@ impl Accounts {
         // Hash even when the address is taken, so both paths cost the same.
         let hash = self.hasher.hash(password.expose()).await?;
         let mut tx = self.store.pool().begin().await?;
-        match Store::insert_user(&mut tx, email.as_str(), &hash, &profile).await? {
-            Some(user_id) => self.queue_confirmation(&mut tx, user_id, &profile.name, email.as_str()).await?,
+        match Store::insert_user(&mut tx, &email, &hash, &profile).await? {
+            Some(user_id) => self.queue_confirmation(&mut tx, user_id, &profile.name, &email).await?,
             None => {
-                let existing = sqlx::query_as::<_, (i64, String, Option<i64>)>(
-                    "SELECT id, name, confirmed_at FROM users WHERE email = $1",
-                )
-                .bind(email.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
+                let existing = Store::user_by_email_in(&mut tx, &email)
+                    .await?
+                    .context("an address that is taken has an account")?;
                 match existing {
-                    (id, _, None) => {
+                    User { id, confirmed_at: None, .. } => {
                         // Not confirmed yet (an invitation, or an earlier sign-up): this sign-up's
                         // password and profile replace the old ones and earlier links stop
                         // working, so the person can log in with the password they just chose.
                         Store::replace_unconfirmed(&mut tx, id, &hash, &profile).await?;
                         tokens::revoke_all(&mut tx, id, Purpose::Confirm).await?;
-                        self.queue_confirmation(&mut tx, id, &profile.name, email.as_str()).await?
+                        self.queue_confirmation(&mut tx, id, &profile.name, &email).await?
                     }
-                    (id, name, Some(_)) => {
+                    User { id, name, .. } => {
                         // One note an hour at most: sign-ups with someone else's address must
                         // not fill their inbox. The answer on the page is the same either way.
                         let since = crate::store::now() - ALREADY_REGISTERED_INTERVAL_SECS;
                         if outbox::queued_since(&mut tx, id, AlreadyRegistered::KIND, since).await? == 0 {
                             let message = AlreadyRegistered {
-                                name,
+                                name: name.to_string(),
                                 login_link: format!("{}/login", self.config.base_url),
                                 reset_link: format!("{}/password/forgot", self.config.base_url),
                             }
-                            .to_message(Some(id), email.as_str())?;
+                            .to_message(Some(id), &email)?;
                             mail::queue(&mut tx, &message).await?;
                         }
                     }
@@ -268,15 +266,15 @@ impl Accounts {
     async fn queue_confirmation(
         &self,
         conn: &mut sqlx::AnyConnection,
-        user_id: i64,
-        name: &str,
-        email: &str,
+        user_id: UserId,
+        name: &PersonName,
+        email: &Email,
     ) -> Result<()> {
         let (token, hash) = new_token();
         let ttl = self.config.confirm_ttl.as_secs();
         tokens::insert(conn, &hash, user_id, Purpose::Confirm, ttl as i64).await?;
         let message =
-            Confirm { name: name.to_owned(), link: self.link("/confirm", &token), hours: ttl / 3600 }
+            Confirm { name: name.to_string(), link: self.link("/confirm", &token), hours: ttl / 3600 }
                 .to_message(Some(user_id), email)?;
         mail::queue(conn, &message).await?;
         Ok(())
@@ -342,7 +340,11 @@ impl Accounts {
     pub async fn resend_confirmation(&self, email: &str) -> Result<()> {
         let email =
             Email::parse(email).map_err(|e| AccountError::Invalid(FieldErrors::single("email", e)))?;
-        if let Some(user) = self.store.user_by_email(email.as_str()).await?
+        self.resend_to(&email).await
+    }
+
+    async fn resend_to(&self, email: &Email) -> Result<()> {
+        if let Some(user) = self.store.user_by_email(email).await?
             && user.confirmed_at.is_none()
         {
             let mut tx = self.store.pool().begin().await?;
@@ -361,14 +363,14 @@ impl Accounts {
         password: &str,
     ) -> Result<std::result::Result<User, LoginRefusal>> {
         let user = match Email::parse(email) {
-            Ok(email) => self.store.user_by_email(email.as_str()).await?,
+            Ok(email) => self.store.user_by_email(&email).await?,
             Err(_) => None,
         };
         let ok = self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         Ok(match user {
             Some(user) if ok && user.confirmed_at.is_some() => Ok(user),
             Some(user) if ok => {
-                self.resend_confirmation(&user.email).await?;
+                self.resend_to(&user.email).await?;
                 Err(LoginRefusal::Unconfirmed)
             }
             _ => Err(LoginRefusal::WrongCredentials),
@@ -381,12 +383,12 @@ impl Accounts {
         let email =
             Email::parse(email).map_err(|e| AccountError::Invalid(FieldErrors::single("email", e)))?;
         let mut tx = self.store.pool().begin().await?;
-        if let Some(user) = self.store.user_by_email(email.as_str()).await? {
+        if let Some(user) = self.store.user_by_email(&email).await? {
             let (token, hash) = new_token();
             let ttl = self.config.reset_ttl.as_secs();
             tokens::insert(&mut tx, &hash, user.id, Purpose::Reset, ttl as i64).await?;
             let message = Reset {
-                name: user.name.clone(),
+                name: user.name.to_string(),
                 link: self.link("/password/reset", &token),
                 minutes: ttl / 60,
             }
@@ -410,38 +412,29 @@ impl Accounts {
         actor: &crate::store::coordinators::Actor,
     ) -> Result<Invited> {
         let ttl = INVITATION_TTL.as_secs();
-        let profiles: Vec<Profile> = rows
-            .iter()
-            .map(|row| Profile {
-                name: row.name.clone(),
-                role: row.role.clone(),
-                level: row.level,
-                department: row.department.clone(),
-            })
-            .collect();
-        let people: Vec<(&str, &Profile)> = rows.iter().map(|r| r.email.as_str()).zip(&profiles).collect();
+        let people: Vec<(&Email, &Profile)> = rows.iter().map(|r| (&r.email, &r.profile)).collect();
         let mut tx = self.store.pool().begin().await?;
-        let created: std::collections::HashMap<String, i64> =
+        let created: std::collections::HashMap<Email, UserId> =
             Store::insert_users_if_new(&mut tx, &people, INVITED_HASH).await?.into_iter().collect();
         let mut invited = Invited::default();
         let mut tokens = Vec::with_capacity(created.len());
         let mut messages = Vec::with_capacity(created.len());
         for row in rows {
-            let Some(&user_id) = created.get(row.email.as_str()) else {
-                invited.existing.push((row.line, row.email.as_str().to_owned()));
+            let Some(&user_id) = created.get(&row.email) else {
+                invited.existing.push((row.line, row.email.clone()));
                 continue;
             };
             let (token, hash) = new_token();
             tokens.push((hash, user_id));
             let message = Invitation {
-                name: row.name.clone(),
+                name: row.profile.name.to_string(),
                 link: self.link("/password/reset", &token),
                 days: ttl / 86_400,
-                role: row.role.clone(),
-                stage: domain::stage_name(row.level),
-                department: row.department.clone(),
+                role: row.profile.role.clone(),
+                stage: domain::stage_name(row.profile.level),
+                department: row.profile.department.clone(),
             }
-            .to_message(Some(user_id), row.email.as_str())?;
+            .to_message(Some(user_id), &row.email)?;
             messages.push((mail::new_message_id(), message));
         }
         invited.count = messages.len();
@@ -486,20 +479,20 @@ impl Accounts {
         Ok(())
     }
 
-    async fn queue_password_changed(&self, conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<()> {
-        let (name, email): (String, String) = sqlx::query_as("SELECT name, email FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        let message =
-            PasswordChanged { name, reset_link: format!("{}/password/forgot", self.config.base_url) }
-                .to_message(Some(user_id), &email)?;
+    async fn queue_password_changed(&self, conn: &mut sqlx::AnyConnection, user_id: UserId) -> Result<()> {
+        let user =
+            Store::user_by_id_in(conn, user_id).await?.context("the account whose password changed")?;
+        let message = PasswordChanged {
+            name: user.name.to_string(),
+            reset_link: format!("{}/password/forgot", self.config.base_url),
+        }
+        .to_message(Some(user_id), &user.email)?;
         mail::queue(conn, &message).await?;
         Ok(())
     }
 
     /// Changes the password of a logged-in person and ends their other sessions.
-    #[tracing::instrument(skip_all, fields(user_id = user.id))]
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn change_password(
         &self,
         user: &User,
@@ -525,8 +518,8 @@ impl Accounts {
     }
 
     /// Saves the profile form.
-    #[tracing::instrument(skip_all, fields(user_id))]
-    pub async fn update_profile(&self, user_id: i64, input: &ProfileInput) -> Result<()> {
+    #[tracing::instrument(skip_all, fields(%user_id))]
+    pub async fn update_profile(&self, user_id: UserId, input: &ProfileInput) -> Result<()> {
         let mut errors = FieldErrors::default();
         let profile = self.parse_profile(&mut errors, input).await?;
         match profile {
@@ -536,7 +529,7 @@ impl Accounts {
     }
 
     /// Pauses for the next `months` rounds (1 to 3).
-    pub async fn pause(&self, user_id: i64, months: &str, next_round: Month) -> Result<Month> {
+    pub async fn pause(&self, user_id: UserId, months: &str, next_round: Month) -> Result<Month> {
         let months: u32 = match months.trim().parse() {
             Ok(n @ 1..=3) => n,
             _ => {
@@ -544,27 +537,27 @@ impl Accounts {
             }
         };
         let through = next_round.plus(months as i32 - 1);
-        self.store.set_paused_through(user_id, Some(&through.to_string())).await?;
+        self.store.set_paused_through(user_id, Some(through)).await?;
         Ok(through)
     }
 
-    pub async fn cancel_pause(&self, user_id: i64) -> Result<()> {
+    pub async fn cancel_pause(&self, user_id: UserId) -> Result<()> {
         Ok(self.store.set_paused_through(user_id, None).await?)
     }
 
-    pub async fn set_opted_out(&self, user_id: i64, opted_out: bool) -> Result<()> {
+    pub async fn set_opted_out(&self, user_id: UserId, opted_out: bool) -> Result<()> {
         Ok(self.store.set_opted_out(user_id, opted_out).await?)
     }
 
     /// Comes back after an automatic pause.
-    pub async fn resume(&self, user_id: i64) -> Result<()> {
+    pub async fn resume(&self, user_id: UserId) -> Result<()> {
         let mut conn = self.store.pool().acquire().await?;
         Store::set_auto_paused(&mut conn, user_id, false).await?;
         Ok(())
     }
 
     /// Deletes the account and everything stored about the person, after checking the password.
-    #[tracing::instrument(skip_all, fields(user_id = user.id))]
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn delete(&self, user: &User, password: &str) -> Result<()> {
         if !self.hasher.verify(password, Some(&user.password_hash)).await? {
             return Err(AccountError::Invalid(FieldErrors::single("password", "That is not your password.")));
@@ -589,7 +582,7 @@ pub fn participation(user: &User, next_round: Month) -> Participation {
     if user.auto_paused_at.is_some() {
         return Participation::AutoPaused;
     }
-    match user.paused_through.as_deref().and_then(|m| Month::parse(m).ok()) {
+    match user.paused_through {
         Some(through) if through >= next_round => Participation::Paused { through, back_in: through.plus(1) },
         _ => Participation::Active { next_round },
     }

@@ -3,12 +3,14 @@
 //! Each `parse` returns the message shown next to the form field when the input is refused.
 
 pub mod calendar;
+pub mod ids;
 pub mod schedule;
 
 use std::fmt;
 
 pub use crate::matching::{Level, Month};
 pub use calendar::Calendar;
+pub use ids::{GroupId, RoundId, UserId};
 
 /// Refuses text the databases cannot hold. PostgreSQL's `text` refuses U+0000 (NUL) outright;
 /// SQLite stores it, but its string functions and comparisons stop at it, so both backends
@@ -24,7 +26,7 @@ pub fn storable(text: &str) -> Result<&str, &'static str> {
 }
 
 /// An email address: trimmed, lower-cased, one `@`, a dotted domain, no spaces.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
@@ -154,7 +156,7 @@ impl fmt::Debug for Password {
 }
 
 /// A person's name as shown to their coffee partners: 1 to 100 characters, no control characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PersonName(String);
 
 impl PersonName {
@@ -171,35 +173,70 @@ impl PersonName {
         }
         Ok(Self(name))
     }
+}
 
-    pub fn into_inner(self) -> String {
-        self.0
+impl PersonName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first word, for a greeting.
+    pub fn first(&self) -> &str {
+        self.0.split_whitespace().next().unwrap_or(&self.0)
     }
 }
 
-/// The default career stages of the matching specification, by level.
-pub const STAGES: &[(i64, &str, &str)] = &[
-    (0, "Student", "medical, nursing, PA or pharmacy student"),
-    (1, "Trainee", "intern, resident, new graduate nurse"),
-    (2, "Early career", "fellow, junior attending, first years in post"),
-    (3, "Mid career", ""),
-    (4, "Senior", ""),
-    (5, "Leader", "chief, chair, director, executive"),
+impl PartialEq<&str> for PersonName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for PersonName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a person says about themselves: the fields of the profile form, of a sign-up and of a
+/// roster row, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub name: PersonName,
+    /// A profession from the program's list, in the list's spelling.
+    pub role: String,
+    pub level: Level,
+    /// A department from the list, or one typed under "Other".
+    pub department: String,
+}
+
+/// The default career stages of the matching specification: level, name, examples.
+pub const STAGES: &[(Level, &str, &str)] = &[
+    (Level(0), "Student", "medical, nursing, PA or pharmacy student"),
+    (Level(1), "Trainee", "intern, resident, new graduate nurse"),
+    (Level(2), "Early career", "fellow, junior attending, first years in post"),
+    (Level(3), "Mid career", ""),
+    (Level(4), "Senior", ""),
+    (Level(5), "Leader", "chief, chair, director, executive"),
 ];
 
 /// The name of a career stage, or the number for a level outside the default table.
-pub fn stage_name(level: i64) -> String {
+pub fn stage_name(level: Level) -> String {
     STAGES
         .iter()
         .find(|(l, _, _)| *l == level)
-        .map_or_else(|| format!("Level {level}"), |(_, name, _)| (*name).to_owned())
+        .map_or_else(|| format!("Level {}", level.0), |(_, name, _)| (*name).to_owned())
 }
 
 /// A career stage chosen from the list.
-pub fn parse_level(input: &str) -> Result<i64, &'static str> {
-    input
-        .trim()
-        .parse::<i64>()
+pub fn parse_level(input: &str) -> Result<Level, &'static str> {
+    Level::parse(input)
         .ok()
         .filter(|level| STAGES.iter().any(|(l, _, _)| l == level))
         .ok_or("Choose your career stage.")

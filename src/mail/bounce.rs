@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::messages::{BounceNote, Email};
 use crate::{
-    domain::{Calendar, Month},
+    domain::{self, Calendar, UserId},
     store::{Store, coordinators::Actor, outbox::OutboxMessage},
 };
 
@@ -45,13 +45,13 @@ pub async fn record(store: &Store, row: &OutboxMessage, reason: &str) -> anyhow:
     let mut notes = 0;
     if let (Some(round_id), "intro") = (row.round_id, row.kind.as_str()) {
         let (month, mates) = Store::group_mates_in_round(&mut tx, round_id, person.id).await?;
-        let month_name = Month::parse(&month).map_or(month.clone(), |m| m.long_name());
+        let month_name = month.long_name();
         let mut messages = Vec::with_capacity(mates.len());
         for (mate_id, mate_name, mate_email) in mates {
             let note = BounceNote {
-                name: mate_name.split_whitespace().next().unwrap_or(&mate_name).to_owned(),
+                name: mate_name.first().to_owned(),
                 month_name: month_name.clone(),
-                bounced_name: person.name.clone(),
+                bounced_name: person.name.to_string(),
                 bounced_role: person.role.clone(),
                 bounced_department: person.department.clone(),
             };
@@ -71,11 +71,15 @@ pub async fn record(store: &Store, row: &OutboxMessage, reason: &str) -> anyhow:
 /// matched from the next round. A coordinator's word is in the audit log. Returns the address,
 /// or `None` if it was not marked as bounced.
 #[tracing::instrument(skip(store, actor))]
-pub async fn clear(store: &Store, user_id: i64, actor: Option<&Actor>) -> sqlx::Result<Option<String>> {
+pub async fn clear(
+    store: &Store,
+    user_id: UserId,
+    actor: Option<&Actor>,
+) -> sqlx::Result<Option<domain::Email>> {
     let mut tx = store.pool().begin().await?;
     let cleared = Store::clear_bounce(&mut tx, user_id).await?;
     if let (Some(email), Some(actor)) = (&cleared, actor) {
-        Store::audit_in(&mut tx, actor, "address marked working", email).await?;
+        Store::audit_in(&mut tx, actor, "address marked working", email.as_str()).await?;
     }
     tx.commit().await?;
     Ok(cleared)

@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use crate::store::outbox::NewMessage;
+use crate::{domain, store::outbox::NewMessage};
 
 /// An email ready to be queued.
 pub trait Email {
@@ -13,11 +13,15 @@ pub trait Email {
     fn html(&self) -> askama::Result<String>;
 
     /// The outbox row for `recipient`.
-    fn to_message(&self, user_id: Option<i64>, recipient: &str) -> askama::Result<NewMessage> {
+    fn to_message(
+        &self,
+        user_id: Option<domain::UserId>,
+        recipient: &domain::Email,
+    ) -> askama::Result<NewMessage> {
         Ok(NewMessage {
             user_id,
             kind: Self::KIND,
-            recipient: recipient.to_owned(),
+            recipient: recipient.to_string(),
             subject: self.subject(),
             body_text: self.text()?,
             body_html: Some(self.html()?),

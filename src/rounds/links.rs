@@ -9,6 +9,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::domain::{GroupId, UserId};
+
 /// What a link does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -75,8 +77,9 @@ pub enum Refusal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
     pub action: Action,
-    pub group_id: i64,
-    pub user_id: i64,
+    /// `GroupId(0)` for the links about no group (unsubscribe, resume).
+    pub group_id: GroupId,
+    pub user_id: UserId,
 }
 
 /// Makes and checks signed links.
@@ -117,8 +120,8 @@ impl LinkSigner {
             _ => return Err(Refusal::Invalid),
         };
         let action = Action::from_code(code).ok_or(Refusal::Invalid)?;
-        let group_id = group.parse().map_err(|_| Refusal::Invalid)?;
-        let user_id = user.parse().map_err(|_| Refusal::Invalid)?;
+        let group_id = GroupId(group.parse().map_err(|_| Refusal::Invalid)?);
+        let user_id = UserId(user.parse().map_err(|_| Refusal::Invalid)?);
         let made = day.map(|d| d.parse::<i64>().map_err(|_| Refusal::Invalid)).transpose()?;
         match (action.lifetime_days(), made) {
             (None, _) => {}
@@ -139,7 +142,7 @@ mod tests {
     #[test]
     fn a_link_verifies_only_as_signed() {
         let signer = LinkSigner::new(b"a key for the test");
-        let link = Link { action: Action::Met, group_id: 12, user_id: 34 };
+        let link = Link { action: Action::Met, group_id: GroupId(12), user_id: UserId(34) };
         let token = signer.token(link, NOW);
         assert_eq!(signer.verify(&token, NOW), Ok(link));
         assert_eq!(LinkSigner::new(b"another key").verify(&token, NOW), Err(Refusal::Invalid));
@@ -154,13 +157,13 @@ mod tests {
     fn links_expire_after_their_lifetime_except_unsubscribe() {
         let signer = LinkSigner::new(b"a key for the test");
         for action in [Action::Met, Action::NotYet, Action::Skip, Action::Resume] {
-            let link = Link { action, group_id: 1, user_id: 2 };
+            let link = Link { action, group_id: GroupId(1), user_id: UserId(2) };
             let token = signer.token(link, NOW);
             let days = action.lifetime_days().unwrap();
             assert_eq!(signer.verify(&token, NOW + days * DAY), Ok(link), "{action:?} on its last day");
             assert_eq!(signer.verify(&token, NOW + (days + 1) * DAY), Err(Refusal::Expired), "{action:?}");
         }
-        let unsubscribe = Link { action: Action::Unsubscribe, group_id: 0, user_id: 2 };
+        let unsubscribe = Link { action: Action::Unsubscribe, group_id: GroupId(0), user_id: UserId(2) };
         let token = signer.token(unsubscribe, NOW);
         assert_eq!(signer.verify(&token, NOW + 3650 * DAY), Ok(unsubscribe));
     }
@@ -174,7 +177,7 @@ mod tests {
         };
         assert_eq!(
             signer.verify(&old("unsub.0.7"), NOW),
-            Ok(Link { action: Action::Unsubscribe, group_id: 0, user_id: 7 })
+            Ok(Link { action: Action::Unsubscribe, group_id: GroupId(0), user_id: UserId(7) })
         );
         assert_eq!(signer.verify(&old("skip.3.7"), NOW), Err(Refusal::Expired));
         assert_eq!(signer.verify(&old("met.3.7"), NOW), Err(Refusal::Expired));

@@ -20,11 +20,12 @@ use tokio::sync::Notify;
 use crate::{
     domain::Calendar,
     domain::stage_name,
+    domain::{GroupId, Month, RoundId, UserId},
     mail::{
         self,
         messages::{AutoPaused, CheckIn, Email as _, Intro, MemberCard, Nudge, SitOut},
     },
-    matching::{self, HistoryEntry, Level, Month, ParticipantId, Plan, Weights},
+    matching::{self, HistoryEntry, ParticipantId, Plan, Weights},
     store::{
         Store, now,
         outbox::{self, NewMessage},
@@ -80,14 +81,20 @@ pub struct Summary {
 pub struct Preview {
     pub month: Month,
     pub plan: Plan,
-    pub people: HashMap<i64, Participant>,
+    /// Everyone who took part, by the id the matcher knew them by.
+    pub people: HashMap<ParticipantId, Participant>,
     /// The weights the plan was made with.
     pub weights: Weights,
 }
 
 impl Preview {
     pub fn person(&self, id: &ParticipantId) -> Option<&Participant> {
-        id.as_str().parse().ok().and_then(|id: i64| self.people.get(&id))
+        self.people.get(id)
+    }
+
+    /// Whether the account takes part in this round.
+    pub fn includes(&self, id: UserId) -> bool {
+        self.people.contains_key(&participant_id(id))
     }
 }
 
@@ -114,8 +121,9 @@ pub struct Rounds {
     pub mail_wake: Arc<Notify>,
 }
 
-fn first_name(name: &str) -> &str {
-    name.split_whitespace().next().unwrap_or(name)
+/// The matcher's id for an account: its number, as text.
+fn participant_id(id: UserId) -> ParticipantId {
+    ParticipantId::parse(&id.to_string()).expect("a number is a non-empty id")
 }
 
 fn number_word(n: i64) -> String {
@@ -146,7 +154,7 @@ pub fn reason(members: &[&Participant]) -> String {
     if distinct(|m| m.role.clone()) > 1 {
         parts.push("different professions".to_owned());
     }
-    let levels = members.iter().map(|m| m.level);
+    let levels = members.iter().map(|m| i64::from(m.level.0));
     let gap = levels.clone().max().unwrap_or(0) - levels.min().unwrap_or(0);
     parts.push(match gap {
         0 => "the same career stage".to_owned(),
@@ -167,7 +175,7 @@ fn first_writer<'a>(members: &[&'a Participant]) -> &'a Participant {
 
 /// A ready-to-send first message from `from` to the rest of the group.
 fn ask(from: &Participant, others: &[&Participant], month: Month) -> String {
-    let names: Vec<&str> = others.iter().map(|o| first_name(&o.name)).collect();
+    let names: Vec<&str> = others.iter().map(|o| o.name.first()).collect();
     format!(
         "Hi {},\n\nCoffee Rounds matched us for {}. I'm {} ({}, {}, {}). Would you have 20 minutes for a \
          coffee or a video call in the next two weeks? I'd love to hear how you got to where you are \
@@ -179,25 +187,25 @@ fn ask(from: &Participant, others: &[&Participant], month: Month) -> String {
         from.role,
         stage_name(from.level).to_lowercase(),
         from.department,
-        first_name(&from.name),
+        from.name.first(),
     )
 }
 
 impl Rounds {
-    fn link(&self, action: Action, group_id: i64, user_id: i64) -> String {
+    fn link(&self, action: Action, group_id: GroupId, user_id: UserId) -> String {
         format!("{}/r/{}", self.base_url, self.links.token(Link { action, group_id, user_id }, now()))
     }
 
     /// The RFC 8058 one-click address (POST without a login).
-    fn unsubscribe_link(&self, user_id: i64) -> String {
+    fn unsubscribe_link(&self, user_id: UserId) -> String {
         format!(
             "{}/u/{}",
             self.base_url,
-            self.links.token(Link { action: Action::Unsubscribe, group_id: 0, user_id }, now())
+            self.links.token(Link { action: Action::Unsubscribe, group_id: GroupId(0), user_id }, now())
         )
     }
 
-    fn with_unsubscribe(&self, mut message: NewMessage, user_id: i64) -> NewMessage {
+    fn with_unsubscribe(&self, mut message: NewMessage, user_id: UserId) -> NewMessage {
         message.list_unsubscribe = Some(self.unsubscribe_link(user_id));
         message
     }
@@ -222,8 +230,7 @@ impl Rounds {
         weights: Option<Weights>,
         progress: &dyn Progress,
     ) -> anyhow::Result<Outcome> {
-        let key = month.to_string();
-        if !dry_run && self.store.round_by_month(&key).await?.is_some() {
+        if !dry_run && self.store.round_by_month(month).await?.is_some() {
             return Ok(Outcome::AlreadyRan(month));
         }
         let weights = match weights {
@@ -234,9 +241,9 @@ impl Rounds {
 
         let started = std::time::Instant::now();
         progress.step("Loading participants and history", 2);
-        let people = self.store.round_participants(&key).await.context("loading participants")?;
+        let people = self.store.round_participants(month).await.context("loading participants")?;
         progress.advance(1);
-        let history = self.store.meeting_history(&key).await.context("loading meeting history")?;
+        let history = self.store.meeting_history(month).await.context("loading meeting history")?;
         progress.advance(1);
 
         let loaded = started.elapsed().as_secs_f64();
@@ -245,21 +252,15 @@ impl Rounds {
             participants: people
                 .iter()
                 .map(|p| matching::Participant {
-                    id: ParticipantId::parse(&p.id.to_string()).expect("a number is a valid id"),
+                    id: participant_id(p.id),
                     role: p.role.clone(),
-                    level: Level(p.level.max(0) as u32),
+                    level: p.level,
                     department: p.department.clone(),
                 })
                 .collect(),
             history: history
                 .iter()
-                .filter_map(|h| {
-                    Some(HistoryEntry {
-                        a: ParticipantId::parse(&h.a.to_string()).ok()?,
-                        b: h.b.and_then(|b| ParticipantId::parse(&b.to_string()).ok()),
-                        month: Month::parse(&h.month).ok()?,
-                    })
-                })
+                .map(|h| HistoryEntry { a: participant_id(h.a), b: h.b.map(participant_id), month: h.month })
                 .collect(),
             month,
             weights: weights.clone(),
@@ -270,7 +271,8 @@ impl Rounds {
             .context("matching thread")?
             .map_err(|e| anyhow::anyhow!("matching failed: {e:?}"))?;
         let matched = started.elapsed().as_secs_f64() - loaded;
-        let people: HashMap<i64, Participant> = people.into_iter().map(|p| (p.id, p)).collect();
+        let people: HashMap<ParticipantId, Participant> =
+            people.into_iter().map(|p| (participant_id(p.id), p)).collect();
         if dry_run {
             progress.finish();
             return Ok(Outcome::DryRun(Box::new(Preview { month, plan, people, weights })));
@@ -293,27 +295,29 @@ impl Rounds {
         progress: &dyn Progress,
     ) -> anyhow::Result<Outcome> {
         let Preview { month, plan, people, weights } = &preview;
-        let key = month.to_string();
-        let id_of = |p: &ParticipantId| p.as_str().parse::<i64>().ok().filter(|id| people.contains_key(id));
         progress.step("Writing groups and emails", (plan.groups.len() + plan.sit_outs.len()) as u64);
 
-        let seen_rows = self.store.questions_sent_after(&month.plus(-12).to_string()).await?;
-        let mut seen: HashMap<i64, Vec<i64>> = HashMap::new();
+        let seen_rows = self.store.questions_sent_after(month.plus(-12)).await?;
+        let mut seen: HashMap<UserId, Vec<i64>> = HashMap::new();
         for (user, question) in seen_rows {
             seen.entry(user).or_default().push(question);
         }
 
         let mut groups = Vec::with_capacity(plan.groups.len());
+        let mut group_cards: Vec<Vec<&Participant>> = Vec::with_capacity(plan.groups.len());
         for group in &plan.groups {
-            let members: Vec<i64> = group.members.iter().filter_map(id_of).collect();
-            let cards: Vec<&Participant> = members.iter().map(|id| &people[id]).collect();
+            let cards: Vec<&Participant> = group.members.iter().filter_map(|id| people.get(id)).collect();
+            let members = cards.iter().map(|p| p.id).collect();
             groups.push(NewGroup { score: group.score, reason: reason(&cards), members });
+            group_cards.push(cards);
         }
-        let sit_outs: Vec<(i64, String)> = plan
+        let sit_outs: Vec<(&Participant, String)> = plan
             .sit_outs
             .iter()
-            .filter_map(|s| Some((id_of(&s.id)?, s.reason.describe().to_owned())))
+            .filter_map(|s| Some((people.get(&s.id)?, s.reason.describe().to_owned())))
             .collect();
+        let sit_out_rows: Vec<(UserId, String)> =
+            sit_outs.iter().map(|(p, why)| (p.id, why.clone())).collect();
 
         let mut tx: sqlx::Transaction<'_, Any> = self.store.pool().begin().await?;
         let counts =
@@ -321,33 +325,33 @@ impl Rounds {
         let weights = format!("{weights:?}");
         let Some(round_id) = self
             .store
-            .insert_round(&mut tx, &key, matching::default_seed(*month) as i64, &weights, counts)
+            .insert_round(&mut tx, *month, matching::default_seed(*month) as i64, &weights, counts)
             .await?
         else {
             tx.rollback().await?;
             return Ok(Outcome::AlreadyRan(*month));
         };
         let group_ids = Store::insert_groups(&mut tx, round_id, &groups).await?;
-        Store::insert_sit_outs(&mut tx, round_id, &sit_outs).await?;
+        Store::insert_sit_outs(&mut tx, round_id, &sit_out_rows).await?;
 
         let mut messages: Vec<(String, NewMessage)> = Vec::with_capacity(people.len());
-        let mut questions_sent: Vec<(i64, i64)> = Vec::with_capacity(people.len() * 3);
-        for (index, (group, group_id)) in groups.iter().zip(&group_ids).enumerate() {
-            let cards: Vec<&Participant> = group.members.iter().map(|id| &people[id]).collect();
+        let mut questions_sent: Vec<(UserId, i64)> = Vec::with_capacity(people.len() * 3);
+        for (index, ((group, group_id), cards)) in groups.iter().zip(&group_ids).zip(&group_cards).enumerate()
+        {
             let seen_by: Vec<&[i64]> =
                 group.members.iter().map(|id| seen.get(id).map_or(&[][..], |v| v.as_slice())).collect();
             let chosen =
                 questions::choose(matching::default_seed(*month).wrapping_add(index as u64 * 3), &seen_by);
-            let writer = first_writer(&cards);
-            for me in &cards {
+            let writer = first_writer(cards);
+            for me in cards {
                 let others: Vec<&Participant> = cards.iter().filter(|o| o.id != me.id).copied().collect();
                 let intro = Intro {
-                    name: first_name(&me.name).to_owned(),
+                    name: me.name.first().to_owned(),
                     month_name: month.long_name(),
                     others: others
                         .iter()
                         .map(|o| MemberCard {
-                            name: o.name.clone(),
+                            name: o.name.to_string(),
                             role: o.role.clone(),
                             stage: stage_name(o.level),
                             department: o.department.clone(),
@@ -355,7 +359,7 @@ impl Rounds {
                         .collect(),
                     reason: group.reason.clone(),
                     you_write_first: writer.id == me.id,
-                    first_writer: writer.name.clone(),
+                    first_writer: writer.name.to_string(),
                     ask: ask(me, &others, *month),
                     questions: chosen.iter().map(|q| questions::QUESTIONS[*q as usize].to_owned()).collect(),
                     met_link: self.link(Action::Met, *group_id, me.id),
@@ -370,10 +374,9 @@ impl Rounds {
             }
             progress.advance(1);
         }
-        for (user_id, why) in &sit_outs {
-            let person = &people[user_id];
+        for (person, why) in &sit_outs {
             let email = SitOut {
-                name: first_name(&person.name).to_owned(),
+                name: person.name.first().to_owned(),
                 reason: why.clone(),
                 profile_link: format!("{}/profile", self.base_url),
                 unsubscribe_link: self.unsubscribe_link(person.id),
@@ -382,7 +385,7 @@ impl Rounds {
             messages.push((mail::new_message_id(), message));
             progress.advance(1);
         }
-        Store::insert_questions_sent(&mut tx, &key, &questions_sent).await?;
+        Store::insert_questions_sent(&mut tx, *month, &questions_sent).await?;
         outbox::enqueue_many(&mut tx, Some(round_id), &messages).await?;
         tx.commit().await.context("committing the round")?;
         progress.finish();
@@ -403,7 +406,7 @@ impl Rounds {
     /// Pauses everyone whose groups of the three rounds before `month` went unanswered by them,
     /// and tells them how to come back.
     async fn auto_pause(&self, month: Month) -> anyhow::Result<usize> {
-        let months = [month.plus(-1).to_string(), month.plus(-2).to_string(), month.plus(-3).to_string()];
+        let months = [month.plus(-1), month.plus(-2), month.plus(-3)];
         let silent = self.store.silent_participants(&months).await?;
         let mut paused = 0;
         for (user_id, name, email) in &silent {
@@ -412,8 +415,8 @@ impl Rounds {
                 continue;
             }
             let message = AutoPaused {
-                name: first_name(name).to_owned(),
-                resume_link: self.link(Action::Resume, 0, *user_id),
+                name: name.first().to_owned(),
+                resume_link: self.link(Action::Resume, GroupId(0), *user_id),
             }
             .to_message(Some(*user_id), email)?;
             mail::queue(&mut tx, &message).await?;
@@ -431,7 +434,7 @@ impl Rounds {
     /// who have not answered; once per round. Returns how many emails were queued.
     #[tracing::instrument(skip(self))]
     pub async fn send_checkins(&self, month: Month) -> anyhow::Result<usize> {
-        let Some(round) = self.store.round_by_month(&month.to_string()).await? else { return Ok(0) };
+        let Some(round) = self.store.round_by_month(month).await? else { return Ok(0) };
         if round.checkin_sent_at.is_some() {
             return Ok(0);
         }
@@ -441,7 +444,7 @@ impl Rounds {
         for member in &recipients {
             let partners = self.partner_names(&mut groups, member.group_id, member.user_id).await?;
             let email = CheckIn {
-                name: first_name(&member.name).to_owned(),
+                name: member.name.first().to_owned(),
                 partners,
                 met_link: self.link(Action::Met, member.group_id, member.user_id),
                 not_yet_link: self.link(Action::NotYet, member.group_id, member.user_id),
@@ -465,9 +468,9 @@ impl Rounds {
     /// The names of `user_id`'s partners in `group_id`, reading each group once per batch.
     async fn partner_names(
         &self,
-        groups: &mut HashMap<i64, Vec<crate::store::rounds::Partner>>,
-        group_id: i64,
-        user_id: i64,
+        groups: &mut HashMap<GroupId, Vec<crate::store::rounds::Partner>>,
+        group_id: GroupId,
+        user_id: UserId,
     ) -> anyhow::Result<String> {
         if let std::collections::hash_map::Entry::Vacant(entry) = groups.entry(group_id) {
             entry.insert(self.store.group_partners(group_id).await?);
@@ -483,7 +486,7 @@ impl Rounds {
         const TEN_WEEKS: i64 = 70 * 24 * 3600;
         let recipients = self.store.nudge_recipients(now - TEN_WEEKS).await?;
         let mut groups = HashMap::new();
-        let mut by_group: Vec<(i64, i64, Vec<&crate::store::rounds::GroupMember>)> = Vec::new();
+        let mut by_group: Vec<(GroupId, RoundId, Vec<&crate::store::rounds::GroupMember>)> = Vec::new();
         for member in &recipients {
             match by_group.last_mut() {
                 Some((group, _, members)) if *group == member.group_id => members.push(member),
@@ -495,7 +498,7 @@ impl Rounds {
             let mut messages = Vec::new();
             for member in members {
                 let email = Nudge {
-                    name: first_name(&member.name).to_owned(),
+                    name: member.name.first().to_owned(),
                     partners: self.partner_names(&mut groups, group_id, member.user_id).await?,
                     profile_link: format!("{}/profile", self.base_url),
                 };
@@ -518,11 +521,10 @@ impl Rounds {
     /// The round a "Skip next month" link skips: the one after its group's round, while that
     /// round is still to come (`next_round` or later, and not run early). `None` once it has
     /// gone out.
-    pub async fn skip_month(&self, group_id: i64, next_round: Month) -> anyhow::Result<Option<Month>> {
+    pub async fn skip_month(&self, group_id: GroupId, next_round: Month) -> anyhow::Result<Option<Month>> {
         let Some(month) = self.store.group_month(group_id).await? else { return Ok(None) };
-        let skipped = Month::parse(&month).context("a stored round month")?.next();
-        let to_come =
-            skipped >= next_round && self.store.round_by_month(&skipped.to_string()).await?.is_none();
+        let skipped = month.next();
+        let to_come = skipped >= next_round && self.store.round_by_month(skipped).await?.is_none();
         Ok(to_come.then_some(skipped))
     }
 
@@ -542,9 +544,8 @@ impl Rounds {
                 if !self.store.record_response(link.group_id, user.id, Response::Skip).await? {
                     return Ok(LinkResult::Gone);
                 }
-                let current = user.paused_through.as_deref().and_then(|m| Month::parse(m).ok());
-                if current.is_none_or(|c| c < skipped) {
-                    self.store.set_paused_through(user.id, Some(&skipped.to_string())).await?;
+                if user.paused_through.is_none_or(|through| through < skipped) {
+                    self.store.set_paused_through(user.id, Some(skipped)).await?;
                 }
                 return Ok(LinkResult::Skipped(skipped));
             }
@@ -565,14 +566,15 @@ impl Rounds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Level;
 
-    fn person(id: i64, level: i64, role: &str, department: &str) -> Participant {
+    fn person(id: i64, level: u32, role: &str, department: &str) -> Participant {
         Participant {
-            id,
-            email: format!("p{id}@hospital.test"),
-            name: format!("Person {id}"),
+            id: UserId(id),
+            email: crate::domain::Email::parse(&format!("p{id}@hospital.test")).unwrap(),
+            name: crate::domain::PersonName::parse(&format!("Person {id}")).unwrap(),
             role: role.into(),
-            level,
+            level: Level(level),
             department: department.into(),
         }
     }
@@ -593,7 +595,7 @@ mod tests {
     fn the_earlier_career_member_writes_first() {
         let a = person(1, 4, "Physician", "Surgery");
         let b = person(2, 1, "Nurse", "Cardiology");
-        assert_eq!(first_writer(&[&a, &b]).id, 2);
+        assert_eq!(first_writer(&[&a, &b]).id, UserId(2));
         let note = ask(&b, &[&a], Month::parse("2026-12").unwrap());
         assert!(note.starts_with("Hi Person,"));
         assert!(note.contains("20 minutes"));

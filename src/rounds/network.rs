@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::store::rounds::MyGroup;
+use crate::{domain::Month, store::rounds::MyGroup};
 
 /// What one person's rounds add up to. Only groups reported as met count.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -11,16 +11,16 @@ pub struct Network {
     pub people: usize,
     pub departments: Vec<String>,
     pub professions: Vec<String>,
-    /// People met so far, month by month (`YYYY-MM`, cumulative), oldest first.
-    pub growth: Vec<(String, usize)>,
+    /// People met so far, month by month (cumulative), oldest first.
+    pub growth: Vec<(Month, usize)>,
 }
 
 /// Adds up `groups` (any order).
 pub fn network(groups: &[MyGroup]) -> Network {
     let mut met: Vec<&MyGroup> = groups.iter().filter(|g| g.status == "met").collect();
-    met.sort_by(|a, b| a.month.cmp(&b.month));
+    met.sort_by_key(|g| g.month);
     let (mut people, mut departments, mut professions) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    let mut growth: Vec<(String, usize)> = Vec::new();
+    let mut growth: Vec<(Month, usize)> = Vec::new();
     for group in met {
         for partner in &group.partners {
             people.insert(partner.user_id);
@@ -29,7 +29,7 @@ pub fn network(groups: &[MyGroup]) -> Network {
         }
         match growth.last_mut() {
             Some((month, total)) if *month == group.month => *total = people.len(),
-            _ => growth.push((group.month.clone(), people.len())),
+            _ => growth.push((group.month, people.len())),
         }
     }
     Network {
@@ -75,22 +75,29 @@ pub fn growth_bars(network: &Network) -> Vec<Bar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::rounds::Partner;
+    use crate::{
+        domain::{Email, GroupId, Level, PersonName, UserId},
+        store::rounds::Partner,
+    };
 
-    fn group(month: &str, status: &str, partners: &[(i64, &str, &str)]) -> MyGroup {
+    fn month(m: &str) -> Month {
+        Month::parse(m).unwrap()
+    }
+
+    fn group(month: Month, status: &str, partners: &[(i64, &str, &str)]) -> MyGroup {
         MyGroup {
-            group_id: 0,
-            month: month.into(),
+            group_id: GroupId(0),
+            month,
             status: status.into(),
             partners: partners
                 .iter()
                 .map(|(id, role, department)| Partner {
-                    group_id: 0,
-                    user_id: *id,
-                    name: format!("P{id}"),
-                    email: String::new(),
+                    group_id: GroupId(0),
+                    user_id: UserId(*id),
+                    name: PersonName::parse(&format!("P{id}")).unwrap(),
+                    email: Email::parse(&format!("p{id}@hospital.test")).unwrap(),
                     role: (*role).into(),
-                    level: 1,
+                    level: Level(1),
                     department: (*department).into(),
                 })
                 .collect(),
@@ -100,15 +107,15 @@ mod tests {
     #[test]
     fn only_met_groups_count_and_each_person_once() {
         let groups = vec![
-            group("2027-03", "met", &[(2, "Nurse", "Surgery"), (3, "Physician", "Surgery")]),
-            group("2027-01", "met", &[(2, "Nurse", "Surgery")]),
-            group("2027-02", "open", &[(4, "Pharmacist", "Pharmacy")]),
+            group(month("2027-03"), "met", &[(2, "Nurse", "Surgery"), (3, "Physician", "Surgery")]),
+            group(month("2027-01"), "met", &[(2, "Nurse", "Surgery")]),
+            group(month("2027-02"), "open", &[(4, "Pharmacist", "Pharmacy")]),
         ];
         let n = network(&groups);
         assert_eq!(n.people, 2);
         assert_eq!(n.departments, ["Surgery"]);
         assert_eq!(n.professions, ["Nurse", "Physician"]);
-        assert_eq!(n.growth, [("2027-01".to_owned(), 1), ("2027-03".to_owned(), 2)]);
+        assert_eq!(n.growth, [(month("2027-01"), 1), (month("2027-03"), 2)]);
         let bars = growth_bars(&n);
         assert_eq!(bars.len(), 2);
         assert!(bars[1].height > bars[0].height);

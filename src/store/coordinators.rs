@@ -2,12 +2,13 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::{Store, now};
+use super::{Store, now, values::Flag};
+use crate::domain::{Email, PersonName, UserId};
 
 /// Who did something: an account, or the command line (no account).
 #[derive(Clone, Debug)]
 pub struct Actor {
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// How the log names the actor: the account's email, or `command line`.
     pub label: String,
 }
@@ -17,8 +18,8 @@ impl Actor {
         Self { user_id: None, label: "command line".to_owned() }
     }
 
-    pub fn account(user_id: i64, email: &str) -> Self {
-        Self { user_id: Some(user_id), label: email.to_owned() }
+    pub fn account(user_id: UserId, email: &Email) -> Self {
+        Self { user_id: Some(user_id), label: email.to_string() }
     }
 }
 
@@ -36,8 +37,8 @@ pub enum RoleChange {
 /// A coordinator as listed.
 #[derive(Clone, Debug, FromRow)]
 pub struct CoordinatorRow {
-    pub email: String,
-    pub name: String,
+    pub email: Email,
+    pub name: PersonName,
 }
 
 /// One line of the audit log.
@@ -54,7 +55,7 @@ impl Store {
     #[tracing::instrument(skip(self, email))]
     pub async fn set_coordinator(&self, email: &str, grant: bool, actor: &Actor) -> sqlx::Result<RoleChange> {
         let mut tx = self.pool().begin().await?;
-        let row: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
+        let row: Option<(UserId, Option<i64>, Flag)> = sqlx::query_as(
             "SELECT id, confirmed_at, is_coordinator FROM users WHERE lower(email) = lower($1)",
         )
         .bind(email.trim())
@@ -64,12 +65,12 @@ impl Store {
         if grant && confirmed_at.is_none() {
             return Ok(RoleChange::Unconfirmed);
         }
-        if (current == 1) == grant {
+        if bool::from(current) == grant {
             return Ok(RoleChange::Unchanged);
         }
         sqlx::query("UPDATE users SET is_coordinator = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
-            .bind(i64::from(grant))
+            .bind(Flag(grant))
             .bind(now())
             .execute(&mut *tx)
             .await?;

@@ -4,18 +4,19 @@
 use sqlx::FromRow;
 
 use super::{Backend, Store};
+use crate::domain::{Email, GroupId, Level, Month, PersonName, RoundId};
 
-/// Which accounts the dashboard counts: empty strings and a negative level mean "any".
+/// Which accounts the dashboard counts: empty strings and no level mean "any".
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub department: String,
     pub role: String,
-    pub level: Option<i64>,
+    pub level: Option<Level>,
 }
 
 impl Filter {
-    fn level(&self) -> Option<i64> {
-        self.level.filter(|level| *level >= 0)
+    fn level(&self) -> Option<Level> {
+        self.level
     }
 
     /// The `WHERE` condition for the selected accounts: one term, and one parameter, per filter
@@ -89,8 +90,8 @@ pub struct Count<K> {
 /// A past round as the rounds list shows it.
 #[derive(Clone, Debug, FromRow)]
 pub struct RoundRow {
-    pub id: i64,
-    pub month: String,
+    pub id: RoundId,
+    pub month: Month,
     pub created_at: i64,
     pub participants: i64,
     pub group_count: i64,
@@ -186,12 +187,12 @@ impl Store {
 
     /// Accounts per career stage, by stage.
     #[tracing::instrument(skip(self))]
-    pub async fn count_by_level(&self, filter: &Filter) -> sqlx::Result<Vec<Count<i64>>> {
+    pub async fn count_by_level(&self, filter: &Filter) -> sqlx::Result<Vec<Count<Level>>> {
         let sql = format!(
             "SELECT level, COUNT(*) FROM users WHERE {} GROUP BY level ORDER BY level",
             filter.condition(1)
         );
-        let rows: Vec<(i64, i64)> =
+        let rows: Vec<(Level, i64)> =
             Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
         Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
     }
@@ -223,12 +224,12 @@ impl Store {
 /// One member of a group of a past round, as the round page lists them.
 #[derive(Clone, Debug, FromRow)]
 pub struct GroupMemberRow {
-    pub group_id: i64,
+    pub group_id: GroupId,
     pub position: i64,
     pub status: String,
-    pub name: String,
+    pub name: PersonName,
     pub role: String,
-    pub level: i64,
+    pub level: Level,
     pub department: String,
 }
 
@@ -250,7 +251,7 @@ const GROUP_MIX: &str = "SELECT g.id, COUNT(DISTINCT lower(u.department)) AS dep
 
 impl Store {
     #[tracing::instrument(skip(self))]
-    pub async fn round_row(&self, round_id: i64) -> sqlx::Result<Option<RoundRow>> {
+    pub async fn round_row(&self, round_id: RoundId) -> sqlx::Result<Option<RoundRow>> {
         sqlx::query_as(&format!("{ROUND_ROWS} WHERE r.id = $1"))
             .bind(round_id)
             .fetch_optional(self.pool())
@@ -259,7 +260,7 @@ impl Store {
 
     /// Every member of every group of the round, by group.
     #[tracing::instrument(skip(self))]
-    pub async fn round_group_members(&self, round_id: i64) -> sqlx::Result<Vec<GroupMemberRow>> {
+    pub async fn round_group_members(&self, round_id: RoundId) -> sqlx::Result<Vec<GroupMemberRow>> {
         sqlx::query_as(
             "SELECT g.id AS group_id, g.position, g.status, u.name, u.role, u.level, u.department \
              FROM round_groups g JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
@@ -272,7 +273,7 @@ impl Store {
 
     /// Cross-department and cross-role groups and the spread of stage gaps in the round.
     #[tracing::instrument(skip(self))]
-    pub async fn round_mix(&self, round_id: i64) -> sqlx::Result<RoundMix> {
+    pub async fn round_mix(&self, round_id: RoundId) -> sqlx::Result<RoundMix> {
         let (groups, cross_department, cross_role): (i64, Option<i64>, Option<i64>) =
             sqlx::query_as(&format!(
                 "SELECT COUNT(*), CAST(SUM(CASE WHEN departments > 1 THEN 1 ELSE 0 END) AS BIGINT), \
@@ -305,11 +306,11 @@ impl Store {
 /// One account in the participants export.
 #[derive(Clone, Debug, FromRow)]
 pub struct ParticipantExport {
-    pub name: String,
-    pub email: String,
+    pub name: PersonName,
+    pub email: Email,
     pub department: String,
     pub role: String,
-    pub level: i64,
+    pub level: Level,
     pub status: String,
     pub created_at: i64,
 }
@@ -317,21 +318,21 @@ pub struct ParticipantExport {
 /// One member of one group in the round results export.
 #[derive(Clone, Debug, FromRow)]
 pub struct ResultExport {
-    pub month: String,
+    pub month: Month,
     pub position: i64,
     pub status: String,
-    pub name: String,
-    pub email: String,
+    pub name: PersonName,
+    pub email: Email,
     pub department: String,
     pub role: String,
-    pub level: i64,
+    pub level: Level,
     pub response: Option<String>,
 }
 
 impl Store {
     /// Every account with its status, for the CSV export.
     #[tracing::instrument(skip(self))]
-    pub async fn export_participants(&self, next_round: &str) -> sqlx::Result<Vec<ParticipantExport>> {
+    pub async fn export_participants(&self, next_round: Month) -> sqlx::Result<Vec<ParticipantExport>> {
         sqlx::query_as(&format!(
             "SELECT name, email, department, role, level, {STATUS} AS status, created_at FROM users ORDER BY name, email"
         ))

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;
+pub mod values;
 
 use std::{str::FromStr, time::Duration};
 
@@ -140,9 +141,77 @@ async fn require_utf8(pool: &AnyPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bound parameters per multi-row statement, for every bulk writer. Small on purpose: through
+/// sqlx-sqlite the cost of binding grows faster than the parameter count (measured on a
+/// 20,000-person round: 30,000 per statement took 16.6 s to write, 2,000 took 4.0 s, 500
+/// took 2.7 s), and it stays far below both backends' limits (32,766 in SQLite, 65,535 in
+/// PostgreSQL).
+pub const PARAMS_PER_STATEMENT: usize = 500;
+
+/// A query on the `Any` driver, as the bulk writers' bind functions take it.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+/// A query whose rows become `O`, as the bulk writers' bind functions take it.
+pub type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>;
+
+/// A multi-row INSERT: `INSERT INTO … (columns)` + `VALUES (…), (…)` + an ending such as
+/// `ON CONFLICT DO NOTHING` or `RETURNING id`.
+pub struct BulkInsert<'a> {
+    pub head: &'a str,
+    /// Parameters per row.
+    pub columns: usize,
+    pub tail: &'a str,
+}
+
+impl BulkInsert<'_> {
+    /// Rows per statement, so that a statement binds at most [`PARAMS_PER_STATEMENT`].
+    fn rows_per_statement(&self) -> usize {
+        (PARAMS_PER_STATEMENT / self.columns.max(1)).max(1)
+    }
+
+    fn sql(&self, rows: usize) -> String {
+        format!("{} VALUES {} {}", self.head, values_list(rows, self.columns), self.tail)
+    }
+
+    /// Writes `rows`, binding each with `bind`; returns the rows written.
+    pub async fn execute<T>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        rows: &[T],
+        bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    ) -> sqlx::Result<u64> {
+        let mut written = 0;
+        for chunk in rows.chunks(self.rows_per_statement()) {
+            let sql = self.sql(chunk.len());
+            let query = chunk.iter().fold(sqlx::query(&sql), &bind);
+            written += query.execute(&mut *conn).await?.rows_affected();
+        }
+        Ok(written)
+    }
+
+    /// Writes `rows`, binding each with `bind`, and returns what the statements' `RETURNING`
+    /// gives, statement after statement.
+    pub async fn fetch<T, O>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        rows: &[T],
+        bind: impl for<'q> Fn(AnyQueryAs<'q, O>, &'q T) -> AnyQueryAs<'q, O>,
+    ) -> sqlx::Result<Vec<O>>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(self.rows_per_statement()) {
+            let sql = self.sql(chunk.len());
+            let query = chunk.iter().fold(sqlx::query_as::<_, O>(&sql), &bind);
+            out.extend(query.fetch_all(&mut *conn).await?);
+        }
+        Ok(out)
+    }
+}
+
 /// `($1, $2), ($3, $4)` for a multi-row `VALUES` of `rows` rows of `columns` parameters. sqlx's
 /// query builder writes `?` placeholders for the `Any` driver, which PostgreSQL refuses.
-pub fn values_list(rows: usize, columns: usize) -> String {
+fn values_list(rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);
     for row in 0..rows {
         if row > 0 {

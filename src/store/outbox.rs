@@ -9,13 +9,14 @@
 
 use sqlx::{Any, AnyConnection, FromRow};
 
-use super::{Backend, Store, now};
+use super::{Backend, BulkInsert, Store, now};
 use crate::config::MailLimits;
+use crate::domain::{RoundId, UserId};
 
 /// A message to queue.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// What the message is for (`confirm`, `reset`, …), for the logs, the coordinator and the
     /// order messages leave in (`priority_of`).
     pub kind: &'static str,
@@ -40,9 +41,9 @@ pub struct OutboxMessage {
     pub list_unsubscribe: Option<String>,
     pub attempts: i64,
     /// The account the message was written for, if any.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// The round a round's email belongs to.
-    pub round_id: Option<i64>,
+    pub round_id: Option<RoundId>,
 }
 
 /// Counts by delivery status, for health checks and tests.
@@ -125,20 +126,19 @@ pub async fn enqueue(conn: &mut AnyConnection, message_id: &str, message: &NewMe
 /// invitations from a roster (no round).
 pub async fn enqueue_many(
     conn: &mut AnyConnection,
-    round_id: Option<i64>,
+    round_id: Option<RoundId>,
     messages: &[(String, NewMessage)],
 ) -> sqlx::Result<()> {
     let now = now();
-    // Fifty rows of twelve parameters: see `rounds::PARAMS_PER_STATEMENT` on why statements stay small.
-    for chunk in messages.chunks(50) {
-        let sql = format!(
-            "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, list_unsubscribe, \
-             next_attempt_at, created_at, round_id, priority) VALUES {}",
-            super::values_list(chunk.len(), 12)
-        );
-        let mut query = sqlx::query(&sql);
-        for (message_id, m) in chunk {
-            query = query
+    let insert = BulkInsert {
+        head: "INSERT INTO outbox (message_id, user_id, kind, recipient, subject, body_text, body_html, \
+               list_unsubscribe, next_attempt_at, created_at, round_id, priority)",
+        columns: 12,
+        tail: "",
+    };
+    insert
+        .execute(conn, messages, |query, (message_id, m)| {
+            query
                 .bind(message_id)
                 .bind(m.user_id)
                 .bind(m.kind)
@@ -150,10 +150,9 @@ pub async fn enqueue_many(
                 .bind(now)
                 .bind(now)
                 .bind(round_id)
-                .bind(priority_of(m.kind));
-        }
-        query.execute(&mut *conn).await?;
-    }
+                .bind(priority_of(m.kind))
+        })
+        .await?;
     Ok(())
 }
 
@@ -535,7 +534,7 @@ impl Store {
 /// the notes a stranger can make us send to someone.
 pub async fn queued_since(
     conn: &mut AnyConnection,
-    user_id: i64,
+    user_id: UserId,
     kind: &str,
     since: i64,
 ) -> sqlx::Result<i64> {

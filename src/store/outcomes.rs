@@ -5,12 +5,13 @@
 use sqlx::FromRow;
 
 use super::{Store, dashboard::Count};
+use crate::domain::{Month, RoundId};
 
 /// A round's meet rate.
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct RoundOutcome {
-    pub id: i64,
-    pub month: String,
+    pub id: RoundId,
+    pub month: Month,
     pub groups: i64,
     pub met: i64,
     /// Groups in which at least one person answered (met or not yet).

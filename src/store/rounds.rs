@@ -3,32 +3,33 @@
 
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
-use super::{Backend, Store, now, values_list};
+use super::{Backend, BulkInsert, Store, now, values::Flag};
+use crate::domain::{Email, GroupId, Level, Month, PersonName, RoundId, UserId};
 
 /// A person taking part in a round, as the round job needs them.
 #[derive(Clone, Debug, FromRow)]
 pub struct Participant {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
+    pub id: UserId,
+    pub email: Email,
+    pub name: PersonName,
     pub role: String,
-    pub level: i64,
+    pub level: Level,
     pub department: String,
 }
 
 /// One row of meeting history: a pair that met in `month`, or (with `b` empty) a sit-out.
 #[derive(Clone, Debug, FromRow)]
 pub struct PastMeeting {
-    pub a: i64,
-    pub b: Option<i64>,
-    pub month: String,
+    pub a: UserId,
+    pub b: Option<UserId>,
+    pub month: Month,
 }
 
 /// A round's row.
 #[derive(Clone, Debug, FromRow)]
 pub struct RoundRow {
-    pub id: i64,
-    pub month: String,
+    pub id: RoundId,
+    pub month: Month,
     pub participants: i64,
     pub group_count: i64,
     pub sit_out_count: i64,
@@ -41,7 +42,7 @@ pub struct RoundRow {
 pub struct NewGroup {
     pub score: i64,
     pub reason: String,
-    pub members: Vec<i64>,
+    pub members: Vec<UserId>,
 }
 
 /// What a member answered about their group.
@@ -65,8 +66,8 @@ impl Response {
 /// One of a person's groups, for "My rounds".
 #[derive(Clone, Debug)]
 pub struct MyGroup {
-    pub group_id: i64,
-    pub month: String,
+    pub group_id: GroupId,
+    pub month: Month,
     pub status: String,
     pub partners: Vec<Partner>,
 }
@@ -74,29 +75,24 @@ pub struct MyGroup {
 /// Someone a person was grouped with.
 #[derive(Clone, Debug, FromRow)]
 pub struct Partner {
-    pub group_id: i64,
-    pub user_id: i64,
-    pub name: String,
-    pub email: String,
+    pub group_id: GroupId,
+    pub user_id: UserId,
+    pub name: PersonName,
+    pub email: Email,
     pub role: String,
-    pub level: i64,
+    pub level: Level,
     pub department: String,
 }
 
 /// A member of a group to email (check-in, nudge).
 #[derive(Clone, Debug, FromRow)]
 pub struct GroupMember {
-    pub round_id: i64,
-    pub group_id: i64,
-    pub user_id: i64,
-    pub name: String,
-    pub email: String,
+    pub round_id: RoundId,
+    pub group_id: GroupId,
+    pub user_id: UserId,
+    pub name: PersonName,
+    pub email: Email,
 }
-
-/// Bound parameters per multi-row INSERT. Small on purpose: through sqlx-sqlite the cost of
-/// binding grows faster than the parameter count (measured on a 20,000-person round: 30,000 per
-/// statement took 16.6 s to write, 2,000 took 4.0 s, 500 took 2.7 s).
-const PARAMS_PER_STATEMENT: usize = 500;
 
 const ACTIVE: &str = "confirmed_at IS NOT NULL AND opted_out_at IS NULL AND auto_paused_at IS NULL \
                       AND email_bounced_at IS NULL AND (paused_through IS NULL OR paused_through < $1)";
@@ -104,7 +100,7 @@ const ACTIVE: &str = "confirmed_at IS NOT NULL AND opted_out_at IS NULL AND auto
 impl Store {
     /// Everyone matched in `month`: confirmed, opted in, not paused for it, not auto-paused.
     #[tracing::instrument(skip(self))]
-    pub async fn round_participants(&self, month: &str) -> sqlx::Result<Vec<Participant>> {
+    pub async fn round_participants(&self, month: Month) -> sqlx::Result<Vec<Participant>> {
         sqlx::query_as(&format!(
             "SELECT id, email, name, role, level, department FROM users WHERE {ACTIVE} ORDER BY id"
         ))
@@ -115,7 +111,7 @@ impl Store {
 
     /// Every pair that met, and every sit-out, in rounds before `month`.
     #[tracing::instrument(skip(self))]
-    pub async fn meeting_history(&self, month: &str) -> sqlx::Result<Vec<PastMeeting>> {
+    pub async fn meeting_history(&self, month: Month) -> sqlx::Result<Vec<PastMeeting>> {
         let mut rows: Vec<PastMeeting> = sqlx::query_as(
             "SELECT a.user_id AS a, b.user_id AS b, r.month AS month FROM group_members a \
              JOIN group_members b ON b.group_id = a.group_id AND a.user_id < b.user_id \
@@ -125,7 +121,7 @@ impl Store {
         .bind(month)
         .fetch_all(self.pool())
         .await?;
-        let sat_out: Vec<(i64, String)> = sqlx::query_as(
+        let sat_out: Vec<(UserId, Month)> = sqlx::query_as(
             "SELECT s.user_id, r.month FROM round_sit_outs s JOIN rounds r ON r.id = s.round_id WHERE r.month < $1",
         )
         .bind(month)
@@ -135,7 +131,7 @@ impl Store {
         Ok(rows)
     }
 
-    pub async fn round_by_month(&self, month: &str) -> sqlx::Result<Option<RoundRow>> {
+    pub async fn round_by_month(&self, month: Month) -> sqlx::Result<Option<RoundRow>> {
         sqlx::query_as(
             "SELECT id, month, participants, group_count, sit_out_count, created_at, checkin_sent_at \
              FROM rounds WHERE month = $1",
@@ -146,7 +142,7 @@ impl Store {
     }
 
     /// The questions sent to anyone since `month` (exclusive), as (person, question number).
-    pub async fn questions_sent_after(&self, month: &str) -> sqlx::Result<Vec<(i64, i64)>> {
+    pub async fn questions_sent_after(&self, month: Month) -> sqlx::Result<Vec<(UserId, i64)>> {
         sqlx::query_as("SELECT user_id, question FROM questions_sent WHERE month > $1")
             .bind(month)
             .fetch_all(self.pool())
@@ -159,16 +155,16 @@ impl Store {
     pub async fn insert_round(
         &self,
         tx: &mut Transaction<'_, Any>,
-        month: &str,
+        month: Month,
         seed: i64,
         weights: &str,
         counts: (i64, i64, i64, i64),
-    ) -> sqlx::Result<Option<i64>> {
+    ) -> sqlx::Result<Option<RoundId>> {
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7265636) IS NULL").execute(&mut **tx).await?;
         }
         let (participants, groups, sit_outs, total) = counts;
-        let id: Option<(i64,)> = sqlx::query_as(
+        let id: Option<(RoundId,)> = sqlx::query_as(
             "INSERT INTO rounds (month, seed, participants, group_count, sit_out_count, total_score, weights, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (month) DO NOTHING RETURNING id",
         )
@@ -188,78 +184,64 @@ impl Store {
     /// Stores the groups and their members; returns the group ids in the order given.
     pub async fn insert_groups(
         conn: &mut AnyConnection,
-        round_id: i64,
+        round_id: RoundId,
         groups: &[NewGroup],
-    ) -> sqlx::Result<Vec<i64>> {
-        let mut ids = vec![0; groups.len()];
-        for (chunk_no, chunk) in groups.chunks(PARAMS_PER_STATEMENT / 4).enumerate() {
-            let offset = chunk_no * (PARAMS_PER_STATEMENT / 4);
-            let sql = format!(
-                "INSERT INTO round_groups (round_id, position, score, reason) VALUES {} RETURNING id, position",
-                values_list(chunk.len(), 4)
-            );
-            let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
-            for (i, group) in chunk.iter().enumerate() {
-                query = query.bind(round_id).bind((offset + i) as i64).bind(group.score).bind(&group.reason);
-            }
-            for (id, position) in query.fetch_all(&mut *conn).await? {
-                ids[position as usize] = id;
-            }
+    ) -> sqlx::Result<Vec<GroupId>> {
+        let numbered: Vec<(i64, &NewGroup)> = groups.iter().enumerate().map(|(i, g)| (i as i64, g)).collect();
+        let insert = BulkInsert {
+            head: "INSERT INTO round_groups (round_id, position, score, reason)",
+            columns: 4,
+            tail: "RETURNING id, position",
+        };
+        let returned: Vec<(GroupId, i64)> = insert
+            .fetch(conn, &numbered, |query, (position, group)| {
+                query.bind(round_id).bind(*position).bind(group.score).bind(&group.reason)
+            })
+            .await?;
+        let mut ids = vec![GroupId(0); groups.len()];
+        for (id, position) in returned {
+            ids[position as usize] = id;
         }
-        let members: Vec<(i64, i64)> = groups
+        let members: Vec<(GroupId, UserId)> = groups
             .iter()
             .zip(&ids)
             .flat_map(|(group, id)| group.members.iter().map(move |user| (*id, *user)))
             .collect();
-        for chunk in members.chunks(PARAMS_PER_STATEMENT / 2) {
-            let sql = format!(
-                "INSERT INTO group_members (group_id, user_id) VALUES {}",
-                values_list(chunk.len(), 2)
-            );
-            let mut query = sqlx::query(&sql);
-            for (group, user) in chunk {
-                query = query.bind(group).bind(user);
-            }
-            query.execute(&mut *conn).await?;
-        }
+        let insert =
+            BulkInsert { head: "INSERT INTO group_members (group_id, user_id)", columns: 2, tail: "" };
+        insert.execute(conn, &members, |query, (group, user)| query.bind(*group).bind(*user)).await?;
         Ok(ids)
     }
 
     pub async fn insert_sit_outs(
         conn: &mut AnyConnection,
-        round_id: i64,
-        sit_outs: &[(i64, String)],
+        round_id: RoundId,
+        sit_outs: &[(UserId, String)],
     ) -> sqlx::Result<()> {
-        for chunk in sit_outs.chunks(PARAMS_PER_STATEMENT / 3) {
-            let sql = format!(
-                "INSERT INTO round_sit_outs (round_id, user_id, reason) VALUES {}",
-                values_list(chunk.len(), 3)
-            );
-            let mut query = sqlx::query(&sql);
-            for (user, reason) in chunk {
-                query = query.bind(round_id).bind(user).bind(reason);
-            }
-            query.execute(&mut *conn).await?;
-        }
+        let insert = BulkInsert {
+            head: "INSERT INTO round_sit_outs (round_id, user_id, reason)",
+            columns: 3,
+            tail: "",
+        };
+        insert
+            .execute(conn, sit_outs, |query, (user, reason)| query.bind(round_id).bind(*user).bind(reason))
+            .await?;
         Ok(())
     }
 
     pub async fn insert_questions_sent(
         conn: &mut AnyConnection,
-        month: &str,
-        sent: &[(i64, i64)],
+        month: Month,
+        sent: &[(UserId, i64)],
     ) -> sqlx::Result<()> {
-        for chunk in sent.chunks(PARAMS_PER_STATEMENT / 3) {
-            let sql = format!(
-                "INSERT INTO questions_sent (user_id, question, month) VALUES {} ON CONFLICT DO NOTHING",
-                values_list(chunk.len(), 3)
-            );
-            let mut query = sqlx::query(&sql);
-            for (user, question) in chunk {
-                query = query.bind(user).bind(question).bind(month);
-            }
-            query.execute(&mut *conn).await?;
-        }
+        let insert = BulkInsert {
+            head: "INSERT INTO questions_sent (user_id, question, month)",
+            columns: 3,
+            tail: "ON CONFLICT DO NOTHING",
+        };
+        insert
+            .execute(conn, sent, |query, (user, question)| query.bind(*user).bind(*question).bind(month))
+            .await?;
         Ok(())
     }
 
@@ -268,8 +250,8 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn record_response(
         &self,
-        group_id: i64,
-        user_id: i64,
+        group_id: GroupId,
+        user_id: UserId,
         response: Response,
     ) -> sqlx::Result<bool> {
         let now = now();
@@ -308,8 +290,8 @@ impl Store {
 
     /// A person's groups, newest first, with their partners.
     #[tracing::instrument(skip(self))]
-    pub async fn my_groups(&self, user_id: i64) -> sqlx::Result<Vec<MyGroup>> {
-        let groups: Vec<(i64, String, String)> = sqlx::query_as(
+    pub async fn my_groups(&self, user_id: UserId) -> sqlx::Result<Vec<MyGroup>> {
+        let groups: Vec<(GroupId, Month, String)> = sqlx::query_as(
             "SELECT g.id, r.month, g.status FROM group_members m JOIN round_groups g ON g.id = m.group_id \
              JOIN rounds r ON r.id = g.round_id WHERE m.user_id = $1 ORDER BY r.month DESC",
         )
@@ -336,7 +318,7 @@ impl Store {
     }
 
     /// The months a person sat out, newest first, with the reason.
-    pub async fn my_sit_outs(&self, user_id: i64) -> sqlx::Result<Vec<(String, String)>> {
+    pub async fn my_sit_outs(&self, user_id: UserId) -> sqlx::Result<Vec<(Month, String)>> {
         sqlx::query_as(
             "SELECT r.month, s.reason FROM round_sit_outs s JOIN rounds r ON r.id = s.round_id \
              WHERE s.user_id = $1 ORDER BY r.month DESC",
@@ -348,7 +330,7 @@ impl Store {
 
     /// Members of the round's groups that no one has reported as met, who have not answered
     /// (and whose address has not bounced).
-    pub async fn checkin_recipients(&self, round_id: i64) -> sqlx::Result<Vec<GroupMember>> {
+    pub async fn checkin_recipients(&self, round_id: RoundId) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
             "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
@@ -361,7 +343,7 @@ impl Store {
     }
 
     /// Marks the round's check-in as sent; false if it already was (another instance did it).
-    pub async fn mark_checkin_sent(conn: &mut AnyConnection, round_id: i64) -> sqlx::Result<bool> {
+    pub async fn mark_checkin_sent(conn: &mut AnyConnection, round_id: RoundId) -> sqlx::Result<bool> {
         let done =
             sqlx::query("UPDATE rounds SET checkin_sent_at = $2 WHERE id = $1 AND checkin_sent_at IS NULL")
                 .bind(round_id)
@@ -375,8 +357,8 @@ impl Store {
     /// themselves, in groups nobody reported as met.
     pub async fn silent_participants(
         &self,
-        months: &[String; 3],
-    ) -> sqlx::Result<Vec<(i64, String, String)>> {
+        months: &[Month; 3],
+    ) -> sqlx::Result<Vec<(UserId, PersonName, Email)>> {
         sqlx::query_as(
             "SELECT u.id, u.name, u.email FROM users u WHERE u.auto_paused_at IS NULL AND u.opted_out_at IS NULL \
              AND (SELECT COUNT(DISTINCT r.month) FROM group_members m JOIN round_groups g ON g.id = m.group_id \
@@ -384,16 +366,20 @@ impl Store {
                   WHERE m.user_id = u.id AND r.month IN ($1, $2, $3) AND m.response IS NULL AND g.status <> 'met') = 3 \
              ORDER BY u.id",
         )
-        .bind(&months[0])
-        .bind(&months[1])
-        .bind(&months[2])
+        .bind(months[0])
+        .bind(months[1])
+        .bind(months[2])
         .fetch_all(self.pool())
         .await
     }
 
     /// Pauses (or un-pauses) a person for never answering; false when nothing changed, so that
     /// two concurrent runs tell the person only once.
-    pub async fn set_auto_paused(conn: &mut AnyConnection, user_id: i64, paused: bool) -> sqlx::Result<bool> {
+    pub async fn set_auto_paused(
+        conn: &mut AnyConnection,
+        user_id: UserId,
+        paused: bool,
+    ) -> sqlx::Result<bool> {
         let sql = if paused {
             "UPDATE users SET auto_paused_at = $2, updated_at = $2 WHERE id = $1 AND auto_paused_at IS NULL"
         } else {
@@ -403,22 +389,22 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn set_nudges(&self, user_id: i64, enabled: bool) -> sqlx::Result<()> {
+    pub async fn set_nudges(&self, user_id: UserId, enabled: bool) -> sqlx::Result<()> {
         sqlx::query("UPDATE users SET nudges_enabled = $2 WHERE id = $1")
             .bind(user_id)
-            .bind(i64::from(enabled))
+            .bind(Flag(enabled))
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
     /// Whether the person wants the follow-up nudges.
-    pub async fn nudges_enabled(&self, user_id: i64) -> sqlx::Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT nudges_enabled FROM users WHERE id = $1")
+    pub async fn nudges_enabled(&self, user_id: UserId) -> sqlx::Result<bool> {
+        let row: Option<(Flag,)> = sqlx::query_as("SELECT nudges_enabled FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.is_some_and(|(n,)| n != 0))
+        Ok(row.is_some_and(|(enabled,)| enabled.into()))
     }
 
     /// Members (who want nudges, at an address that has not bounced) of groups that met before
@@ -437,7 +423,7 @@ impl Store {
     }
 
     /// Marks a group's nudge sent; false if it already was.
-    pub async fn mark_nudged(conn: &mut AnyConnection, group_id: i64) -> sqlx::Result<bool> {
+    pub async fn mark_nudged(conn: &mut AnyConnection, group_id: GroupId) -> sqlx::Result<bool> {
         let done =
             sqlx::query("UPDATE round_groups SET nudge_sent_at = $2 WHERE id = $1 AND nudge_sent_at IS NULL")
                 .bind(group_id)
@@ -448,7 +434,7 @@ impl Store {
     }
 
     /// The other members of a group, as partners (for check-in and nudge emails).
-    pub async fn group_partners(&self, group_id: i64) -> sqlx::Result<Vec<Partner>> {
+    pub async fn group_partners(&self, group_id: GroupId) -> sqlx::Result<Vec<Partner>> {
         sqlx::query_as(
             "SELECT m.group_id, u.id AS user_id, u.name, u.email, u.role, u.level, u.department \
              FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 ORDER BY u.level, u.name",
@@ -462,10 +448,10 @@ impl Store {
     /// address has not bounced, as (id, name, email): who to tell that `user_id`'s address bounced.
     pub async fn group_mates_in_round(
         conn: &mut AnyConnection,
-        round_id: i64,
-        user_id: i64,
-    ) -> sqlx::Result<(String, Vec<(i64, String, String)>)> {
-        let (month,): (String,) = sqlx::query_as("SELECT month FROM rounds WHERE id = $1")
+        round_id: RoundId,
+        user_id: UserId,
+    ) -> sqlx::Result<(Month, Vec<(UserId, PersonName, Email)>)> {
+        let (month,): (Month,) = sqlx::query_as("SELECT month FROM rounds WHERE id = $1")
             .bind(round_id)
             .fetch_one(&mut *conn)
             .await?;
@@ -482,8 +468,8 @@ impl Store {
     }
 
     /// The month of a group's round.
-    pub async fn group_month(&self, group_id: i64) -> sqlx::Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as(
+    pub async fn group_month(&self, group_id: GroupId) -> sqlx::Result<Option<Month>> {
+        let row: Option<(Month,)> = sqlx::query_as(
             "SELECT r.month FROM round_groups g JOIN rounds r ON r.id = g.round_id WHERE g.id = $1",
         )
         .bind(group_id)

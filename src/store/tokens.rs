@@ -5,7 +5,8 @@
 
 use sqlx::{AnyConnection, AnyPool};
 
-use super::now;
+use super::{BulkInsert, now};
+use crate::domain::UserId;
 
 /// What an emailed token allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +28,7 @@ impl Purpose {
 pub async fn insert(
     conn: &mut AnyConnection,
     token_hash: &str,
-    user_id: i64,
+    user_id: UserId,
     purpose: Purpose,
     ttl_secs: i64,
 ) -> sqlx::Result<()> {
@@ -48,22 +49,21 @@ pub async fn insert(
 /// Stores the hashes of new tokens, one per (hash, account), each valid for `ttl_secs`.
 pub async fn insert_many(
     conn: &mut AnyConnection,
-    tokens: &[(String, i64)],
+    tokens: &[(String, UserId)],
     purpose: Purpose,
     ttl_secs: i64,
 ) -> sqlx::Result<()> {
     let now = now();
-    for chunk in tokens.chunks(100) {
-        let sql = format!(
-            "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES {}",
-            super::values_list(chunk.len(), 5)
-        );
-        let mut query = sqlx::query(&sql);
-        for (hash, user_id) in chunk {
-            query = query.bind(hash).bind(*user_id).bind(purpose.as_str()).bind(now + ttl_secs).bind(now);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    let insert = BulkInsert {
+        head: "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at)",
+        columns: 5,
+        tail: "",
+    };
+    insert
+        .execute(conn, tokens, |query, (hash, user_id)| {
+            query.bind(hash).bind(*user_id).bind(purpose.as_str()).bind(now + ttl_secs).bind(now)
+        })
+        .await?;
     Ok(())
 }
 
@@ -73,9 +73,9 @@ pub async fn consume(
     conn: &mut AnyConnection,
     token_hash: &str,
     purpose: Purpose,
-) -> sqlx::Result<Option<i64>> {
+) -> sqlx::Result<Option<UserId>> {
     let now = now();
-    let row: Option<(i64,)> = sqlx::query_as(
+    let row: Option<(UserId,)> = sqlx::query_as(
         "UPDATE email_tokens SET used_at = $3 \
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 RETURNING user_id",
     )
@@ -93,8 +93,8 @@ pub async fn is_valid(pool: &AnyPool, token_hash: &str, purpose: Purpose) -> sql
 }
 
 /// The account a token would be accepted for now, without using it.
-pub async fn owner(pool: &AnyPool, token_hash: &str, purpose: Purpose) -> sqlx::Result<Option<i64>> {
-    let row: Option<(i64,)> = sqlx::query_as(
+pub async fn owner(pool: &AnyPool, token_hash: &str, purpose: Purpose) -> sqlx::Result<Option<UserId>> {
+    let row: Option<(UserId,)> = sqlx::query_as(
         "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash)
@@ -106,7 +106,7 @@ pub async fn owner(pool: &AnyPool, token_hash: &str, purpose: Purpose) -> sqlx::
 }
 
 /// Ends every outstanding token of one purpose for an account (e.g. after a password reset).
-pub async fn revoke_all(conn: &mut AnyConnection, user_id: i64, purpose: Purpose) -> sqlx::Result<()> {
+pub async fn revoke_all(conn: &mut AnyConnection, user_id: UserId, purpose: Purpose) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE email_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
     )

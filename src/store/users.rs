@@ -2,28 +2,31 @@
 
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
-use super::{Store, now};
+use super::{BulkInsert, Store, now, values::Flag};
+use crate::domain::{Email, Level, Month, PersonName, Profile, UserId};
 
 /// One account as stored.
 #[derive(Clone, Debug, FromRow)]
 pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
+    pub id: UserId,
+    pub email: Email,
+    pub name: PersonName,
     pub password_hash: String,
     pub role: String,
-    pub level: i64,
+    pub level: Level,
     pub department: String,
     pub confirmed_at: Option<i64>,
     pub opted_out_at: Option<i64>,
-    /// Last month (`YYYY-MM`) the person skips; matched again from the month after.
-    pub paused_through: Option<String>,
+    /// Last month the person skips; matched again from the month after.
+    pub paused_through: Option<Month>,
     /// Set when the person was paused for never answering; cleared when they come back.
     pub auto_paused_at: Option<i64>,
-    pub nudges_enabled: i64,
+    #[sqlx(try_from = "Flag")]
+    pub nudges_enabled: bool,
     pub created_at: i64,
-    /// 1 for a coordinator (see `store::coordinators`).
-    pub is_coordinator: i64,
+    /// Holds the coordinator role (see `store::coordinators`).
+    #[sqlx(try_from = "Flag")]
+    pub is_coordinator: bool,
     /// Set when the receiving server refused the address for good; not matched until cleared.
     pub email_bounced_at: Option<i64>,
 }
@@ -31,16 +34,16 @@ pub struct User {
 impl User {
     /// Whether this confirmed account holds the coordinator role.
     pub fn is_coordinator(&self) -> bool {
-        self.is_coordinator == 1 && self.confirmed_at.is_some()
+        self.is_coordinator && self.confirmed_at.is_some()
     }
 }
 
 /// A person whose address just bounced, as their group's note names them.
 #[derive(Clone, Debug, FromRow)]
 pub struct BouncedPerson {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
+    pub id: UserId,
+    pub name: PersonName,
+    pub email: Email,
     pub role: String,
     pub department: String,
 }
@@ -48,22 +51,13 @@ pub struct BouncedPerson {
 /// An undeliverable address, as the coordinator's list shows it.
 #[derive(Clone, Debug, FromRow)]
 pub struct BouncedAddress {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
+    pub id: UserId,
+    pub name: PersonName,
+    pub email: Email,
     pub department: String,
     pub bounced_at: i64,
     /// The receiving server's answer.
     pub reason: String,
-}
-
-/// The fields a person fills in on the profile form.
-#[derive(Clone, Debug)]
-pub struct Profile {
-    pub name: String,
-    pub role: String,
-    pub level: i64,
-    pub department: String,
 }
 
 const COLUMNS: &str = "id, email, name, password_hash, role, level, department, confirmed_at, \
@@ -72,7 +66,7 @@ const COLUMNS: &str = "id, email, name, password_hash, role, level, department, 
 
 impl Store {
     #[tracing::instrument(skip(self))]
-    pub async fn user_by_id(&self, id: i64) -> sqlx::Result<Option<User>> {
+    pub async fn user_by_id(&self, id: UserId) -> sqlx::Result<Option<User>> {
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -80,10 +74,23 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self, email))]
-    pub async fn user_by_email(&self, email: &str) -> sqlx::Result<Option<User>> {
+    pub async fn user_by_email(&self, email: &Email) -> sqlx::Result<Option<User>> {
+        Self::user_by_email_in(&mut *self.pool().acquire().await?, email).await
+    }
+
+    /// The account of `email`, read within a transaction.
+    pub async fn user_by_email_in(conn: &mut AnyConnection, email: &Email) -> sqlx::Result<Option<User>> {
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
             .bind(email)
-            .fetch_optional(self.pool())
+            .fetch_optional(conn)
+            .await
+    }
+
+    /// The account `id`, read within a transaction.
+    pub async fn user_by_id_in(conn: &mut AnyConnection, id: UserId) -> sqlx::Result<Option<User>> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
             .await
     }
 
@@ -91,12 +98,12 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn insert_user(
         tx: &mut Transaction<'_, Any>,
-        email: &str,
+        email: &Email,
         password_hash: &str,
         profile: &Profile,
-    ) -> sqlx::Result<Option<i64>> {
+    ) -> sqlx::Result<Option<UserId>> {
         let now = now();
-        let id: Option<(i64,)> = sqlx::query_as(
+        let id: Option<(UserId,)> = sqlx::query_as(
             "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (email) DO NOTHING RETURNING id",
         )
@@ -117,21 +124,18 @@ impl Store {
     #[tracing::instrument(skip_all, fields(people = people.len()))]
     pub async fn insert_users_if_new(
         tx: &mut Transaction<'_, Any>,
-        people: &[(&str, &Profile)],
+        people: &[(&Email, &Profile)],
         password_hash: &str,
-    ) -> sqlx::Result<Vec<(String, i64)>> {
+    ) -> sqlx::Result<Vec<(Email, UserId)>> {
         let now = now();
-        let mut created = Vec::new();
-        // Fifty rows of eight parameters: see `store::PARAMS_PER_STATEMENT`.
-        for chunk in people.chunks(50) {
-            let sql = format!(
-                "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at) \
-                 VALUES {} ON CONFLICT (email) DO NOTHING RETURNING email, id",
-                super::values_list(chunk.len(), 8)
-            );
-            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-            for (email, profile) in chunk {
-                query = query
+        let insert = BulkInsert {
+            head: "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at)",
+            columns: 8,
+            tail: "ON CONFLICT (email) DO NOTHING RETURNING email, id",
+        };
+        insert
+            .fetch(tx, people, |query, (email, profile)| {
+                query
                     .bind(*email)
                     .bind(&profile.name)
                     .bind(password_hash)
@@ -139,17 +143,15 @@ impl Store {
                     .bind(profile.level)
                     .bind(&profile.department)
                     .bind(now)
-                    .bind(now);
-            }
-            created.extend(query.fetch_all(&mut **tx).await?);
-        }
-        Ok(created)
+                    .bind(now)
+            })
+            .await
     }
 
     /// Gives an account that is still unconfirmed a new password hash and profile.
     pub async fn replace_unconfirmed(
         tx: &mut Transaction<'_, Any>,
-        user_id: i64,
+        user_id: UserId,
         password_hash: &str,
         profile: &Profile,
     ) -> sqlx::Result<()> {
@@ -170,7 +172,7 @@ impl Store {
     }
 
     /// Marks the account confirmed (first confirmation wins; later ones change nothing).
-    pub async fn confirm_user(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<()> {
+    pub async fn confirm_user(conn: &mut AnyConnection, user_id: UserId) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE users SET confirmed_at = $2, updated_at = $2 WHERE id = $1 AND confirmed_at IS NULL",
         )
@@ -182,7 +184,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self, profile))]
-    pub async fn update_profile(&self, user_id: i64, profile: &Profile) -> sqlx::Result<()> {
+    pub async fn update_profile(&self, user_id: UserId, profile: &Profile) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE users SET name = $2, role = $3, level = $4, department = $5, updated_at = $6 WHERE id = $1",
         )
@@ -200,7 +202,7 @@ impl Store {
     /// Replaces the password hash and ends every session of the account except `keep_session`.
     pub async fn set_password(
         conn: &mut AnyConnection,
-        user_id: i64,
+        user_id: UserId,
         password_hash: &str,
         keep_session: Option<&str>,
     ) -> sqlx::Result<()> {
@@ -218,9 +220,9 @@ impl Store {
         Ok(())
     }
 
-    /// Pauses matching through `month` (`YYYY-MM`), or resumes it with `None`.
+    /// Pauses matching through `month`, or resumes it with `None`.
     #[tracing::instrument(skip(self))]
-    pub async fn set_paused_through(&self, user_id: i64, month: Option<&str>) -> sqlx::Result<()> {
+    pub async fn set_paused_through(&self, user_id: UserId, month: Option<Month>) -> sqlx::Result<()> {
         sqlx::query("UPDATE users SET paused_through = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(month)
@@ -232,7 +234,7 @@ impl Store {
 
     /// Opts out of matching (`true`) or rejoins (`false`); rejoining also ends a pause.
     #[tracing::instrument(skip(self))]
-    pub async fn set_opted_out(&self, user_id: i64, opted_out: bool) -> sqlx::Result<()> {
+    pub async fn set_opted_out(&self, user_id: UserId, opted_out: bool) -> sqlx::Result<()> {
         let sql = if opted_out {
             "UPDATE users SET opted_out_at = $2, updated_at = $2 WHERE id = $1"
         } else {
@@ -247,7 +249,7 @@ impl Store {
     /// group describes them, when this marked them.
     pub async fn mark_bounced(
         conn: &mut AnyConnection,
-        user_id: i64,
+        user_id: UserId,
         address: &str,
         reason: &str,
     ) -> sqlx::Result<Option<BouncedPerson>> {
@@ -285,8 +287,8 @@ impl Store {
 
     /// Marks the account's address as working again; returns the address, or `None` if it was
     /// not marked as bounced.
-    pub async fn clear_bounce(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as(
+    pub async fn clear_bounce(conn: &mut AnyConnection, user_id: UserId) -> sqlx::Result<Option<Email>> {
+        let row: Option<(Email,)> = sqlx::query_as(
             "UPDATE users SET email_bounced_at = NULL, email_bounce_reason = NULL, updated_at = $2 \
              WHERE id = $1 AND email_bounced_at IS NOT NULL RETURNING email",
         )
@@ -299,7 +301,7 @@ impl Store {
 
     /// Deletes the account; tokens, sessions and queued mail go with it (foreign keys cascade).
     #[tracing::instrument(skip(self))]
-    pub async fn delete_user(&self, user_id: i64) -> sqlx::Result<()> {
+    pub async fn delete_user(&self, user_id: UserId) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(self.pool()).await?;
         Ok(())
     }

@@ -51,9 +51,9 @@ impl AppState {
 
     /// The month of the next round: by the schedule in force, or the month after when a
     /// coordinator already ran that one early.
-    pub async fn next_round(&self) -> sqlx::Result<crate::matching::Month> {
+    pub async fn next_round(&self) -> sqlx::Result<crate::domain::Month> {
         let month = self.settings().await?.next_round();
-        let ran = self.store.round_by_month(&month.to_string()).await?.is_some();
+        let ran = self.store.round_by_month(month).await?.is_some();
         Ok(if ran { month.next() } else { month })
     }
 }

@@ -9,7 +9,10 @@ use super::{
     error::AppError,
     security::{self, CsrfCookie},
 };
-use crate::store::{coordinators::Actor, sessions::USER_ID_KEY, users::User};
+use crate::{
+    domain::UserId,
+    store::{coordinators::Actor, sessions::USER_ID_KEY, users::User},
+};
 
 const FLASH_KEY: &str = "flash";
 
@@ -34,7 +37,7 @@ impl FromRequestParts<AppState> for Visitor {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, why)| AppError::Internal(anyhow::anyhow!("session layer missing: {why}")))?;
-        let user = match session.get::<i64>(USER_ID_KEY).await? {
+        let user = match session.get::<UserId>(USER_ID_KEY).await? {
             Some(id) => state.store.user_by_id(id).await?,
             None => None,
         };
@@ -62,7 +65,7 @@ impl FromRequestParts<AppState> for LoggedIn {
 pub async fn layout(session: &Session, user: Option<&User>, title: &str) -> Result<Layout, AppError> {
     Ok(Layout {
         title: title.to_owned(),
-        user_name: user.map(|u| u.name.clone()),
+        user_name: user.map(|u| u.name.to_string()),
         csrf: security::csrf_token(session).await?,
         flash: take_flash(session).await?,
         coordinator: user.is_some_and(User::is_coordinator),

@@ -216,9 +216,11 @@ impl TestApp {
         role: &str,
         level: i64,
         department: &str,
-    ) -> (i64, String) {
-        let email = unique_email(&name.to_lowercase().replace(' ', "."));
-        let (id,): (i64,) = sqlx::query_as(
+    ) -> (coffee_rounds::domain::UserId, String) {
+        let label: String =
+            name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '.' }).collect();
+        let email = unique_email(label.trim_matches('.'));
+        let (id,): (coffee_rounds::domain::UserId,) = sqlx::query_as(
             "INSERT INTO users (email, name, password_hash, role, level, department, confirmed_at, created_at, updated_at) \
              VALUES ($1, $2, 'no-login', $3, $4, $5, 1, 1, 1) RETURNING id",
         )
@@ -231,6 +233,15 @@ impl TestApp {
         .await
         .expect("insert participant");
         (id, email)
+    }
+
+    /// The account of `email` (any spelling a person might type).
+    pub async fn user_by_email(
+        &self,
+        email: &str,
+    ) -> sqlx::Result<Option<coffee_rounds::store::users::User>> {
+        let email = coffee_rounds::domain::Email::parse(email).expect("a valid address");
+        self.store.user_by_email(&email).await
     }
 
     /// Rows in `table`.

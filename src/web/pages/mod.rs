@@ -25,7 +25,7 @@ pub struct Notice {
 pub struct Choices {
     pub roles: Vec<String>,
     pub departments: Vec<String>,
-    pub stages: &'static [(i64, &'static str, &'static str)],
+    pub stages: &'static [(crate::domain::Level, &'static str, &'static str)],
 }
 
 impl Choices {

@@ -14,7 +14,7 @@ use crate::{
     accounts::{self, AccountError, Participation, ProfileInput},
     domain::OTHER_DEPARTMENT,
     domain::stage_name,
-    domain::{Calendar, Month},
+    domain::{Calendar, GroupId, Month},
     forms::FieldErrors,
     rounds::network::{Bar, Network, growth_bars, network},
     store::rounds::{MyGroup, Response as Answer},
@@ -52,7 +52,7 @@ async fn profile_page(
         let user = &me.user;
         let listed = choices.departments.iter().any(|d| d.eq_ignore_ascii_case(&user.department));
         ProfileInput {
-            name: user.name.clone(),
+            name: user.name.to_string(),
             role: user.role.clone(),
             level: user.level.to_string(),
             department: if listed { user.department.clone() } else { OTHER_DEPARTMENT.to_owned() },
@@ -65,8 +65,8 @@ async fn profile_page(
     let mut groups: Vec<GroupView> = my_groups.into_iter().map(GroupView::from).collect();
     for (month, _) in state.store.my_sit_outs(me.user.id).await? {
         groups.push(GroupView {
-            group_id: 0,
-            month_name: Month::parse(&month).map_or(month.clone(), |m| m.long_name()),
+            group_id: GroupId(0),
+            month_name: month.long_name(),
             month,
             answerable: false,
             status: "sat_out".into(),
@@ -74,15 +74,15 @@ async fn profile_page(
             partners: Vec::new(),
         });
     }
-    groups.sort_by(|a, b| b.month.cmp(&a.month));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.month));
     Ok(ProfilePage {
         layout: me.layout("Your profile").await?,
-        email: me.user.email.clone(),
+        email: me.user.email.to_string(),
         participation: accounts::participation(&me.user, state.next_round().await?),
         groups,
         network,
         bars,
-        nudges: me.user.nudges_enabled != 0,
+        nudges: me.user.nudges_enabled,
         errors,
         values,
         choices,
@@ -91,8 +91,9 @@ async fn profile_page(
 
 /// One of the person's rounds, ready to show.
 pub struct GroupView {
-    group_id: i64,
-    month: String,
+    /// `GroupId(0)` for a month the person sat out.
+    group_id: GroupId,
+    month: Month,
     month_name: String,
     /// Whether the We met / Not yet control applies (a group not reported as met).
     answerable: bool,
@@ -119,15 +120,15 @@ impl From<MyGroup> for GroupView {
         Self {
             group_id: group.group_id,
             answerable: group.status != "met",
-            month_name: Month::parse(&group.month).map_or(group.month.clone(), |m| m.long_name()),
-            month: group.month.clone(),
+            month_name: group.month.long_name(),
+            month: group.month,
             status: group.status,
             status_text,
             partners: group
                 .partners
                 .into_iter()
                 .map(|p| PartnerView {
-                    name: p.name,
+                    name: p.name.to_string(),
                     role: p.role,
                     stage: stage_name(p.level),
                     department: p.department,
@@ -319,7 +320,7 @@ pub async fn nudges(
 pub async fn respond(
     State(state): State<AppState>,
     me: LoggedIn,
-    Path((group_id, answer)): Path<(i64, String)>,
+    Path((group_id, answer)): Path<(GroupId, String)>,
 ) -> AppResult<Response> {
     let (response, message) = match answer.as_str() {
         "met" => (Answer::Met, "Thanks: recorded that you met."),

@@ -36,7 +36,7 @@ impl FilterQuery {
         Filter {
             department: self.department.trim().to_owned(),
             role: self.role.trim().to_owned(),
-            level: self.stage.trim().parse().ok().filter(|l: &i64| *l >= 0),
+            level: crate::domain::Level::parse(&self.stage).ok(),
         }
     }
 }

@@ -45,7 +45,7 @@ pub async fn coordinators(State(state): State<AppState>, me: Coordinator) -> App
     Ok(CoordinatorsPage {
         coordinators: state.store.coordinators().await?,
         layout: me.layout("Coordinators").await?,
-        layout_email: me.user.email.clone(),
+        layout_email: me.user.email.to_string(),
     })
 }
 
@@ -75,7 +75,7 @@ pub async fn remove(
     me: Coordinator,
     Form(form): Form<GrantForm>,
 ) -> AppResult<Response> {
-    let message = if form.email.trim().eq_ignore_ascii_case(&me.user.email) {
+    let message = if form.email.trim().eq_ignore_ascii_case(me.user.email.as_str()) {
         "You cannot remove your own coordinator role here; another coordinator can.".to_owned()
     } else {
         match crate::coordinator::change_role(&state.store, &form.email, false, &me.actor()).await? {

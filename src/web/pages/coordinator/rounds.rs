@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::charts::Chart;
 use crate::{
     coordinator::{PreviewView, RoundDetail},
-    domain::{Calendar, Month},
+    domain::{Calendar, Month, RoundId},
     rounds::{Outcome, Quiet},
     settings::SettingsForm,
     store::dashboard::RoundRow,
@@ -47,7 +47,7 @@ pub struct RoundPage {
 pub async fn round(
     State(state): State<AppState>,
     me: Coordinator,
-    Path(id): Path<i64>,
+    Path(id): Path<RoundId>,
 ) -> AppResult<RoundPage> {
     let detail = RoundDetail::load(&state.store, id).await?.ok_or(AppError::NotFound)?;
     let title = format!("Round {}", detail.round.month);
