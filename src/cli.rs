@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use crate::{app, config::Config, store::Store};
+use crate::{app, config::Config, coordinator::Answer, store::Store};
 
 /// Logs to stderr, at `info` unless `RUST_LOG` says otherwise. `LOG_FORMAT=text` (the default)
 /// writes lines for people, coloured only when stderr is a terminal and `NO_COLOR` is unset, so
@@ -207,11 +207,11 @@ pub async fn coordinator_set(email: &str, grant: bool) -> anyhow::Result<()> {
     let outcome = crate::coordinator::change_role(&store, email, grant, &actor).await;
     store.close().await;
     match outcome.context("changing the coordinator role")? {
-        Ok(message) => {
+        Answer::Done(message) => {
             println!("{message}");
             Ok(())
         }
-        Err(refusal) => anyhow::bail!(refusal),
+        Answer::Refused(refusal) => anyhow::bail!(refusal),
     }
 }
 

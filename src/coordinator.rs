@@ -173,29 +173,46 @@ fn first_second(month: Month) -> i64 {
         .unwrap_or(0)
 }
 
-/// What `coordinator add` / `remove` tell the person at the terminal.
-pub fn describe_role_change(change: RoleChange, email: &str, grant: bool) -> Result<String, String> {
-    match (change, grant) {
-        (RoleChange::Granted, _) => Ok(format!("{email} is now a coordinator.")),
-        (RoleChange::Removed, _) => Ok(format!("{email} is no longer a coordinator.")),
-        (RoleChange::Unchanged, true) => Ok(format!("{email} was already a coordinator; nothing changed.")),
-        (RoleChange::Unchanged, false) => Ok(format!("{email} was not a coordinator; nothing changed.")),
-        (RoleChange::UnknownAccount, _) => {
-            Err(format!("There is no account with the email {email}. The person must sign up first."))
+/// What a coordinator's action did, in words for the page or the terminal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The action was carried out (or there was nothing to change).
+    Done(String),
+    /// The action was refused; nothing changed.
+    Refused(String),
+}
+
+impl Answer {
+    /// The words to show, whichever it was.
+    pub fn message(self) -> String {
+        match self {
+            Self::Done(message) | Self::Refused(message) => message,
         }
-        (RoleChange::Unconfirmed, _) => Err(format!(
+    }
+}
+
+/// What `coordinator add` / `remove` tell the person at the terminal or on the page.
+pub fn describe_role_change(change: RoleChange, email: &str, grant: bool) -> Answer {
+    match (change, grant) {
+        (RoleChange::Granted, _) => Answer::Done(format!("{email} is now a coordinator.")),
+        (RoleChange::Removed, _) => Answer::Done(format!("{email} is no longer a coordinator.")),
+        (RoleChange::Unchanged, true) => {
+            Answer::Done(format!("{email} was already a coordinator; nothing changed."))
+        }
+        (RoleChange::Unchanged, false) => {
+            Answer::Done(format!("{email} was not a coordinator; nothing changed."))
+        }
+        (RoleChange::UnknownAccount, _) => Answer::Refused(format!(
+            "There is no account with the email {email}. The person must sign up first."
+        )),
+        (RoleChange::Unconfirmed, _) => Answer::Refused(format!(
             "The account {email} has not confirmed its email address yet; only confirmed accounts can be coordinators."
         )),
     }
 }
 
-/// Grants or removes the role, logged as done by `actor`; the message to show either way.
-pub async fn change_role(
-    store: &Store,
-    email: &str,
-    grant: bool,
-    actor: &Actor,
-) -> sqlx::Result<Result<String, String>> {
+/// Grants or removes the role, logged as done by `actor`.
+pub async fn change_role(store: &Store, email: &str, grant: bool, actor: &Actor) -> sqlx::Result<Answer> {
     let change = store.set_coordinator(email, grant, actor).await?;
     Ok(describe_role_change(change, email.trim(), grant))
 }
@@ -325,13 +342,13 @@ impl PreviewView {
     }
 }
 
-/// Runs the real round of `month` for a coordinator and logs it; the message to show.
-/// A month that already ran is refused and changes nothing.
+/// Runs the real round of `month` for a coordinator and logs it. A month that already ran is
+/// refused and changes nothing.
 pub async fn run_round(
     rounds: &crate::rounds::Rounds,
     month: Month,
     actor: &Actor,
-) -> anyhow::Result<Result<String, String>> {
+) -> anyhow::Result<Answer> {
     use crate::rounds::Outcome;
     match rounds.run(month, false, &crate::rounds::Quiet).await? {
         Outcome::Created(s) => {
@@ -340,11 +357,12 @@ pub async fn run_round(
                 s.month, s.participants, s.groups, s.sit_outs, s.emails
             );
             rounds.store.audit(actor, "round run", &detail).await?;
-            Ok(Ok(format!("The {} round has run: {detail}.", month.long_name())))
+            Ok(Answer::Done(format!("The {} round has run: {detail}.", month.long_name())))
         }
-        Outcome::AlreadyRan(_) => {
-            Ok(Err(format!("The {} round has already run; nothing was changed.", month.long_name())))
-        }
+        Outcome::AlreadyRan(_) => Ok(Answer::Refused(format!(
+            "The {} round has already run; nothing was changed.",
+            month.long_name()
+        ))),
         Outcome::DryRun(_) => anyhow::bail!("a real run returned a dry-run preview"),
     }
 }

@@ -69,6 +69,16 @@ pub struct Layout {
     pub coordinator: bool,
 }
 
+/// A form sent back: the same page with the input and a message per field, answered 422 so that
+/// a browser keeps the entry in history and a test or a client sees the refusal.
+pub struct Refused<P>(pub P);
+
+impl<P: IntoResponse> IntoResponse for Refused<P> {
+    fn into_response(self) -> axum::response::Response {
+        (StatusCode::UNPROCESSABLE_ENTITY, self.0).into_response()
+    }
+}
+
 impl Layout {
     /// A layout for pages rendered without a visitor (error pages).
     pub fn bare(title: &str) -> Self {

@@ -14,7 +14,7 @@ use crate::{
     accounts::{AccountError, ConfirmInput, LoginRefusal, SignupInput},
     forms::FieldErrors,
     web::{
-        AppState, Layout,
+        AppState, Layout, Refused,
         error::{AppError, AppResult},
         extract::{Form, Query},
         visitor::{self, Visitor, local_path},
@@ -69,8 +69,7 @@ pub async fn signup(
     match state.accounts.sign_up(&input).await {
         Ok(()) => Ok(Redirect::to("/check-email?for=signup").into_response()),
         Err(AccountError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, signup_page(&state, &visitor, input, errors).await?)
-                .into_response())
+            Ok(Refused(signup_page(&state, &visitor, input, errors).await?).into_response())
         }
         Err(err) => Err(err.into()),
     }
@@ -177,7 +176,7 @@ pub async fn confirm(
                 token: form.token,
                 errors,
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok(Refused(page).into_response())
         }
         Err(AccountError::LinkInvalid) => {
             expired_link(
@@ -258,8 +257,7 @@ impl EmailOnly {
                 Ok(Redirect::to(&format!("/check-email?for={reason}")).into_response())
             }
             Err(AccountError::Invalid(errors)) => {
-                Ok((StatusCode::UNPROCESSABLE_ENTITY, self.page(visitor, email, errors).await?)
-                    .into_response())
+                Ok(Refused(self.page(visitor, email, errors).await?).into_response())
             }
             Err(err) => Err(err.into()),
         }
@@ -416,7 +414,7 @@ pub async fn reset(
                 token: form.token,
                 errors,
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok(Refused(page).into_response())
         }
         Err(AccountError::LinkInvalid) => {
             expired_link(&visitor, "Ask for a new one to reset your password.", reset_expired()).await

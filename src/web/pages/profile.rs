@@ -4,7 +4,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     extract::State,
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use crate::{
     rounds::network::{Bar, Network, growth_bars, network},
     store::rounds::{MyGroup, Response as Answer},
     web::{
-        AppState, Layout,
+        AppState, Layout, Refused,
         error::AppResult,
         extract::{Form, Path},
         visitor::{self, LoggedIn},
@@ -150,8 +149,7 @@ pub async fn update(
     match state.accounts.update_profile(me.user.id, &input).await {
         Ok(()) => back_to_profile(&me, "Your details are saved.").await,
         Err(AccountError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, profile_page(&state, &me, Some(input), errors).await?)
-                .into_response())
+            Ok(Refused(profile_page(&state, &me, Some(input), errors).await?).into_response())
         }
         Err(err) => Err(err.into()),
     }
@@ -239,7 +237,7 @@ pub async fn change_password(
         }
         Err(AccountError::Invalid(errors)) => {
             let page = PasswordPage { layout: me.layout("Change your password").await?, errors };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok(Refused(page).into_response())
         }
         Err(err) => Err(err.into()),
     }
@@ -282,7 +280,7 @@ pub async fn delete(
         }
         Err(AccountError::Invalid(errors)) => {
             let page = DeletePage { layout: me.layout("Delete your account").await?, errors };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok(Refused(page).into_response())
         }
         Err(err) => Err(err.into()),
     }

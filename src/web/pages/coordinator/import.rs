@@ -6,7 +6,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     extract::State,
-    http::StatusCode,
     response::{IntoResponse, Response},
 };
 
@@ -14,7 +13,7 @@ use crate::{
     accounts::{INVITATION_TTL, Invited},
     roster::{self, RowError},
     web::{
-        AppState, Layout,
+        AppState, Layout, Refused,
         error::{AppError, AppResult},
         extract::Multipart,
         visitor::Coordinator,
@@ -88,13 +87,13 @@ pub async fn upload(
             let message =
                 "The file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” and try again.";
             let page = page(&me, Stage::Start { message: Some(message.to_owned()) }).await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            return Ok(Refused(page).into_response());
         }
     };
     if text.trim().is_empty() {
         let message = "Choose a CSV file, or paste the rows, before checking.";
         let page = page(&me, Stage::Start { message: Some(message.to_owned()) }).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return Ok(Refused(page).into_response());
     }
     let lists = state.store.lists().await?;
     let allowed = state.settings().await?.allowed_email_domains;
@@ -106,7 +105,7 @@ pub async fn upload(
             errors: parsed.errors,
             text,
         };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&me, stage).await?).into_response());
+        return Ok(Refused(page(&me, stage).await?).into_response());
     }
     let invited =
         state.accounts.invite(&parsed.rows, parsed.bad_lines, &me.actor()).await.map_err(AppError::from)?;

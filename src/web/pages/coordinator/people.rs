@@ -61,9 +61,8 @@ pub async fn grant(
     me: Coordinator,
     Form(form): Form<GrantForm>,
 ) -> AppResult<Response> {
-    let message = match crate::coordinator::change_role(&state.store, &form.email, true, &me.actor()).await? {
-        Ok(done) | Err(done) => done,
-    };
+    let message =
+        crate::coordinator::change_role(&state.store, &form.email, true, &me.actor()).await?.message();
     visitor::flash(&me.session, message).await?;
     Ok(Redirect::to("/coordinator/coordinators").into_response())
 }
@@ -78,9 +77,7 @@ pub async fn remove(
     let message = if form.email.trim().eq_ignore_ascii_case(me.user.email.as_str()) {
         "You cannot remove your own coordinator role here; another coordinator can.".to_owned()
     } else {
-        match crate::coordinator::change_role(&state.store, &form.email, false, &me.actor()).await? {
-            Ok(done) | Err(done) => done,
-        }
+        crate::coordinator::change_role(&state.store, &form.email, false, &me.actor()).await?.message()
     };
     visitor::flash(&me.session, message).await?;
     Ok(Redirect::to("/coordinator/coordinators").into_response())

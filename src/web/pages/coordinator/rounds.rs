@@ -4,7 +4,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     extract::State,
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -17,7 +16,7 @@ use crate::{
     settings::SettingsForm,
     store::dashboard::RoundRow,
     web::{
-        AppState, Layout,
+        AppState, Layout, Refused,
         error::{AppError, AppResult},
         extract::{Form, Path, Query},
         visitor::{self, Coordinator},
@@ -77,7 +76,7 @@ pub async fn preview(
             Ok(settings) => Some(settings.weights),
             Err(errors) => {
                 let page = super::settings::settings_page(&state, &me, Some(proposed), errors, None).await?;
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+                return Ok(Refused(page).into_response());
             }
         }
     };
@@ -130,9 +129,7 @@ pub async fn run(
     Form(form): Form<MonthForm>,
 ) -> AppResult<Response> {
     let month = form.month()?;
-    let message = match crate::coordinator::run_round(&state.rounds, month, &me.actor()).await? {
-        Ok(done) | Err(done) => done,
-    };
+    let message = crate::coordinator::run_round(&state.rounds, month, &me.actor()).await?.message();
     visitor::flash(&me.session, message).await?;
     Ok(Redirect::to("/coordinator/rounds").into_response())
 }

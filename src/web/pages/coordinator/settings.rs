@@ -5,7 +5,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     extract::State,
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 
@@ -14,7 +13,7 @@ use crate::{
     settings::{self, ListForm, SettingsForm},
     store::lists::{ListEntry, ListKind},
     web::{
-        AppState, Layout,
+        AppState, Layout, Refused,
         error::AppResult,
         extract::Form,
         visitor::{self, Coordinator},
@@ -96,7 +95,7 @@ pub async fn save(
         }
         Err(errors) => {
             let page = settings_page(&state, &me, Some(form), errors, None).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok(Refused(page).into_response())
         }
     }
 }
@@ -119,7 +118,7 @@ pub async fn edit_list(
         Err(message) => {
             let page =
                 settings_page(&state, &me, None, FieldErrors::default(), Some((kind, message, form))).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok(Refused(page).into_response())
         }
     }
 }
