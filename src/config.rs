@@ -63,6 +63,9 @@ pub enum MailSettings {
     Smtp(Secret),
     /// Write each message as an `.eml` file into this folder.
     Files(PathBuf),
+    /// Keep each message in memory, where the process reads it back (`Transport::sent_in_memory`):
+    /// for tests, which read what was sent without a mail server or a folder. No variable selects it.
+    Memory,
 }
 
 /// The mail relay's limits, counted over rolling windows by every sender sharing the database.
@@ -133,6 +136,7 @@ impl fmt::Debug for MailSettings {
         match self {
             Self::Smtp(url) => write!(f, "Smtp({})", redact_url(url.expose())),
             Self::Files(dir) => write!(f, "Files({})", dir.display()),
+            Self::Memory => write!(f, "Memory"),
         }
     }
 }
