@@ -428,8 +428,8 @@ both_backends! {
 
         let _sink = Sink::start(port, &maildir, None);
         wait_for_arrivals(&maildir, queued.len(), Duration::from_secs(20)).await;
-        // Give a stray repeat the time to show up before counting.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // A stopped sender has finished its sends, and the sink stores a message before it
+        // answers: a stray repeat would be in the Maildir by now.
         let _ = stop.send(true);
         running.await.unwrap();
 
@@ -463,11 +463,12 @@ both_backends! {
         assert!(before_restart < queued.len(), "killed mid-batch");
         assert!(statuses.get("pending").copied().unwrap_or(0) > 0, "work was left: {statuses:?}");
 
-        // The killed sender's claims lapse, then the restarted sender finishes the job.
-        tokio::time::sleep(Duration::from_millis(LEASE_SECS as u64 * 1000 + 1100)).await;
+        // The killed sender's claims lapse (their lease moved into the past, as if it had run
+        // out), then the restarted sender finishes the job. It exits once the sink has stored
+        // everything it sent.
+        db.exec("UPDATE outbox SET claimed_until = claimed_until - $1 WHERE status = 'sending'", LEASE_SECS + 1).await;
         let mut second = db.send_pending(port, "second.log");
         wait_success(&mut second, Duration::from_secs(40), "the restarted sender", || db.log("second.log"));
-        tokio::time::sleep(Duration::from_millis(300)).await;
 
         let arrivals = arrivals_by_id(&maildir);
         let missing: Vec<_> = queued.iter().filter(|id| !arrivals.contains_key(*id)).collect();
