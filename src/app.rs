@@ -32,6 +32,8 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     sender: Sender,
+    /// Whether `run_until` runs the sender's background loop (`Config::run_mail_sender`).
+    run_mail_sender: bool,
     store: Store,
     limiters: Limiters,
     hasher: Hasher,
@@ -136,6 +138,7 @@ impl Application {
             listener,
             router,
             sender,
+            run_mail_sender: config.run_mail_sender,
             store,
             limiters,
             hasher,
@@ -164,6 +167,11 @@ impl Application {
         self.sender.wake.clone()
     }
 
+    /// The app's mail sender (tests call its `send_due` and read its in-memory transport).
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
+    }
+
     pub fn mail_description(&self) -> String {
         self.sender.transport.describe()
     }
@@ -172,7 +180,8 @@ impl Application {
     /// sender after its current sends, and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let sender = tokio::spawn(self.sender.run(stop_rx.clone()));
+        // Without the loop, wake-ups only leave a permit on the `Notify`: nothing waits on it.
+        let sender = self.run_mail_sender.then(|| tokio::spawn(self.sender.run(stop_rx.clone())));
         let retention = self.mail_body_retention_days;
         let housekeeping =
             tokio::spawn(housekeeping(self.store.clone(), self.limiters, retention, stop_rx.clone()));
@@ -186,7 +195,9 @@ impl Application {
             .await
             .context("serving HTTP")?;
         let _ = stop_tx.send(true);
-        let _ = sender.await;
+        if let Some(sender) = sender {
+            let _ = sender.await;
+        }
         let _ = housekeeping.await;
         if let Some(scheduler) = scheduler {
             let _ = scheduler.await;

@@ -34,6 +34,10 @@ pub struct Config {
     pub schedule: crate::domain::schedule::Schedule,
     /// Whether `serve` runs the schedule itself (`ROUND_SCHEDULE=off` leaves rounds to the CLI).
     pub run_schedule: bool,
+    /// Whether `serve` runs the outbox sender, which sends mail as it falls due (always, unless
+    /// code turns it off: the test harness does, and sends with `Sender::send_due` when a test
+    /// wants mail to go, so nothing is sent behind the test's back).
+    pub run_mail_sender: bool,
     /// Secret key given by the environment (`SECRET_KEY`, base64 of at least 64 bytes); when unset
     /// a key is generated on first start and kept in the database.
     pub secret_key: Option<Secret>,
@@ -63,6 +67,9 @@ pub enum MailSettings {
     Smtp(Secret),
     /// Write each message as an `.eml` file into this folder.
     Files(PathBuf),
+    /// Keep each message in memory, where the process reads it back (`Transport::sent_in_memory`):
+    /// for tests, which read what was sent without a mail server or a folder. No variable selects it.
+    Memory,
 }
 
 /// The mail relay's limits, counted over rolling windows by every sender sharing the database.
@@ -133,6 +140,7 @@ impl fmt::Debug for MailSettings {
         match self {
             Self::Smtp(url) => write!(f, "Smtp({})", redact_url(url.expose())),
             Self::Files(dir) => write!(f, "Files({})", dir.display()),
+            Self::Memory => write!(f, "Memory"),
         }
     }
 }
@@ -199,6 +207,7 @@ impl Config {
             )?,
             run_schedule: !lookup("ROUND_SCHEDULE")
                 .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false")),
+            run_mail_sender: true,
             timezone: lookup("TIMEZONE").unwrap_or_else(|| "UTC".into()),
             secret_key,
             rate_limits: RateLimits {

@@ -6,9 +6,10 @@
 //! Checker, and screenshotted at phone and desktop size.
 //!
 //! The browser side is `tests/browser/journey.mjs` (Playwright driving Debian's Chromium); this
-//! test starts the real app on a free port with a fresh database and mail going to the real SMTP
-//! sink when `.ci/run` provides one, seeds what a browser cannot do (a coordinator, colleagues to
-//! be paired with), and runs the script. Without Chromium, Node, Java or `tests/browser/node_modules`
+//! test starts the real app on a free port with a fresh database, its background sender on and
+//! mail going to the real SMTP sink when `.ci/run` provides one, else to `.eml` files (the script
+//! reads either, as a person's mail client would, waiting as a person would), seeds what a
+//! browser cannot do (a coordinator, colleagues to be paired with), and runs the script. Without Chromium, Node, Java or `tests/browser/node_modules`
 //! it prints why and skips, unless `BROWSER_TESTS=required` (as `.ci/run` sets), where it fails.
 
 mod common;
@@ -20,7 +21,9 @@ use std::{
     time::Instant,
 };
 
-use coffee_rounds::{store::coordinators::Actor, web::pages::coordinator::COORDINATOR_ROUTES};
+use coffee_rounds::{
+    config::MailSettings, store::coordinators::Actor, web::pages::coordinator::COORDINATOR_ROUTES,
+};
 use common::{Backend, TestApp, unique_email};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -79,8 +82,15 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
         );
         return;
     }
+    // The browser clicks and the mail must go as it would in production: by the app's own
+    // sender, into a mail folder the script can read.
+    let mail_dir = tempfile::tempdir().expect("mail folder");
     let app = TestApp::spawn_with(Backend::Sqlite, |config| {
         config.allowed_email_domains = vec![DOMAIN.into()];
+        config.run_mail_sender = true;
+        if let MailSettings::Memory = config.mail {
+            config.mail = MailSettings::Files(mail_dir.path().join("mail"));
+        }
     })
     .await;
 

@@ -3,7 +3,8 @@
 //! queue as the coordinator sees it.
 //!
 //! With `SMTP_URL` set, messages go through lettre's pooled async SMTP transport; otherwise each is
-//! written as an `.eml` file, so a fresh checkout runs with no mail server.
+//! written as an `.eml` file, so a fresh checkout runs with no mail server. Tests keep them in
+//! memory and read them from there.
 
 pub mod bounce;
 pub mod messages;
@@ -11,7 +12,10 @@ pub mod queue;
 pub mod sender;
 pub mod smtp;
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
 
 use anyhow::Context;
 use lettre::{
@@ -37,6 +41,8 @@ pub enum Transport {
     /// `smtps://`: lettre's pooled transport.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
+    /// Every message sent, as the bytes a server would have received, in the order sent (tests).
+    Memory(Arc<Mutex<Vec<Vec<u8>>>>),
 }
 
 /// Why a send did not go through (`smtp::classify_reply` sorts the server's answers).
@@ -95,6 +101,7 @@ impl Transport {
                 let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
                 Ok(Self::Files(AsyncFileTransport::new(&dir), dir))
             }
+            MailSettings::Memory => Ok(Self::Memory(Arc::default())),
         }
     }
 
@@ -103,6 +110,16 @@ impl Transport {
         match self {
             Self::Pooled(_) | Self::Smtp(_) => "through SMTP_URL".to_owned(),
             Self::Files(_, dir) => format!("as .eml files in {}", dir.display()),
+            Self::Memory(_) => "kept in memory".to_owned(),
+        }
+    }
+
+    /// With the in-memory transport, every message sent so far, oldest first, as raw bytes.
+    pub fn sent_in_memory(&self) -> Option<Vec<Vec<u8>>> {
+        match self {
+            // A panic while the lock was held cannot leave a half-pushed message behind.
+            Self::Memory(sent) => Some(sent.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+            _ => None,
         }
     }
 
@@ -113,6 +130,10 @@ impl Transport {
             Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(smtp::classify),
             Self::Files(files, _) => {
                 files.send(message).await.map(|_| ()).map_err(|e| SendError::Temporary(e.to_string()))
+            }
+            Self::Memory(sent) => {
+                sent.lock().unwrap_or_else(|e| e.into_inner()).push(message.formatted());
+                Ok(())
             }
         }
     }
@@ -185,7 +206,32 @@ pub async fn queue(conn: &mut AnyConnection, message: &NewMessage) -> sqlx::Resu
 
 #[cfg(test)]
 mod tests {
-    use super::lettre_url;
+    use super::{Transport, lettre_url};
+    use crate::config::MailSettings;
+
+    #[tokio::test]
+    async fn the_memory_transport_keeps_each_message_as_sent() {
+        let transport =
+            Transport::new(&MailSettings::Memory, 1, std::time::Duration::from_secs(1)).await.unwrap();
+        assert_eq!(transport.sent_in_memory(), Some(vec![]));
+        for to in ["ana@hospital.test", "ben@hospital.test"] {
+            let message = lettre::Message::builder()
+                .from("Coffee Rounds <coffee-rounds@localhost>".parse().unwrap())
+                .to(to.parse().unwrap())
+                .subject("Hello")
+                .body("Hello".to_owned())
+                .unwrap();
+            transport.send(message).await.unwrap();
+        }
+        let sent = transport.sent_in_memory().unwrap();
+        let recipients: Vec<bool> = sent
+            .iter()
+            .zip(["ana@hospital.test", "ben@hospital.test"])
+            .map(|(raw, to)| String::from_utf8_lossy(raw).contains(&format!("To: {to}")))
+            .collect();
+        assert_eq!(recipients, [true, true], "in the order sent");
+        assert_eq!(transport.clone().sent_in_memory().map(|s| s.len()), Some(2), "clones share the messages");
+    }
 
     #[test]
     fn smtp_urls_default_to_starttls() {

@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::Context;
 use tokio::{
-    sync::{Notify, watch},
+    sync::{Mutex, Notify, watch},
     task::JoinSet,
 };
 
@@ -169,6 +169,9 @@ pub struct Sender {
     /// Set when the relay asked us to slow down: the next message that goes through ends the
     /// series, so the next pause is short again.
     throttled: Arc<AtomicBool>,
+    /// Held for a whole pass over the outbox, so this sender's passes (its background loop's and
+    /// any explicit `send_due`, shared by every clone) run one after another.
+    pass: Arc<Mutex<()>>,
 }
 
 impl Sender {
@@ -190,17 +193,23 @@ impl Sender {
             limits,
             wake,
             throttled: Arc::default(),
+            pass: Arc::default(),
         }
     }
 
     /// Sends everything that is due now, then returns (for `mail send-pending` and tests).
     /// Messages the limits hold back, or a pause the relay asked for, stay queued.
     ///
+    /// A pass this sender's background loop (`run`) has under way finishes first, so when this
+    /// returns, every message that was due when it was called has been sent, or its failure
+    /// recorded, unless another process holds it. Tests rely on that instead of waiting.
+    ///
     /// Claims only as many messages as there are free send slots, refilling slots as soon as
     /// sends finish and their "sent" marks are written, so no claimed message waits for a slot
     /// while its lease runs down.
     #[tracing::instrument(skip(self))]
     pub async fn send_due(&self) -> anyhow::Result<Delivered> {
+        let _pass = self.pass.lock().await;
         let slots = self.concurrency.max(1);
         let mut tasks = JoinSet::new();
         let mut done = Delivered::default();

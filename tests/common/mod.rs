@@ -1,20 +1,21 @@
 //! Test harness: each test gets the real application on its own port with its own database
 //! (a SQLite file in a temporary folder, or a fresh PostgreSQL database when
-//! `TEST_DATABASE_URL` is set), and reads the email the application really sent: from a real SMTP
-//! server's Maildir when `TEST_SMTP_URL` and `TEST_MAILDIR` are set (as `.ci/run` does), else from
-//! the `.eml` files of the file transport.
+//! `TEST_DATABASE_URL` is set), and reads the email the application really sent.
+//!
+//! Mail leaves when a test says so, never behind its back: the app's background sender is off,
+//! and `email_to` first has the app's sender send everything due (`Sender::send_due`, which
+//! returns once each message is sent or its failure recorded), then reads what was sent, with no
+//! waiting. It reads from the in-memory transport, or, when `TEST_SMTP_URL` and `TEST_MAILDIR`
+//! are set (as `.ci/run` does), from the Maildir of that real SMTP server, which stores each
+//! message before it answers 250.
 #![allow(dead_code)]
 
-use std::{
-    collections::HashSet,
-    path::{Path, PathBuf},
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::HashSet, path::PathBuf, sync::Mutex, time::Duration};
 
 use coffee_rounds::{
     app::Application,
     config::{Config, MailSettings, Secret},
+    mail::sender::{Delivered, Sender},
     store::Store,
 };
 use mail_parser::MessageParser;
@@ -88,11 +89,16 @@ impl Received {
     }
 }
 
+/// Where the harness reads the app's mail.
 enum MailSource {
-    /// A Maildir written by the SMTP test server.
+    /// The in-memory transport of the app's sender.
+    Memory,
+    /// A Maildir written by the SMTP test server (`TEST_MAILDIR`).
     Maildir(PathBuf),
     /// The file transport's folder.
     Files(PathBuf),
+    /// An SMTP server of the test's own, which the test reads itself.
+    Elsewhere,
 }
 
 /// A running application and a browser-like client for it.
@@ -103,12 +109,15 @@ pub struct TestApp {
     pub backend: Backend,
     /// The configuration the app runs with (its `base_url` names the real port).
     pub config: Config,
-    /// Wakes the app's mail sender.
+    /// Wakes the app's mail sender (when a test runs it in the background).
     pub mail_wake: std::sync::Arc<tokio::sync::Notify>,
     /// The app's password hasher, whose checks a test can count.
     pub hasher: coffee_rounds::accounts::Hasher,
+    /// The app's mail sender, shared with the app.
+    sender: Sender,
     mail: MailSource,
-    seen: Mutex<HashSet<PathBuf>>,
+    /// The messages `email_to` has returned.
+    seen: Mutex<HashSet<String>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     postgres: Option<(String, String)>,
@@ -121,20 +130,29 @@ pub fn unique_email(label: &str) -> String {
     format!("{label}.{n:x}@hospital.test")
 }
 
-fn test_config(dir: &Path) -> Config {
+fn test_config() -> Config {
     let mut config = Config::from_lookup(|_| None).expect("default config");
     config.bind = "127.0.0.1:0".parse().expect("address");
     config.base_url = "http://127.0.0.1:0".into();
     config.rate_limits.per_ip_per_minute = 10_000;
     config.rate_limits.per_account_per_minute = 10_000;
     config.hash_concurrency = 2;
-    // Tests run rounds themselves, at the months they choose.
+    // Tests run rounds themselves, at the months they choose, and send mail when they read it.
     config.run_schedule = false;
-    config.mail = match (std::env::var("TEST_SMTP_URL"), std::env::var("TEST_MAILDIR")) {
-        (Ok(url), Ok(_)) => MailSettings::Smtp(Secret::new(url)),
-        _ => MailSettings::Files(dir.join("mail")),
+    config.run_mail_sender = false;
+    config.mail = match test_smtp() {
+        Some((url, _)) => MailSettings::Smtp(Secret::new(url)),
+        None => MailSettings::Memory,
     };
     config
+}
+
+/// `TEST_SMTP_URL` and `TEST_MAILDIR`: the SMTP server all tests send to, and its Maildir.
+fn test_smtp() -> Option<(String, PathBuf)> {
+    match (std::env::var("TEST_SMTP_URL"), std::env::var("TEST_MAILDIR")) {
+        (Ok(url), Ok(maildir)) => Some((url, maildir.into())),
+        _ => None,
+    }
 }
 
 impl TestApp {
@@ -145,7 +163,7 @@ impl TestApp {
     /// Starts the app after `adjust` has changed its configuration.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = test_config(dir.path());
+        let mut config = test_config();
         let postgres = match backend {
             Backend::Sqlite => {
                 config.database_url = format!("sqlite://{}/test.db", dir.path().display());
@@ -161,13 +179,15 @@ impl TestApp {
                 Some((admin, name))
             }
         };
-        let mail = match &config.mail {
-            MailSettings::Smtp(_) => {
-                MailSource::Maildir(std::env::var("TEST_MAILDIR").expect("TEST_MAILDIR").into())
-            }
-            MailSettings::Files(dir) => MailSource::Files(dir.clone()),
-        };
         adjust(&mut config);
+        let mail = match (&config.mail, test_smtp()) {
+            (MailSettings::Memory, _) => MailSource::Memory,
+            (MailSettings::Files(dir), _) => MailSource::Files(dir.clone()),
+            (MailSettings::Smtp(url), Some((test_url, maildir))) if url.expose() == test_url => {
+                MailSource::Maildir(maildir)
+            }
+            (MailSettings::Smtp(_), _) => MailSource::Elsewhere,
+        };
         let application = Application::build(config.clone()).await.expect("application starts");
         let base = format!("http://127.0.0.1:{}", application.port());
         if config.base_url == "http://127.0.0.1:0" {
@@ -180,6 +200,7 @@ impl TestApp {
         .await
         .expect("test store");
         let mail_wake = application.mail_wake();
+        let sender = application.sender();
         let hasher = application.hasher();
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(application.run_until(async {
@@ -193,6 +214,7 @@ impl TestApp {
             config,
             mail_wake,
             hasher,
+            sender,
             mail,
             seen: Mutex::new(HashSet::new()),
             shutdown: Some(tx),
@@ -330,47 +352,74 @@ impl TestApp {
         self.submit_as(client, "/login", "/login", &[("email", email), ("password", password)]).await
     }
 
-    /// Waits (up to 15 s) for the next email to `to` not returned before.
+    /// Has the app's sender send every message due now; returns when each is sent or its
+    /// failure recorded (a pass of the app's background sender under way finishes first).
+    pub async fn send_due_mail(&self) -> Delivered {
+        self.sender.send_due().await.expect("sending the outbox")
+    }
+
+    /// Sends what is due, then returns the next email to `to` not returned before, in the order
+    /// the app queued them.
     pub async fn email_to(&self, to: &str) -> Received {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(found) = self.next_email(to) {
-                return found;
-            }
-            assert!(Instant::now() < deadline, "no email to {to} arrived");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        self.send_due_mail().await;
+        self.next_email(to).await.unwrap_or_else(|| panic!("no email to {to} was sent"))
+    }
+
+    /// Sends what is due, then returns every email to `to` not returned before.
+    pub async fn all_emails_to(&self, to: &str) -> Vec<Received> {
+        self.send_due_mail().await;
+        let mut all = Vec::new();
+        while let Some(next) = self.next_email(to).await {
+            all.push(next);
         }
+        all
     }
 
-    /// Every email to `to` not returned before, after waiting `settle` for stragglers.
-    pub async fn all_emails_to(&self, to: &str, settle: Duration) -> Vec<Received> {
-        tokio::time::sleep(settle).await;
-        std::iter::from_fn(|| self.next_email(to)).collect()
-    }
-
-    /// The folders the app's email arrives in, one message per file (they may not exist yet).
+    /// The folders the app's email arrives in, one message per file (they may not exist yet);
+    /// none when it is kept in memory.
     pub fn mail_dirs(&self) -> Vec<PathBuf> {
         match &self.mail {
             MailSource::Maildir(dir) => vec![dir.join("new"), dir.join("cur")],
             MailSource::Files(dir) => vec![dir.clone()],
+            MailSource::Memory | MailSource::Elsewhere => Vec::new(),
         }
     }
 
-    fn next_email(&self, to: &str) -> Option<Received> {
-        let dirs = self.mail_dirs();
-        let mut seen = self.seen.lock().expect("lock");
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = dirs
+    /// Every message sent so far (to anyone), each with a key of its own, in the order received.
+    fn sent_messages(&self) -> Vec<(String, Vec<u8>)> {
+        if let MailSource::Memory = self.mail {
+            let sent = self.sender.transport.sent_in_memory().expect("the in-memory transport");
+            return sent.into_iter().enumerate().map(|(i, raw)| (format!("memory #{i}"), raw)).collect();
+        }
+        assert!(
+            !matches!(self.mail, MailSource::Elsewhere),
+            "this app sends to an SMTP server of the test's own: read its mail from there"
+        );
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = self
+            .mail_dirs()
             .iter()
             .filter_map(|d| std::fs::read_dir(d).ok())
             .flatten()
             .filter_map(|e| e.ok())
             .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.path()))
-            .filter(|(_, p)| !seen.contains(p))
             .collect();
         files.sort();
-        for (_, path) in files {
-            let Ok(raw) = std::fs::read_to_string(&path) else { continue };
-            let Some(message) = MessageParser::default().parse(raw.as_bytes()) else { continue };
+        files
+            .into_iter()
+            .filter_map(|(_, path)| Some((path.display().to_string(), std::fs::read(&path).ok()?)))
+            .collect()
+    }
+
+    /// The first email to `to` not returned before, in the order the app queued them (messages
+    /// sent in one pass may arrive in any order).
+    async fn next_email(&self, to: &str) -> Option<Received> {
+        let seen = self.seen.lock().expect("lock").clone();
+        let mut candidates = Vec::new();
+        for (arrival, (key, raw)) in self.sent_messages().into_iter().enumerate() {
+            if seen.contains(&key) {
+                continue;
+            }
+            let Some(message) = MessageParser::default().parse(&raw) else { continue };
             let recipient = message
                 .to()
                 .and_then(|a| a.first())
@@ -380,17 +429,32 @@ impl TestApp {
             if !recipient.eq_ignore_ascii_case(to) {
                 continue;
             }
-            seen.insert(path);
-            return Some(Received {
+            let received = Received {
                 to: recipient,
                 subject: message.subject().unwrap_or_default().to_owned(),
                 text: message.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
                 html: message.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
                 message_id: message.message_id().unwrap_or_default().to_owned(),
-                raw,
-            });
+                raw: String::from_utf8_lossy(&raw).into_owned(),
+            };
+            candidates.push((arrival, key, received));
         }
-        None
+        let mut first: Option<((bool, i64, usize), String, Received)> = None;
+        for (arrival, key, received) in candidates {
+            let queued: Option<(i64,)> = sqlx::query_as("SELECT id FROM outbox WHERE message_id = $1")
+                .bind(&received.message_id)
+                .fetch_optional(self.store.pool())
+                .await
+                .expect("outbox id");
+            // Messages this app did not queue (none, as addresses are unique) come last.
+            let order = (queued.is_none(), queued.map_or(0, |(id,)| id), arrival);
+            if first.as_ref().is_none_or(|(best, _, _)| order < *best) {
+                first = Some((order, key, received));
+            }
+        }
+        let (_, key, received) = first?;
+        self.seen.lock().expect("lock").insert(key);
+        Some(received)
     }
 
     /// Stops the server, drains it, and drops the PostgreSQL database.
