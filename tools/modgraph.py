@@ -9,8 +9,10 @@ a module, `super::B`. Modules are folded to the depth given (default 1: the top-
     python3 tools/modgraph.py            # edges and cycles between top-level modules
     python3 tools/modgraph.py --depth 2  # one level deeper everywhere
     python3 tools/modgraph.py --dot      # Graphviz, for a picture
+    python3 tools/modgraph.py --check    # only the problems: cycles, and uses against LAYERS
 
-Exits with status 1 when the folded graph has a cycle, so CI can keep the layers one-way.
+Exits with status 1 when the folded graph has a cycle or a module uses one of a higher layer, so
+CI keeps the layers one-way.
 """
 
 import argparse
@@ -54,6 +56,43 @@ def braced(text, i):
             if depth == 0:
                 return text[i : j + 1]
     return text[i:]
+
+
+# The layers, top first. A module may use modules of its own layer (without a cycle) and of the
+# layers below; never one above. Every top-level module of src/ must be listed.
+LAYERS = [
+    ("wiring and the command line", ["main", "cli", "app"]),
+    ("HTTP", ["web"]),
+    ("what people and coordinators do", ["accounts", "coordinator", "rounds", "settings", "plan", "roster"]),
+    ("email", ["mail"]),
+    ("SQL", ["store"]),
+    ("settings from the environment", ["config"]),
+    ("parsed values", ["domain", "forms"]),
+    ("the pure matcher", ["matching"]),
+]
+
+
+def layer_of(module):
+    top = module.split("::")[0]
+    for index, (_, members) in enumerate(LAYERS):
+        if top in members:
+            return index
+    return None
+
+
+def layer_problems(edges):
+    """Uses of a higher layer, and top-level modules no layer lists."""
+    problems = []
+    for a in sorted(edges):
+        for b in sorted(edges[a]):
+            la, lb = layer_of(a), layer_of(b)
+            if la is not None and lb is not None and lb < la:
+                problems.append(f"{a} ({LAYERS[la][0]}) uses {b} ({LAYERS[lb][0]}), a layer above it")
+    tops = {m.split("::")[0] for m in set(edges) | {b for bs in edges.values() for b in bs}}
+    for top in sorted(tops):
+        if layer_of(top) is None:
+            problems.append(f"{top} is in no layer: add it to LAYERS in tools/modgraph.py")
+    return problems
 
 
 def module_of(path):
@@ -172,9 +211,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--depth", type=int, default=1)
     parser.add_argument("--dot", action="store_true")
+    parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     edges = graph(args.depth)
     found = cycles(edges)
+    problems = layer_problems(edges)
+    if args.check:
+        for comp in found:
+            print("cycle: " + " <-> ".join(comp))
+        for problem in problems:
+            print(problem)
+        if not found and not problems:
+            print("module graph: no cycles, every use goes down the layers")
+        return 1 if found or problems else 0
     if args.dot:
         print("digraph modules {")
         for a in sorted(edges):
@@ -190,7 +239,9 @@ def main():
                 print("cycle: " + " <-> ".join(comp))
         else:
             print("no cycles")
-    return 1 if found else 0
+        for problem in problems:
+            print(problem)
+    return 1 if found or problems else 0
 
 
 if __name__ == "__main__":
