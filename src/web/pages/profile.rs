@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::{Choices, Notice};
 use crate::{
     accounts::{self, AccountError, Participation, ProfileInput},
-    domain::OTHER_DEPARTMENT,
     domain::stage_name,
     domain::{Calendar, GroupId, Month},
     forms::FieldErrors,
@@ -47,17 +46,7 @@ async fn profile_page(
     errors: FieldErrors,
 ) -> AppResult<ProfilePage> {
     let choices = Choices::load(&state.store).await?;
-    let values = values.unwrap_or_else(|| {
-        let user = &me.user;
-        let listed = choices.departments.iter().any(|d| d.eq_ignore_ascii_case(&user.department));
-        ProfileInput {
-            name: user.name.to_string(),
-            role: user.role.clone(),
-            level: user.level.to_string(),
-            department: if listed { user.department.clone() } else { OTHER_DEPARTMENT.to_owned() },
-            department_other: if listed { String::new() } else { user.department.clone() },
-        }
-    });
+    let values = values.unwrap_or_else(|| ProfileInput::of(&me.user.profile(), &choices.departments));
     let my_groups = state.store.my_groups(me.user.id).await?;
     let network = network(&my_groups);
     let bars = growth_bars(&network);
