@@ -34,6 +34,8 @@ pub struct ProfilePage {
     network: Network,
     bars: Vec<Bar>,
     nudges: bool,
+    /// Questions the profile asks that this person has not answered yet ("your site").
+    missing: Vec<&'static str>,
     errors: FieldErrors,
     values: ProfileInput,
     choices: Choices,
@@ -71,6 +73,7 @@ async fn profile_page(
         network,
         bars,
         nudges: me.user.nudges_enabled,
+        missing: unanswered(&me.user, &choices),
         errors,
         values,
         choices,
@@ -124,6 +127,18 @@ impl From<MyGroup> for GroupView {
                 .collect(),
         }
     }
+}
+
+/// The profile questions an account made before they were asked leaves unanswered.
+fn unanswered(user: &crate::store::users::User, choices: &Choices) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if choices.asks_site() && user.site.is_none() {
+        missing.push("your site");
+    }
+    if user.free_times.is_empty() {
+        missing.push("the times you can usually take 20 minutes");
+    }
+    missing
 }
 
 pub async fn show(State(state): State<AppState>, me: LoggedIn) -> AppResult<ProfilePage> {
