@@ -96,6 +96,9 @@ pub struct RoundRate {
     pub answered: i64,
     /// Met groups as a whole percentage of groups.
     pub rate: i64,
+    /// (met, groups) of the groups that met in person, and of those that met by video.
+    pub in_person: (i64, i64),
+    pub video: (i64, i64),
 }
 
 /// Outcomes over time: meet rate per round, and how far each person's network has reached, as
@@ -128,6 +131,8 @@ impl Outcomes {
                 groups: r.groups,
                 met: r.met,
                 answered: r.answered,
+                in_person: (r.met - r.video_met, r.groups - r.video_groups),
+                video: (r.video_met, r.video_groups),
             })
             .collect();
         let overall = rounds.iter().fold((0, 0), |(met, groups), r| (met + r.met, groups + r.groups));
@@ -303,6 +308,10 @@ pub struct PairView {
 pub struct PreviewGroup {
     pub members: Vec<MemberView>,
     pub score: i64,
+    /// "in person at North Campus", "by video".
+    pub mode: String,
+    /// The slots every member gave, or empty.
+    pub shared_times: String,
     pub pairs: Vec<PairView>,
 }
 
@@ -310,8 +319,8 @@ pub struct PreviewGroup {
 pub struct PreviewView {
     pub month: Month,
     pub groups: Vec<PreviewGroup>,
-    /// (name, reason) of each person who would sit out.
-    pub sit_outs: Vec<(String, &'static str)>,
+    /// (name, reason, what would help) of each person who would sit out.
+    pub sit_outs: Vec<(String, &'static str, Option<String>)>,
     pub weights: crate::matching::Weights,
 }
 
@@ -325,6 +334,8 @@ impl PreviewView {
             .groups
             .iter()
             .map(|group| PreviewGroup {
+                mode: preview.meeting(group).place(),
+                shared_times: preview.meeting(group).shared.to_list(),
                 members: group
                     .members
                     .iter()
@@ -356,7 +367,18 @@ impl PreviewView {
                     .collect(),
             })
             .collect();
-        let sit_outs = preview.plan.sit_outs.iter().map(|s| (name(&s.id), s.reason.describe())).collect();
+        let sit_outs = preview
+            .plan
+            .sit_outs
+            .iter()
+            .map(|s| {
+                (
+                    name(&s.id),
+                    s.reason.describe(),
+                    preview.person(&s.id).and_then(|p| preview.sit_out_hint(p)),
+                )
+            })
+            .collect();
         Self { month: preview.month, groups, sit_outs, weights: preview.weights.clone() }
     }
 }

@@ -215,6 +215,51 @@ impl fmt::Display for Mode {
     }
 }
 
+/// Where and how one person can meet: their site (if given) and format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reach<'a> {
+    pub site: Option<&'a str>,
+    pub format: MeetFormat,
+}
+
+impl Reach<'_> {
+    /// Whether the two can meet in person: both accept it and their sites are equal, compared
+    /// only when both are given (trimmed, any case).
+    pub fn in_person_with(&self, other: &Reach<'_>) -> bool {
+        let same_site = match (self.site, other.site) {
+            (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
+            _ => true,
+        };
+        self.format.accepts_in_person() && other.format.accepts_in_person() && same_site
+    }
+
+    pub fn video_with(&self, other: &Reach<'_>) -> bool {
+        self.format.accepts_video() && other.format.accepts_video()
+    }
+}
+
+/// How a group meets: in person when every pair can, else by video when every pair can; `None`
+/// when there is no mode common to all.
+pub fn group_mode(members: &[Reach<'_>]) -> Option<Mode> {
+    let pairs = || members.iter().enumerate().flat_map(|(i, a)| members[i + 1..].iter().map(move |b| (a, b)));
+    if pairs().all(|(a, b)| a.in_person_with(b)) {
+        Some(Mode::InPerson)
+    } else if pairs().all(|(a, b)| a.video_with(b)) {
+        Some(Mode::Video)
+    } else {
+        None
+    }
+}
+
+/// The slots every member gave (empty when anyone gave none: any time suits them).
+pub fn shared_times(times: &[FreeTimes]) -> FreeTimes {
+    let given: Vec<FreeTimes> = times.iter().copied().filter(|t| !t.is_empty()).collect();
+    if given.len() < times.len() || given.is_empty() {
+        return FreeTimes::none();
+    }
+    given.iter().fold(given[0], |shared, t| shared.shared(*t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +287,34 @@ mod tests {
         assert!(FreeTimes::from_bits(64).is_err());
         let night = FreeTimes::from_slots([Slot::Night, Slot::Midday]);
         assert_eq!(times.shared(night).slots().collect::<Vec<_>>(), vec![Slot::Midday]);
+    }
+
+    #[test]
+    fn a_group_meets_in_person_when_every_pair_can_else_by_video() {
+        let north = |format| Reach { site: Some("North Campus"), format };
+        let south = |format| Reach { site: Some(" north campus "), format };
+        let anywhere = |format| Reach { site: None, format };
+        assert_eq!(
+            group_mode(&[north(MeetFormat::Either), south(MeetFormat::InPerson)]),
+            Some(Mode::InPerson)
+        );
+        let other_site = Reach { site: Some("South Campus"), format: MeetFormat::Either };
+        assert_eq!(group_mode(&[north(MeetFormat::Either), other_site]), Some(Mode::Video));
+        assert_eq!(group_mode(&[north(MeetFormat::InPerson), other_site]), None);
+        assert_eq!(group_mode(&[anywhere(MeetFormat::Video), north(MeetFormat::InPerson)]), None);
+        assert_eq!(
+            group_mode(&[anywhere(MeetFormat::Either), north(MeetFormat::Either), other_site]),
+            Some(Mode::Video),
+            "a trio meets in person only if all three pairs can"
+        );
+    }
+
+    #[test]
+    fn shared_times_need_everyone_to_have_given_some() {
+        let midday = FreeTimes::from_slots([Slot::Midday, Slot::Early]);
+        let late = FreeTimes::from_slots([Slot::Midday, Slot::Evening]);
+        assert_eq!(shared_times(&[midday, late]).to_list(), "midday");
+        assert!(shared_times(&[midday, FreeTimes::none()]).is_empty());
+        assert!(shared_times(&[FreeTimes::from_slots([Slot::Night]), late]).is_empty());
     }
 }

@@ -12,7 +12,7 @@ use std::fmt;
 pub use crate::matching::{Level, Month};
 pub use calendar::Calendar;
 pub use ids::{GroupId, RoundId, UserId};
-pub use meeting::{FreeTimes, MeetFormat, Mode, Slot};
+pub use meeting::{FreeTimes, MeetFormat, Mode, Reach, Slot};
 
 /// Refuses text the databases cannot hold. PostgreSQL's `text` refuses U+0000 (NUL) outright;
 /// SQLite stores it, but its string functions and comparisons stop at it, so both backends

@@ -251,7 +251,8 @@ impl Store {
             sums.join(", "),
             filter.condition(1)
         );
-        let row = Self::bind_filter(sqlx::query_as::<_, SlotCounts>(&sql), filter).fetch_one(self.pool()).await?;
+        let row =
+            Self::bind_filter(sqlx::query_as::<_, SlotCounts>(&sql), filter).fetch_one(self.pool()).await?;
         let keys = Slot::ALL.into_iter().map(Some).chain([None]);
         Ok(keys.zip(row.0).map(|(key, n)| Count { key, n }).collect())
     }

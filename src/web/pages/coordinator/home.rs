@@ -43,7 +43,9 @@ impl FilterQuery {
             role: self.role.trim().to_owned(),
             level: crate::domain::Level::parse(&self.stage).ok(),
             site: self.site.trim().to_owned(),
-            format: Some(self.format.trim()).filter(|f| !f.is_empty()).and_then(|f| MeetFormat::parse(f).ok()),
+            format: Some(self.format.trim())
+                .filter(|f| !f.is_empty())
+                .and_then(|f| MeetFormat::parse(f).ok()),
             time: Slot::parse(&self.time),
         }
     }
