@@ -22,12 +22,24 @@ async fn two_sites(app: &TestApp) {
     let hash = app.hasher.hash(PASSWORD).await.unwrap();
     let (id, _) = app.add_participant("Sam Settings", "Nurse", 3, "Cardiology").await;
     // A coordinator who does not take part, so the rounds below are only the test's people.
-    sqlx::query("UPDATE users SET email = $1, password_hash = $2, is_coordinator = 1, opted_out_at = 1 WHERE id = $3")
-        .bind(&email).bind(&hash).bind(id).execute(app.store.pool()).await.unwrap();
+    sqlx::query(
+        "UPDATE users SET email = $1, password_hash = $2, is_coordinator = 1, opted_out_at = 1 WHERE id = $3",
+    )
+    .bind(&email)
+    .bind(&hash)
+    .bind(id)
+    .execute(app.store.pool())
+    .await
+    .unwrap();
     app.log_in(&browser, &email, PASSWORD).await;
     for site in ["North Campus", "South Campus"] {
         let added = app
-            .submit_as(&browser, "/coordinator/settings", "/coordinator/lists", &[("kind", "sites"), ("action", "add"), ("name", site)])
+            .submit_as(
+                &browser,
+                "/coordinator/settings",
+                "/coordinator/lists",
+                &[("kind", "sites"), ("action", "add"), ("name", site)],
+            )
             .await;
         assert!(added.text().await.unwrap().contains(&format!("Added the site {site}.")));
     }
