@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use crate::{app, config::Config, coordinator::Answer, store::Store};
+use crate::{app, config::Config, coordinator::Answer, domain::RoundKind, rounds::RoundKey, store::Store};
 
 /// Logs to stderr, at `info` unless `RUST_LOG` says otherwise. `LOG_FORMAT=text` (the default)
 /// writes lines for people, coloured only when stderr is a terminal and `NO_COLOR` is unset, so
@@ -112,34 +112,39 @@ async fn round_service() -> anyhow::Result<(Config, crate::rounds::Rounds)> {
     Ok((config, rounds))
 }
 
-/// `--month`, or the next round's month by the configured schedule.
+/// `--month`, or the next `kind` round's month by the configured schedule.
 fn month_or_next(
     schedule: &crate::domain::schedule::Schedule,
     month: Option<&str>,
+    kind: RoundKind,
 ) -> anyhow::Result<crate::matching::Month> {
     match month {
         Some(m) => crate::matching::Month::parse(m)
             .map_err(|_| anyhow::anyhow!("--month must be YYYY-MM, not {m:?}")),
-        None => Ok(schedule.next_round(jiff::Timestamp::now())),
+        None => Ok(schedule.next_of(jiff::Timestamp::now(), kind)),
     }
 }
 
-/// `coffee-rounds round run [--month YYYY-MM] [--dry-run]`.
-pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
+/// `coffee-rounds round run [--month YYYY-MM] [--mid-month] [--dry-run]`.
+pub async fn round_run(month: Option<&str>, kind: RoundKind, dry_run: bool) -> anyhow::Result<()> {
     use crate::rounds::Outcome;
     let (_, rounds) = round_service().await?;
-    let month = month_or_next(&rounds.settings().await?.schedule, month)?;
+    let month = month_or_next(&rounds.settings().await?.schedule, month, kind)?;
+    let round = RoundKey { month, kind };
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let outcome = rounds.run(month, dry_run, &Bar(bar)).await?;
+    let outcome = rounds.run_round(round, dry_run, None, &Bar(bar)).await?;
     match outcome {
-        Outcome::AlreadyRan(month) => println!("The {month} round has already run; nothing changed."),
+        Outcome::AlreadyRan(round) => println!("The {round} round has already run; nothing changed."),
+        Outcome::Skipped(round, available) => println!(
+            "The {round} round was skipped and recorded as such: {available} of the two people it needs could take part."
+        ),
         Outcome::Created(s) => println!(
             "Round {}: {} participants, {} groups, {} sat out, {} emails queued, {} auto-paused; \
              {} of {} groups cross departments; total score {}.",
-            s.month,
+            RoundKey { month: s.month, kind: s.kind },
             s.participants,
             s.groups,
             s.sit_outs,
@@ -150,7 +155,7 @@ pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()>
             s.total_score
         ),
         Outcome::DryRun(preview) => {
-            println!("Dry run for {}: nothing was written.", preview.month);
+            println!("Dry run for {}: nothing was written.", round);
             for group in &preview.plan.groups {
                 let names: Vec<String> = group
                     .members
@@ -180,16 +185,17 @@ pub async fn round_run(month: Option<&str>, dry_run: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `coffee-rounds round check-in [--month YYYY-MM]`.
-pub async fn round_check_in(month: Option<&str>) -> anyhow::Result<()> {
+/// `coffee-rounds round check-in [--month YYYY-MM] [--mid-month]`.
+pub async fn round_check_in(month: Option<&str>, kind: RoundKind) -> anyhow::Result<()> {
     let (_, rounds) = round_service().await?;
     let schedule = rounds.settings().await?.schedule;
     let month = match month {
-        Some(_) => month_or_next(&schedule, month)?,
+        Some(_) => month_or_next(&schedule, month, kind)?,
         None => schedule.month_of(jiff::Timestamp::now()),
     };
-    let sent = rounds.send_checkins(month).await?;
-    println!("{sent} check-in emails queued for the {month} round.");
+    let round = RoundKey { month, kind };
+    let sent = rounds.send_checkins(round).await?;
+    println!("{sent} check-in emails queued for the {round} round.");
     Ok(())
 }
 

@@ -204,7 +204,8 @@ impl Config {
                 &lookup("ROUND_DAY").unwrap_or_else(|| "first-monday".into()),
                 &lookup("ROUND_TIME").unwrap_or_else(|| "09:00".into()),
                 &lookup("CHECKIN_DAY").unwrap_or_else(|| "15".into()),
-            )?,
+            )?
+            .with_mid_day(&lookup("MID_ROUND_DAY").unwrap_or_else(|| "third-monday".into()))?,
             run_schedule: !lookup("ROUND_SCHEDULE")
                 .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false")),
             run_mail_sender: true,

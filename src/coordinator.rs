@@ -318,6 +318,7 @@ pub struct PreviewGroup {
 /// What the next round would be, written nowhere.
 pub struct PreviewView {
     pub month: Month,
+    pub kind: crate::domain::RoundKind,
     pub groups: Vec<PreviewGroup>,
     /// (name, reason, what would help) of each person who would sit out.
     pub sit_outs: Vec<(String, &'static str, Option<String>)>,
@@ -379,33 +380,47 @@ impl PreviewView {
                 )
             })
             .collect();
-        Self { month: preview.month, groups, sit_outs, weights: preview.weights.clone() }
+        Self { month: preview.month, kind: preview.kind, groups, sit_outs, weights: preview.weights.clone() }
     }
 }
 
-/// Runs the real round of `month` for a coordinator and logs it. A month that already ran is
-/// refused and changes nothing.
+/// Runs `round` for real for a coordinator and logs it. A round that already ran (or was
+/// skipped) is refused and changes nothing.
 pub async fn run_round(
     rounds: &crate::rounds::Rounds,
-    month: Month,
+    round: crate::rounds::RoundKey,
     actor: &Actor,
 ) -> anyhow::Result<Answer> {
     use crate::rounds::Outcome;
-    match rounds.run(month, false, &crate::rounds::Quiet).await? {
+    let name = round.name();
+    match rounds.run_round(round, false, None, &crate::rounds::Quiet).await? {
         Outcome::Created(s) => {
             let detail = format!(
-                "{}: {} participants, {} groups, {} sat out, {} emails queued",
-                s.month, s.participants, s.groups, s.sit_outs, s.emails
+                "{round}: {} participants, {} groups, {} sat out, {} emails queued",
+                s.participants, s.groups, s.sit_outs, s.emails
             );
             rounds.store.audit(actor, "round run", &detail).await?;
-            Ok(Answer::Done(format!("The {} round has run: {detail}.", month.long_name())))
+            Ok(Answer::Done(format!("{} has run: {detail}.", capitalised(&name))))
         }
-        Outcome::AlreadyRan(_) => Ok(Answer::Refused(format!(
-            "The {} round has already run; nothing was changed.",
-            month.long_name()
-        ))),
+        Outcome::Skipped(_, available) => {
+            let detail = format!("{round}: skipped, {available} could take part");
+            rounds.store.audit(actor, "round run", &detail).await?;
+            Ok(Answer::Done(format!(
+                "{} did not take place: it needs two people and {available} could take part. It is recorded as skipped.",
+                capitalised(&name)
+            )))
+        }
+        Outcome::AlreadyRan(_) => {
+            Ok(Answer::Refused(format!("{} has already run; nothing was changed.", capitalised(&name))))
+        }
         Outcome::DryRun(_) => anyhow::bail!("a real run returned a dry-run preview"),
     }
+}
+
+/// "The January 2027 round" from "the January 2027 round".
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`,

@@ -37,20 +37,26 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum RoundCommand {
-    /// Pair everyone taking part and queue the introductions (once per month).
+    /// Pair everyone taking part and queue the introductions (once per month and kind).
     Run {
         /// The round's month, YYYY-MM (default: the next round's month).
         #[arg(long)]
         month: Option<String>,
+        /// The mid-month round, for those who chose twice a month, instead of the monthly one.
+        #[arg(long)]
+        mid_month: bool,
         /// Show the groups without writing anything or sending email.
         #[arg(long)]
         dry_run: bool,
     },
-    /// Queue the mid-month "did you meet?" emails (once per round).
+    /// Queue a round's "did you meet?" emails (once per round).
     CheckIn {
         /// The round's month, YYYY-MM (default: this month).
         #[arg(long)]
         month: Option<String>,
+        /// The mid-month round's check-in instead of the monthly round's.
+        #[arg(long)]
+        mid_month: bool,
     },
 }
 
@@ -93,10 +99,12 @@ fn main() -> ExitCode {
             Command::Serve => cli::serve().await,
             Command::Migrate => cli::migrate().await,
             Command::Mail(MailCommand::SendPending) => cli::send_pending().await,
-            Command::Round(RoundCommand::Run { month, dry_run }) => {
-                cli::round_run(month.as_deref(), dry_run).await
+            Command::Round(RoundCommand::Run { month, mid_month, dry_run }) => {
+                cli::round_run(month.as_deref(), kind(mid_month), dry_run).await
             }
-            Command::Round(RoundCommand::CheckIn { month }) => cli::round_check_in(month.as_deref()).await,
+            Command::Round(RoundCommand::CheckIn { month, mid_month }) => {
+                cli::round_check_in(month.as_deref(), kind(mid_month)).await
+            }
             Command::Coordinator(CoordinatorCommand::Add { email }) => {
                 cli::coordinator_set(&email, true).await
             }
@@ -113,5 +121,13 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn kind(mid_month: bool) -> coffee_rounds::domain::RoundKind {
+    if mid_month {
+        coffee_rounds::domain::RoundKind::MidMonth
+    } else {
+        coffee_rounds::domain::RoundKind::Main
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use crate::{
-    domain::{self, Email, FreeTimes, Level, MeetFormat, PersonName, Profile, STAGES},
+    domain::{self, Email, FreeTimes, Frequency, Level, MeetFormat, PersonName, Profile, STAGES},
     store::lists::Lists,
 };
 
@@ -333,7 +333,16 @@ pub fn parse(text: &str, lists: &Lists, allowed_domains: &[String]) -> Roster {
                 roster.rows.push(RosterRow {
                     line,
                     email,
-                    profile: Profile { name, role, level, department, site, format, times },
+                    profile: Profile {
+                        name,
+                        role,
+                        level,
+                        department,
+                        site,
+                        format,
+                        times,
+                        frequency: Frequency::Monthly,
+                    },
                 });
             }
             _ => {

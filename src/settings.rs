@@ -35,6 +35,7 @@ pub struct SettingsForm {
     pub round_day: String,
     pub round_time: String,
     pub checkin_day: String,
+    pub mid_round_day: String,
     pub weight_department: String,
     pub weight_role: String,
     pub weight_gap_0: String,
@@ -72,10 +73,8 @@ impl SettingsForm {
         Self {
             allowed_email_domains: domains.join(", "),
             timezone: schedule.tz.iana_name().unwrap_or("UTC").to_owned(),
-            round_day: match schedule.day {
-                RoundDay::FirstMonday => "first-monday".to_owned(),
-                RoundDay::Day(d) => d.to_string(),
-            },
+            round_day: schedule.day.as_setting(),
+            mid_round_day: schedule.mid_day.as_setting(),
             round_time: format!("{:02}:{:02}", schedule.hour, schedule.minute),
             checkin_day: schedule.checkin_day.to_string(),
             weight_department: w.department.to_string(),
@@ -92,13 +91,14 @@ impl SettingsForm {
     }
 
     /// The fields by name, in form order.
-    pub fn fields(&self) -> [(&'static str, &String); 15] {
+    pub fn fields(&self) -> [(&'static str, &String); 16] {
         [
             ("allowed_email_domains", &self.allowed_email_domains),
             ("timezone", &self.timezone),
             ("round_day", &self.round_day),
             ("round_time", &self.round_time),
             ("checkin_day", &self.checkin_day),
+            ("mid_round_day", &self.mid_round_day),
             ("weight_department", &self.weight_department),
             ("weight_role", &self.weight_role),
             ("weight_gap_0", &self.weight_gap_0),
@@ -119,6 +119,7 @@ impl SettingsForm {
             "round_day" => &mut self.round_day,
             "round_time" => &mut self.round_time,
             "checkin_day" => &mut self.checkin_day,
+            "mid_round_day" => &mut self.mid_round_day,
             "weight_department" => &mut self.weight_department,
             "weight_role" => &mut self.weight_role,
             "weight_gap_0" => &mut self.weight_gap_0,
@@ -196,6 +197,12 @@ impl SettingsForm {
                 ok = false;
             }
         }
+        let mid =
+            Schedule::parse("UTC", "1", "09:00", "15").and_then(|s| s.with_mid_day(&self.mid_round_day));
+        if mid.is_err() {
+            errors.add("mid_round_day", "Choose the third Monday or a day from 8 to 21.");
+            ok = false;
+        }
         if !ok {
             return None;
         }
@@ -207,7 +214,16 @@ impl SettingsForm {
             errors.add("checkin_day", "The check-in must come after the round's day.");
             return None;
         }
-        Some(schedule)
+        match schedule.with_mid_day(&self.mid_round_day) {
+            Ok(schedule) => Some(schedule),
+            Err(_) => {
+                errors.add(
+                    "mid_round_day",
+                    "The mid-month round must come at least a week after the monthly round.",
+                );
+                None
+            }
+        }
     }
 
     fn parse_weights(&self, errors: &mut FieldErrors) -> Option<Weights> {
@@ -460,7 +476,13 @@ mod tests {
     fn the_check_in_comes_after_a_fixed_round_day() {
         let form = SettingsForm { round_day: "20".into(), checkin_day: "15".into(), ..defaults() };
         assert!(form.parse().unwrap_err().get("checkin_day").is_some());
-        let form = SettingsForm { round_day: "10".into(), checkin_day: "20".into(), ..defaults() };
+        let form = SettingsForm { round_day: "7".into(), checkin_day: "20".into(), ..defaults() };
         assert!(form.parse().is_ok());
+        let form = SettingsForm { round_day: "10".into(), checkin_day: "20".into(), ..defaults() };
+        let errors = form.parse().unwrap_err();
+        assert!(
+            errors.get("mid_round_day").unwrap().contains("a week after"),
+            "the third Monday can be the 15th"
+        );
     }
 }

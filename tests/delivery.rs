@@ -946,7 +946,7 @@ both_backends! {
         assert!(error.unwrap_or_default().contains("550"));
 
         // The mid-month check-in goes to the rest of the group, not to the dead address.
-        let checkins = app.rounds().await.send_checkins(month).await.unwrap();
+        let checkins = app.rounds().await.send_checkins(coffee_rounds::rounds::RoundKey::main(month)).await.unwrap();
         assert!(checkins >= mates.len(), "{checkins} check-ins");
         let (to_ben,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE user_id = $1 AND kind = 'checkin'")
             .bind(ben_id)

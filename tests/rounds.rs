@@ -289,9 +289,9 @@ both_backends! {
         let rounds_store = &app.store;
         rounds_store.record_response(met_group, people[0].0, coffee_rounds::store::rounds::Response::Met).await.unwrap();
         let members: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM group_members WHERE group_id <> $1").bind(met_group).fetch_all(app.store.pool()).await.unwrap();
-        let sent = rounds.send_checkins(month("2027-01")).await.unwrap();
+        let sent = rounds.send_checkins(coffee_rounds::rounds::RoundKey::main(month("2027-01"))).await.unwrap();
         assert_eq!(sent, members.len());
-        assert_eq!(rounds.send_checkins(month("2027-01")).await.unwrap(), 0, "once per round");
+        assert_eq!(rounds.send_checkins(coffee_rounds::rounds::RoundKey::main(month("2027-01"))).await.unwrap(), 0, "once per round");
         let (checkins,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'checkin'").fetch_one(app.store.pool()).await.unwrap();
         assert_eq!(checkins as usize, members.len());
         app.stop().await;

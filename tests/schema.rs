@@ -230,3 +230,67 @@ fn facts_differ_when_a_column_differs() {
     );
     assert_ne!(index_fact("x", "CREATE INDEX x ON t (a, b)"), index_fact("x", "CREATE INDEX x ON t (a)"),);
 }
+
+/// Migration 0009 rebuilds SQLite's `rounds` table (a month now has two kinds of round): a
+/// database from before it keeps every round, group, member and sit-out, and takes a mid-month
+/// round beside a month's monthly one.
+#[tokio::test]
+async fn a_sqlite_database_from_before_round_kinds_keeps_its_rounds_and_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let earlier = dir.path().join("migrations");
+    std::fs::create_dir(&earlier).unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0009" {
+            std::fs::copy(&path, earlier.join(&name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(earlier.as_path()).await.unwrap().run(&pool).await.unwrap();
+    sqlx::query("PRAGMA foreign_keys = ON").execute(&pool).await.unwrap();
+    for sql in [
+        "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at) VALUES ('a@x.org', 'A', 'x', 'Nurse', 1, 'Cardiology', 1, 1)",
+        "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at) VALUES ('b@x.org', 'B', 'x', 'Nurse', 1, 'Cardiology', 1, 1)",
+        "INSERT INTO rounds (month, seed, participants, group_count, sit_out_count, total_score, weights, created_at) VALUES ('2027-01', 1, 2, 1, 0, 10, '', 1)",
+        "INSERT INTO round_groups (round_id, position, score, reason) VALUES (1, 0, 10, 'r')",
+        "INSERT INTO group_members (group_id, user_id) VALUES (1, 1), (1, 2)",
+        "INSERT INTO round_sit_outs (round_id, user_id, reason) VALUES (1, 2, 'r')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM rounds), (SELECT COUNT(*) FROM round_groups), \
+         (SELECT COUNT(*) FROM group_members), (SELECT COUNT(*) FROM round_sit_outs)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(counts, (1, 1, 2, 1), "nothing was lost in the rebuild");
+    let (kind,): (String,) = sqlx::query_as("SELECT kind FROM rounds").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(kind, "main");
+    sqlx::query("INSERT INTO rounds (month, kind, seed, participants, group_count, sit_out_count, total_score, weights, created_at) VALUES ('2027-01', 'mid-month', 1, 0, 0, 0, 0, '', 1)")
+        .execute(store.pool())
+        .await
+        .expect("a mid-month round beside the monthly one");
+    let again = sqlx::query("INSERT INTO rounds (month, kind, seed, participants, group_count, sit_out_count, total_score, weights, created_at) VALUES ('2027-01', 'main', 1, 0, 0, 0, 0, '', 1)")
+        .execute(store.pool())
+        .await;
+    assert!(again.is_err(), "still one monthly round per month");
+    // Foreign keys still hold, and the rebuild runs only once.
+    assert!(
+        sqlx::query("INSERT INTO round_groups (round_id, position, score, reason) VALUES (99, 0, 0, 'r')")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+    store.migrate().await.unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM group_members").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(n, 2);
+}

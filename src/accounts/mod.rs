@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use crate::{
     config::Config,
     domain::UserId,
-    domain::{self, Email, FreeTimes, MeetFormat, Password, PersonName, Profile, Slot},
+    domain::{self, Email, FreeTimes, Frequency, MeetFormat, Password, PersonName, Profile, Slot},
     domain::{Calendar, Month},
     forms::FieldErrors,
     mail::{
@@ -93,6 +93,7 @@ pub struct ProfileInput {
     pub department_other: String,
     pub site: String,
     pub format: String,
+    pub frequency: String,
     pub time_early: String,
     pub time_midday: String,
     pub time_afternoon: String,
@@ -132,6 +133,7 @@ impl ProfileInput {
             department_other: if listed { String::new() } else { profile.department.clone() },
             site: profile.site.clone().unwrap_or_default(),
             format: profile.format.as_str().to_owned(),
+            frequency: profile.frequency.as_str().to_owned(),
             time_early: tick(Slot::Early),
             time_midday: tick(Slot::Midday),
             time_afternoon: tick(Slot::Afternoon),
@@ -232,9 +234,18 @@ impl Accounts {
         );
         let site = errors.take("site", domain::parse_site(&input.site, &sites));
         let format = errors.take("format", MeetFormat::parse(&input.format));
-        Ok(match (name, role, level, department, site, format) {
-            (Some(name), Some(role), Some(level), Some(department), Some(site), Some(format)) => {
-                Some(Profile { name, role, level, department, site, format, times: input.times() })
+        let frequency = errors.take("frequency", Frequency::parse(&input.frequency));
+        Ok(match (name, role, level, department, site, format, frequency) {
+            (
+                Some(name),
+                Some(role),
+                Some(level),
+                Some(department),
+                Some(site),
+                Some(format),
+                Some(frequency),
+            ) => {
+                Some(Profile { name, role, level, department, site, format, times: input.times(), frequency })
             }
             _ => None,
         })

@@ -3,6 +3,7 @@
 //! Each `parse` returns the message shown next to the form field when the input is refused.
 
 pub mod calendar;
+pub mod frequency;
 pub mod ids;
 pub mod meeting;
 pub mod schedule;
@@ -11,6 +12,7 @@ use std::fmt;
 
 pub use crate::matching::{Level, Month};
 pub use calendar::Calendar;
+pub use frequency::{Frequency, RoundKind};
 pub use ids::{GroupId, RoundId, UserId};
 pub use meeting::{FreeTimes, MeetFormat, Mode, Reach, Slot};
 
@@ -220,6 +222,7 @@ pub struct Profile {
     pub site: Option<String>,
     pub format: MeetFormat,
     pub times: FreeTimes,
+    pub frequency: Frequency,
 }
 
 /// The default career stages of the matching specification: level, name, examples.

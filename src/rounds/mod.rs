@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use crate::{
     domain::Calendar,
     domain::stage_name,
-    domain::{self, FreeTimes, GroupId, MeetFormat, Mode, Month, Reach, RoundId, Slot, UserId},
+    domain::{self, FreeTimes, GroupId, MeetFormat, Mode, Month, Reach, RoundId, RoundKind, Slot, UserId},
     mail::{
         self,
         messages::{AutoPaused, CheckIn, Email as _, Intro, MemberCard, Nudge, SitOut},
@@ -29,7 +29,7 @@ use crate::{
     store::{
         Store, now,
         outbox::{self, NewMessage},
-        rounds::{NewGroup, Participant, Response},
+        rounds::{NewGroup, NewRound, Participant, Response},
     },
 };
 use links::{Action, Link, LinkSigner};
@@ -51,12 +51,42 @@ impl Progress for Quiet {
     fn finish(&self) {}
 }
 
+/// One round: a month and a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RoundKey {
+    pub month: Month,
+    pub kind: RoundKind,
+}
+
+impl std::fmt::Display for RoundKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            RoundKind::Main => write!(f, "{}", self.month),
+            RoundKind::MidMonth => write!(f, "{} (mid-month)", self.month),
+        }
+    }
+}
+
+impl RoundKey {
+    /// The monthly round of `month`.
+    pub fn main(month: Month) -> Self {
+        Self { month, kind: RoundKind::Main }
+    }
+
+    /// "the January 2027 round", "the mid-January 2027 round".
+    pub fn name(self) -> String {
+        self.kind.round_name(&self.month.long_name())
+    }
+}
+
 /// What a round run did.
 #[derive(Debug)]
 pub enum Outcome {
     Created(Summary),
-    /// The month's round exists; nothing was changed.
-    AlreadyRan(Month),
+    /// The round exists (it ran, or was recorded as skipped); nothing was changed.
+    AlreadyRan(RoundKey),
+    /// Fewer than two people could take part: recorded as skipped, nobody matched or emailed.
+    Skipped(RoundKey, usize),
     /// `--dry-run`: the groups that would be made, nothing written.
     DryRun(Box<Preview>),
 }
@@ -65,6 +95,7 @@ pub enum Outcome {
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub month: Month,
+    pub kind: RoundKind,
     pub participants: usize,
     pub groups: usize,
     pub sit_outs: usize,
@@ -80,6 +111,7 @@ pub struct Summary {
 #[derive(Debug)]
 pub struct Preview {
     pub month: Month,
+    pub kind: RoundKind,
     pub plan: Plan,
     /// Everyone who took part, by the id the matcher knew them by.
     pub people: HashMap<ParticipantId, Participant>,
@@ -145,6 +177,16 @@ pub struct Rounds {
     /// The settings in force (the environment's, with those saved from the dashboard over them).
     pub settings: crate::settings::SettingsSource,
     pub mail_wake: Arc<Notify>,
+}
+
+/// The matcher's seed for a round: the month's, and another for its mid-month round, so the two
+/// rounds of a month do not share their chance.
+pub fn seed_of(round: RoundKey) -> u64 {
+    let seed = matching::default_seed(round.month);
+    match round.kind {
+        RoundKind::Main => seed,
+        RoundKind::MidMonth => seed ^ 0x6d69_642d_6d6f_6e74,
+    }
 }
 
 /// The matcher's id for an account: its number, as text.
@@ -322,23 +364,29 @@ impl Rounds {
         self.settings.load(&self.store).await
     }
 
-    /// Runs the round of `month` (or, with `dry_run`, only shows it) with the weights in force.
+    /// Runs the monthly round of `month` (or, with `dry_run`, only shows it) with the weights in
+    /// force.
     pub async fn run(&self, month: Month, dry_run: bool, progress: &dyn Progress) -> anyhow::Result<Outcome> {
-        self.run_with(month, dry_run, None, progress).await
+        self.run_round(RoundKey::main(month), dry_run, None, progress).await
     }
 
-    /// Runs the round of `month`, with `weights` instead of those in force when given (a preview
-    /// of weights not saved yet).
+    /// Runs `round` (or, with `dry_run`, only shows it), with `weights` instead of those in force
+    /// when given (a preview of weights not saved yet).
+    ///
+    /// The mid-month round treats the month's monthly round as the latest past one: its pairs
+    /// may not meet again, and whoever sat out of it has priority. A round with fewer than two
+    /// people to match is recorded as skipped.
     #[tracing::instrument(skip(self, progress))]
-    pub async fn run_with(
+    pub async fn run_round(
         &self,
-        month: Month,
+        round: RoundKey,
         dry_run: bool,
         weights: Option<Weights>,
         progress: &dyn Progress,
     ) -> anyhow::Result<Outcome> {
-        if !dry_run && self.store.round_by_month(month).await?.is_some() {
-            return Ok(Outcome::AlreadyRan(month));
+        let RoundKey { month, kind } = round;
+        if !dry_run && self.store.round_by(month, kind).await?.is_some() {
+            return Ok(Outcome::AlreadyRan(round));
         }
         let weights = match weights {
             Some(weights) => weights,
@@ -348,10 +396,22 @@ impl Rounds {
 
         let started = std::time::Instant::now();
         progress.step("Loading participants and history", 2);
-        let people = self.store.round_participants(month).await.context("loading participants")?;
+        let people = self.store.round_participants(month, kind).await.context("loading participants")?;
         progress.advance(1);
-        let history = self.store.meeting_history(month).await.context("loading meeting history")?;
+        let mid_month = kind == RoundKind::MidMonth;
+        let mut history =
+            self.store.meeting_history(month, mid_month).await.context("loading meeting history")?;
+        if mid_month {
+            // The month's monthly round counts as the one just before.
+            for meeting in history.iter_mut().filter(|h| h.month == month) {
+                meeting.month = month.prev();
+            }
+        }
         progress.advance(1);
+        if people.len() < 2 && !dry_run {
+            progress.finish();
+            return self.record_skipped(round, people.len(), &weights).await;
+        }
 
         let loaded = started.elapsed().as_secs_f64();
         progress.step("Matching", 0);
@@ -371,7 +431,7 @@ impl Rounds {
                 .collect(),
             month,
             weights: weights.clone(),
-            seed: matching::default_seed(month),
+            seed: seed_of(round),
         };
         let plan = tokio::task::spawn_blocking(move || matching::plan(&input))
             .await
@@ -380,11 +440,12 @@ impl Rounds {
         let matched = started.elapsed().as_secs_f64() - loaded;
         let people: HashMap<ParticipantId, Participant> =
             people.into_iter().map(|p| (participant_id(p.id), p)).collect();
+        let preview = Preview { month, kind, plan, people, weights };
         if dry_run {
             progress.finish();
-            return Ok(Outcome::DryRun(Box::new(Preview { month, plan, people, weights })));
+            return Ok(Outcome::DryRun(Box::new(preview)));
         }
-        let outcome = self.write(Preview { month, plan, people, weights }, auto_paused, progress).await?;
+        let outcome = self.write(preview, auto_paused, progress).await?;
         Ok(match outcome {
             Outcome::Created(mut summary) => {
                 summary.seconds = [loaded, matched, started.elapsed().as_secs_f64() - loaded - matched];
@@ -395,13 +456,49 @@ impl Rounds {
         })
     }
 
+    /// Records `round` as not taking place: `available` people could take part, fewer than two.
+    async fn record_skipped(
+        &self,
+        round: RoundKey,
+        available: usize,
+        weights: &Weights,
+    ) -> anyhow::Result<Outcome> {
+        let reason = match (round.kind, available) {
+            (RoundKind::MidMonth, 0) => "nobody chose twice a month",
+            (RoundKind::MidMonth, _) => "only one person chose twice a month",
+            (RoundKind::Main, 0) => "nobody was taking part",
+            (RoundKind::Main, _) => "only one person was taking part",
+        };
+        let weights = format!("{weights:?}");
+        let new_round = NewRound {
+            month: round.month,
+            kind: round.kind,
+            seed: seed_of(round) as i64,
+            participants: available as i64,
+            groups: 0,
+            sit_outs: 0,
+            total_score: 0,
+            weights: &weights,
+            skipped_reason: Some(reason),
+        };
+        let mut tx = self.store.pool().begin().await?;
+        if self.store.insert_round(&mut tx, &new_round).await?.is_none() {
+            tx.rollback().await?;
+            return Ok(Outcome::AlreadyRan(round));
+        }
+        tx.commit().await?;
+        tracing::info!(round = %round.name(), reason, "round skipped");
+        Ok(Outcome::Skipped(round, available))
+    }
+
     async fn write(
         &self,
         preview: Preview,
         auto_paused: usize,
         progress: &dyn Progress,
     ) -> anyhow::Result<Outcome> {
-        let Preview { month, plan, people, weights } = &preview;
+        let Preview { month, kind, plan, people, weights } = &preview;
+        let round = RoundKey { month: *month, kind: *kind };
         progress.step("Writing groups and emails", (plan.groups.len() + plan.sit_outs.len()) as u64);
 
         let seen_rows = self.store.questions_sent_after(month.plus(-12)).await?;
@@ -428,16 +525,21 @@ impl Rounds {
             sit_outs.iter().map(|(p, why)| (p.id, why.clone())).collect();
 
         let mut tx: sqlx::Transaction<'_, Any> = self.store.pool().begin().await?;
-        let counts =
-            (people.len() as i64, groups.len() as i64, sit_outs.len() as i64, plan.stats.total_score);
         let weights = format!("{weights:?}");
-        let Some(round_id) = self
-            .store
-            .insert_round(&mut tx, *month, matching::default_seed(*month) as i64, &weights, counts)
-            .await?
-        else {
+        let new_round = NewRound {
+            month: *month,
+            kind: *kind,
+            seed: seed_of(round) as i64,
+            participants: people.len() as i64,
+            groups: groups.len() as i64,
+            sit_outs: sit_outs.len() as i64,
+            total_score: plan.stats.total_score,
+            weights: &weights,
+            skipped_reason: None,
+        };
+        let Some(round_id) = self.store.insert_round(&mut tx, &new_round).await? else {
             tx.rollback().await?;
-            return Ok(Outcome::AlreadyRan(*month));
+            return Ok(Outcome::AlreadyRan(round));
         };
         let group_ids = Store::insert_groups(&mut tx, round_id, &groups).await?;
         Store::insert_sit_outs(&mut tx, round_id, &sit_out_rows).await?;
@@ -448,8 +550,7 @@ impl Rounds {
         {
             let seen_by: Vec<&[i64]> =
                 group.members.iter().map(|id| seen.get(id).map_or(&[][..], |v| v.as_slice())).collect();
-            let chosen =
-                questions::choose(matching::default_seed(*month).wrapping_add(index as u64 * 3), &seen_by);
+            let chosen = questions::choose(seed_of(round).wrapping_add(index as u64 * 3), &seen_by);
             let writer = first_writer(cards);
             let meeting = Meeting::of(cards);
             for me in cards {
@@ -505,6 +606,7 @@ impl Rounds {
         self.mail_wake.notify_one();
         Ok(Outcome::Created(Summary {
             month: *month,
+            kind: *kind,
             participants: people.len(),
             groups: groups.len(),
             sit_outs: sit_outs.len(),
@@ -543,11 +645,11 @@ impl Rounds {
         Ok(paused)
     }
 
-    /// Sends the mid-month check-in of `month`'s round to members of groups not reported as met
-    /// who have not answered; once per round. Returns how many emails were queued.
+    /// Sends the check-in of `round` to members of groups not reported as met who have not
+    /// answered; once per round. Returns how many emails were queued.
     #[tracing::instrument(skip(self))]
-    pub async fn send_checkins(&self, month: Month) -> anyhow::Result<usize> {
-        let Some(round) = self.store.round_by_month(month).await? else { return Ok(0) };
+    pub async fn send_checkins(&self, round: RoundKey) -> anyhow::Result<usize> {
+        let Some(round) = self.store.round_by(round.month, round.kind).await? else { return Ok(0) };
         if round.checkin_sent_at.is_some() {
             return Ok(0);
         }
@@ -637,7 +739,7 @@ impl Rounds {
     pub async fn skip_month(&self, group_id: GroupId, next_round: Month) -> anyhow::Result<Option<Month>> {
         let Some(month) = self.store.group_month(group_id).await? else { return Ok(None) };
         let skipped = month.next();
-        let to_come = skipped >= next_round && self.store.round_by_month(skipped).await?.is_none();
+        let to_come = skipped >= next_round && self.store.round_by(skipped, RoundKind::Main).await?.is_none();
         Ok(to_come.then_some(skipped))
     }
 

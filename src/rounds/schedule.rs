@@ -1,29 +1,35 @@
-//! When the round job runs inside `serve`: the round on the first Monday of the month (or a fixed
-//! day) at a set time in `TIMEZONE`, the check-in on a later day of the month, and the follow-up
-//! nudges a few times a day. The loop sleeps until the next due time: no polling. A round that
-//! was due while the server was down runs as soon as it is back.
+//! When the round job runs inside `serve`: the monthly round on the first Monday of the month (or
+//! a fixed day) at a set time in `TIMEZONE`, its check-in on a later day of the month, the
+//! mid-month round for those who chose twice a month (the third Monday by default) and its
+//! check-in a week after, and the follow-up nudges a few times a day. The loop sleeps until the
+//! next due time: no polling. A round that was due while the server was down runs as soon as it
+//! is back; each runs once, whichever server gets there first.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use super::{Quiet, Rounds};
-use crate::domain::schedule::Schedule;
+use super::{Outcome, Quiet, RoundKey, Rounds};
+use crate::domain::{RoundKind, schedule::Schedule};
 
-/// What is due at `now` that has not happened: this month's round, then its check-in, then nudges.
+/// What is due at `now` that has not happened: this month's monthly round and its check-in, its
+/// mid-month round and that one's check-in, then nudges.
 pub async fn catch_up(rounds: &Rounds, schedule: &Schedule, now: Timestamp) -> anyhow::Result<()> {
     let month = schedule.month_of(now);
-    if now >= schedule.round_due(month) {
-        match rounds.run(month, false, &Quiet).await? {
-            super::Outcome::Created(summary) => tracing::info!(?summary, "round done"),
-            super::Outcome::AlreadyRan(_) | super::Outcome::DryRun(_) => {}
+    for kind in RoundKind::ALL {
+        let round = RoundKey { month, kind };
+        if now >= schedule.due(month, kind) {
+            match rounds.run_round(round, false, None, &Quiet).await? {
+                Outcome::Created(summary) => tracing::info!(?summary, "round done"),
+                Outcome::Skipped(..) | Outcome::AlreadyRan(_) | Outcome::DryRun(_) => {}
+            }
         }
-    }
-    if now >= schedule.checkin_due(month) {
-        let sent = rounds.send_checkins(month).await?;
-        if sent > 0 {
-            tracing::info!(sent, %month, "check-ins queued");
+        if now >= schedule.checkin_due_of(month, kind) {
+            let sent = rounds.send_checkins(round).await?;
+            if sent > 0 {
+                tracing::info!(sent, %round, "check-ins queued");
+            }
         }
     }
     rounds.send_nudges(now.as_second()).await?;

@@ -99,6 +99,11 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.pool).await.context("applying migrations")?;
+        if self.backend == Backend::Sqlite {
+            sqlite_rounds_unique_per_kind(&self.pool)
+                .await
+                .context("making rounds unique per month and kind")?;
+        }
         Ok(())
     }
 
@@ -119,6 +124,55 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Migration 0009 on SQLite: drops the `UNIQUE` of `rounds.month` (a month now has a monthly
+/// and a mid-month round; `rounds_month_kind` keeps them unique). SQLite drops a column
+/// constraint only by rebuilding the table, with foreign keys off so that dropping the old table
+/// deletes none of its groups, and foreign keys turn off only outside a transaction, which sqlx
+/// opens around every SQLite migration. So it is done here, once: a database whose table no
+/// longer has the constraint is left as it is.
+async fn sqlite_rounds_unique_per_kind(pool: &AnyPool) -> anyhow::Result<()> {
+    const UNIQUE_MONTH: &str = "month           TEXT NOT NULL UNIQUE";
+    let (sql,): (String,) =
+        sqlx::query_as("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'rounds'")
+            .fetch_one(pool)
+            .await?;
+    if !sql.contains(UNIQUE_MONTH) {
+        return Ok(());
+    }
+    let rebuilt = sql.replacen("CREATE TABLE rounds", "CREATE TABLE rounds_rebuilt", 1).replacen(
+        UNIQUE_MONTH,
+        "month           TEXT NOT NULL",
+        1,
+    );
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rounds' AND sql IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut conn = pool.acquire().await?;
+    conn.execute("PRAGMA foreign_keys = OFF").await?;
+    let mut steps = vec![
+        "BEGIN".to_owned(),
+        rebuilt,
+        "INSERT INTO rounds_rebuilt SELECT * FROM rounds".to_owned(),
+        "DROP TABLE rounds".to_owned(),
+        "ALTER TABLE rounds_rebuilt RENAME TO rounds".to_owned(),
+    ];
+    steps.extend(indexes.into_iter().map(|(index,)| index));
+    steps.push("COMMIT".to_owned());
+    let mut result = Ok(());
+    for step in &steps {
+        if let Err(err) = conn.execute(step.as_str()).await {
+            let _ = conn.execute("ROLLBACK").await;
+            result = Err(anyhow::Error::new(err).context(format!("rebuilding rounds: {step}")));
+            break;
+        }
+    }
+    // The pool's connections all enforce foreign keys; this one must too before it goes back.
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    result
 }
 
 /// Refuses a PostgreSQL database whose encoding is not UTF8: in one created as `LATIN1` or

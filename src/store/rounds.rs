@@ -5,7 +5,7 @@ use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
 use super::{Backend, BulkInsert, Store, now, values::Flag};
 use crate::domain::{
-    Email, FreeTimes, GroupId, Level, MeetFormat, Mode, Month, PersonName, Reach, RoundId, UserId,
+    Email, FreeTimes, GroupId, Level, MeetFormat, Mode, Month, PersonName, Reach, RoundId, RoundKind, UserId,
 };
 
 /// A person taking part in a round, as the round job needs them.
@@ -42,11 +42,29 @@ pub struct PastMeeting {
 pub struct RoundRow {
     pub id: RoundId,
     pub month: Month,
+    pub kind: RoundKind,
+    /// Why the round did not take place, when it did not.
+    pub skipped_reason: Option<String>,
     pub participants: i64,
     pub group_count: i64,
     pub sit_out_count: i64,
     pub created_at: i64,
     pub checkin_sent_at: Option<i64>,
+}
+
+/// A round to store.
+#[derive(Clone, Debug)]
+pub struct NewRound<'a> {
+    pub month: Month,
+    pub kind: RoundKind,
+    pub seed: i64,
+    pub participants: i64,
+    pub groups: i64,
+    pub sit_outs: i64,
+    pub total_score: i64,
+    pub weights: &'a str,
+    /// Set for a round that did not take place.
+    pub skipped_reason: Option<&'a str>,
 }
 
 /// A group to store.
@@ -111,46 +129,63 @@ const ACTIVE: &str = "confirmed_at IS NOT NULL AND opted_out_at IS NULL AND auto
                       AND email_bounced_at IS NULL AND (paused_through IS NULL OR paused_through < $1)";
 
 impl Store {
-    /// Everyone matched in `month`: confirmed, opted in, not paused for it, not auto-paused.
+    /// Everyone matched in the `kind` round of `month`: confirmed, opted in, not paused for it,
+    /// not auto-paused, and by their frequency: for the monthly round, everyone but those who
+    /// chose every other month and had a group in the previous monthly round; for the mid-month
+    /// round, those who chose twice a month.
     #[tracing::instrument(skip(self))]
-    pub async fn round_participants(&self, month: Month) -> sqlx::Result<Vec<Participant>> {
-        sqlx::query_as(&format!(
+    pub async fn round_participants(&self, month: Month, kind: RoundKind) -> sqlx::Result<Vec<Participant>> {
+        let by_frequency = match kind {
+            RoundKind::Main => {
+                "(frequency <> 'every other month' OR NOT EXISTS (SELECT 1 FROM group_members m \
+                 JOIN round_groups g ON g.id = m.group_id JOIN rounds r ON r.id = g.round_id \
+                 WHERE m.user_id = users.id AND r.month = $2 AND r.kind = 'main'))"
+            }
+            RoundKind::MidMonth => "frequency = 'twice a month'",
+        };
+        let sql = format!(
             "SELECT id, email, name, role, level, department, site, meet_format, free_times FROM users \
-             WHERE {ACTIVE} ORDER BY id"
-        ))
-        .bind(month)
-        .fetch_all(self.pool())
-        .await
+             WHERE {ACTIVE} AND {by_frequency} ORDER BY id"
+        );
+        let query = sqlx::query_as(&sql).bind(month);
+        let query = if kind == RoundKind::Main { query.bind(month.prev()) } else { query };
+        query.fetch_all(self.pool()).await
     }
 
-    /// Every pair that met, and every sit-out, in rounds before `month`.
+    /// Every pair that met, and every sit-out, in rounds (of either kind) before `month`, and,
+    /// with `main_of_month`, in that month's monthly round too.
     #[tracing::instrument(skip(self))]
-    pub async fn meeting_history(&self, month: Month) -> sqlx::Result<Vec<PastMeeting>> {
-        let mut rows: Vec<PastMeeting> = sqlx::query_as(
+    pub async fn meeting_history(&self, month: Month, main_of_month: bool) -> sqlx::Result<Vec<PastMeeting>> {
+        let rounds = "(r.month < $1 OR (r.month = $1 AND r.kind = 'main' AND $2 = 1))";
+        let mut rows: Vec<PastMeeting> = sqlx::query_as(&format!(
             "SELECT a.user_id AS a, b.user_id AS b, r.month AS month FROM group_members a \
              JOIN group_members b ON b.group_id = a.group_id AND a.user_id < b.user_id \
              JOIN round_groups g ON g.id = a.group_id JOIN rounds r ON r.id = g.round_id \
-             WHERE r.month < $1",
-        )
+             WHERE {rounds}"
+        ))
         .bind(month)
+        .bind(i64::from(main_of_month))
         .fetch_all(self.pool())
         .await?;
-        let sat_out: Vec<(UserId, Month)> = sqlx::query_as(
-            "SELECT s.user_id, r.month FROM round_sit_outs s JOIN rounds r ON r.id = s.round_id WHERE r.month < $1",
-        )
+        let sat_out: Vec<(UserId, Month)> = sqlx::query_as(&format!(
+            "SELECT s.user_id, r.month FROM round_sit_outs s JOIN rounds r ON r.id = s.round_id WHERE {rounds}"
+        ))
         .bind(month)
+        .bind(i64::from(main_of_month))
         .fetch_all(self.pool())
         .await?;
         rows.extend(sat_out.into_iter().map(|(a, month)| PastMeeting { a, b: None, month }));
         Ok(rows)
     }
 
-    pub async fn round_by_month(&self, month: Month) -> sqlx::Result<Option<RoundRow>> {
+    /// The `kind` round of `month`, if it ran (or was recorded as skipped).
+    pub async fn round_by(&self, month: Month, kind: RoundKind) -> sqlx::Result<Option<RoundRow>> {
         sqlx::query_as(
-            "SELECT id, month, participants, group_count, sit_out_count, created_at, checkin_sent_at \
-             FROM rounds WHERE month = $1",
+            "SELECT id, month, kind, skipped_reason, participants, group_count, sit_out_count, created_at, \
+             checkin_sent_at FROM rounds WHERE month = $1 AND kind = $2",
         )
         .bind(month)
+        .bind(kind)
         .fetch_optional(self.pool())
         .await
     }
@@ -163,33 +198,32 @@ impl Store {
             .await
     }
 
-    /// Starts writing the round of `month`; `None` if it exists already. On PostgreSQL the
-    /// transaction first takes an advisory lock, so concurrent runs queue instead of racing; the
-    /// unique month decides in any case.
+    /// Starts writing the `round` of its month and kind; `None` if it exists already. On
+    /// PostgreSQL the transaction first takes an advisory lock, so concurrent runs queue instead
+    /// of racing; the unique (month, kind) decides in any case.
     pub async fn insert_round(
         &self,
         tx: &mut Transaction<'_, Any>,
-        month: Month,
-        seed: i64,
-        weights: &str,
-        counts: (i64, i64, i64, i64),
+        round: &NewRound<'_>,
     ) -> sqlx::Result<Option<RoundId>> {
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7265636) IS NULL").execute(&mut **tx).await?;
         }
-        let (participants, groups, sit_outs, total) = counts;
         let id: Option<(RoundId,)> = sqlx::query_as(
-            "INSERT INTO rounds (month, seed, participants, group_count, sit_out_count, total_score, weights, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (month) DO NOTHING RETURNING id",
+            "INSERT INTO rounds (month, kind, seed, participants, group_count, sit_out_count, total_score, weights, \
+             created_at, skipped_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (month, kind) DO NOTHING RETURNING id",
         )
-        .bind(month)
-        .bind(seed)
-        .bind(participants)
-        .bind(groups)
-        .bind(sit_outs)
-        .bind(total)
-        .bind(weights)
+        .bind(round.month)
+        .bind(round.kind)
+        .bind(round.seed)
+        .bind(round.participants)
+        .bind(round.groups)
+        .bind(round.sit_outs)
+        .bind(round.total_score)
+        .bind(round.weights)
         .bind(now())
+        .bind(round.skipped_reason)
         .fetch_optional(&mut **tx)
         .await?;
         Ok(id.map(|(id,)| id))

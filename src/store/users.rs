@@ -3,7 +3,7 @@
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
 use super::{BulkInsert, Store, now, values::Flag};
-use crate::domain::{Email, FreeTimes, Level, MeetFormat, Month, PersonName, Profile, UserId};
+use crate::domain::{Email, FreeTimes, Frequency, Level, MeetFormat, Month, PersonName, Profile, UserId};
 
 /// One account as stored.
 #[derive(Clone, Debug, FromRow)]
@@ -18,6 +18,7 @@ pub struct User {
     pub site: Option<String>,
     pub meet_format: MeetFormat,
     pub free_times: FreeTimes,
+    pub frequency: Frequency,
     pub confirmed_at: Option<i64>,
     pub opted_out_at: Option<i64>,
     /// Last month the person skips; matched again from the month after.
@@ -50,6 +51,7 @@ impl User {
             site: self.site.clone(),
             format: self.meet_format,
             times: self.free_times,
+            frequency: self.frequency,
         }
     }
 }
@@ -76,7 +78,7 @@ pub struct BouncedAddress {
     pub reason: String,
 }
 
-const COLUMNS: &str = "id, email, name, password_hash, role, level, department, site, meet_format, free_times, confirmed_at, \
+const COLUMNS: &str = "id, email, name, password_hash, role, level, department, site, meet_format, free_times, frequency, confirmed_at, \
                        opted_out_at, paused_through, auto_paused_at, nudges_enabled, created_at, is_coordinator, \
                        email_bounced_at";
 
@@ -121,7 +123,7 @@ impl Store {
         let now = now();
         let id: Option<(UserId,)> = sqlx::query_as(
             "INSERT INTO users (email, name, password_hash, role, level, department, site, meet_format, free_times, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             frequency, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
              ON CONFLICT (email) DO NOTHING RETURNING id",
         )
         .bind(email)
@@ -133,6 +135,7 @@ impl Store {
         .bind(&profile.site)
         .bind(profile.format)
         .bind(profile.times)
+        .bind(profile.frequency)
         .bind(now)
         .fetch_optional(&mut **tx)
         .await?;
@@ -150,8 +153,8 @@ impl Store {
         let now = now();
         let insert = BulkInsert {
             head: "INSERT INTO users (email, name, password_hash, role, level, department, site, meet_format, \
-                   free_times, created_at, updated_at)",
-            columns: 11,
+                   free_times, frequency, created_at, updated_at)",
+            columns: 12,
             tail: "ON CONFLICT (email) DO NOTHING RETURNING email, id",
         };
         insert
@@ -166,6 +169,7 @@ impl Store {
                     .bind(&profile.site)
                     .bind(profile.format)
                     .bind(profile.times)
+                    .bind(profile.frequency)
                     .bind(now)
                     .bind(now)
             })
@@ -181,7 +185,8 @@ impl Store {
     ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE users SET password_hash = $2, name = $3, role = $4, level = $5, department = $6, \
-             site = $7, meet_format = $8, free_times = $9, updated_at = $10 WHERE id = $1 AND confirmed_at IS NULL",
+             site = $7, meet_format = $8, free_times = $9, frequency = $10, updated_at = $11 \
+             WHERE id = $1 AND confirmed_at IS NULL",
         )
         .bind(user_id)
         .bind(password_hash)
@@ -192,6 +197,7 @@ impl Store {
         .bind(&profile.site)
         .bind(profile.format)
         .bind(profile.times)
+        .bind(profile.frequency)
         .bind(now())
         .execute(&mut **tx)
         .await?;
@@ -214,7 +220,7 @@ impl Store {
     pub async fn update_profile(&self, user_id: UserId, profile: &Profile) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE users SET name = $2, role = $3, level = $4, department = $5, site = $6, meet_format = $7, \
-             free_times = $8, updated_at = $9 WHERE id = $1",
+             free_times = $8, frequency = $9, updated_at = $10 WHERE id = $1",
         )
         .bind(user_id)
         .bind(&profile.name)
@@ -224,6 +230,7 @@ impl Store {
         .bind(&profile.site)
         .bind(profile.format)
         .bind(profile.times)
+        .bind(profile.frequency)
         .bind(now())
         .execute(self.pool())
         .await?;

@@ -8,7 +8,10 @@
 
 use sqlx::{Database, Decode, Encode, Type, encode::IsNull, error::BoxDynError};
 
-use crate::domain::{Email, FreeTimes, GroupId, Level, MeetFormat, Mode, Month, PersonName, RoundId, UserId};
+use crate::domain::{
+    Email, FreeTimes, Frequency, GroupId, Level, MeetFormat, Mode, Month, PersonName, RoundId, RoundKind,
+    UserId,
+};
 
 /// Implements `Type`, `Decode` and `Encode` for a value stored as `$raw`: decoded with `$parse`
 /// (a `Result` whose error is shown), encoded from `$store`.
@@ -61,6 +64,10 @@ stored_as!(
 stored_as!(MeetFormat, String, |raw| MeetFormat::parse(&raw), |v| v.as_str().to_owned());
 stored_as!(FreeTimes, i64, |raw| FreeTimes::from_bits(raw), |v| v.bits());
 stored_as!(Mode, String, |raw| Mode::parse(&raw).ok_or("not a group mode"), |v| v.as_str().to_owned());
+stored_as!(Frequency, String, |raw| Frequency::parse(&raw), |v| v.as_str().to_owned());
+stored_as!(RoundKind, String, |raw| RoundKind::parse(&raw).ok_or("not a kind of round"), |v| v
+    .as_str()
+    .to_owned());
 stored_as!(UserId, i64, |raw| Ok::<_, String>(UserId(raw)), |v| v.0);
 stored_as!(GroupId, i64, |raw| Ok::<_, String>(GroupId(raw)), |v| v.0);
 stored_as!(RoundId, i64, |raw| Ok::<_, String>(RoundId(raw)), |v| v.0);

@@ -49,12 +49,20 @@ impl AppState {
         self.rounds.settings().await
     }
 
-    /// The month of the next round: by the schedule in force, or the month after when a
+    /// The month of the next monthly round: by the schedule in force, or the month after when a
     /// coordinator already ran that one early.
     pub async fn next_round(&self) -> sqlx::Result<crate::domain::Month> {
-        let month = self.settings().await?.next_round();
-        let ran = self.store.round_by_month(month).await?.is_some();
-        Ok(if ran { month.next() } else { month })
+        Ok(self.next_round_of(crate::domain::RoundKind::Main).await?.month)
+    }
+
+    /// The next `kind` round, likewise.
+    pub async fn next_round_of(
+        &self,
+        kind: crate::domain::RoundKind,
+    ) -> sqlx::Result<crate::rounds::RoundKey> {
+        let month = self.settings().await?.schedule.next_of(jiff::Timestamp::now(), kind);
+        let ran = self.store.round_by(month, kind).await?.is_some();
+        Ok(crate::rounds::RoundKey { month: if ran { month.next() } else { month }, kind })
     }
 }
 

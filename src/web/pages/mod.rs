@@ -29,6 +29,7 @@ pub struct Choices {
     pub sites: Vec<String>,
     pub stages: &'static [(crate::domain::Level, &'static str, &'static str)],
     pub formats: [crate::domain::MeetFormat; 3],
+    pub frequencies: [crate::domain::Frequency; 3],
     pub slots: [crate::domain::Slot; 6],
 }
 
@@ -41,6 +42,7 @@ impl Choices {
             sites: lists.sites,
             stages: crate::domain::STAGES,
             formats: crate::domain::MeetFormat::ALL,
+            frequencies: crate::domain::Frequency::ALL,
             slots: crate::domain::Slot::ALL,
         })
     }

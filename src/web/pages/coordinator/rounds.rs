@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::charts::Chart;
 use crate::{
     coordinator::{PreviewView, RoundDetail},
-    domain::{Calendar, Month, RoundId},
-    rounds::{Outcome, Quiet},
+    domain::{Calendar, Month, RoundId, RoundKind},
+    rounds::{Outcome, Quiet, RoundKey},
     settings::SettingsForm,
     store::dashboard::RoundRow,
     web::{
@@ -68,6 +68,7 @@ pub async fn preview(
     State(state): State<AppState>,
     me: Coordinator,
     Query(proposed): Query<SettingsForm>,
+    Query(which): Query<KindQuery>,
 ) -> AppResult<Response> {
     let weights = if proposed.weight_department.is_empty() {
         None
@@ -81,8 +82,8 @@ pub async fn preview(
         }
     };
     let unsaved = weights.is_some();
-    let month = state.next_round().await?;
-    let Outcome::DryRun(preview) = state.rounds.run_with(month, true, weights, &Quiet).await? else {
+    let round = state.next_round_of(which.kind()?).await?;
+    let Outcome::DryRun(preview) = state.rounds.run_round(round, true, weights, &Quiet).await? else {
         return Err(AppError::Internal(anyhow::anyhow!("a dry run wrote a round")));
     };
     Ok(PreviewPage {
@@ -93,15 +94,35 @@ pub async fn preview(
     .into_response())
 }
 
+/// Which kind of round a page is about: `main` (the default) or `mid-month`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct KindQuery {
+    kind: String,
+}
+
+impl KindQuery {
+    fn kind(&self) -> AppResult<RoundKind> {
+        RoundKind::parse(&self.kind)
+            .ok_or(AppError::BadRequest("The kind of round must be main or mid-month."))
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct MonthForm {
     month: String,
+    kind: String,
 }
 
 impl MonthForm {
     fn month(&self) -> AppResult<Month> {
         Month::parse(self.month.trim()).map_err(|_| AppError::BadRequest("The month must be YYYY-MM."))
+    }
+
+    fn kind(&self) -> AppResult<RoundKind> {
+        RoundKind::parse(&self.kind)
+            .ok_or(AppError::BadRequest("The kind of round must be main or mid-month."))
     }
 }
 
@@ -109,7 +130,7 @@ impl MonthForm {
 #[template(path = "coordinator/run.html")]
 pub struct ConfirmRunPage {
     layout: Layout,
-    month: Month,
+    round: RoundKey,
 }
 
 /// The confirmation step before a real run.
@@ -118,18 +139,23 @@ pub async fn confirm_run(
     me: Coordinator,
     Query(form): Query<MonthForm>,
 ) -> AppResult<ConfirmRunPage> {
-    let month = if form.month.is_empty() { state.next_round().await? } else { form.month()? };
-    Ok(ConfirmRunPage { layout: me.layout("Run the round").await?, month })
+    let kind = form.kind()?;
+    let round = if form.month.is_empty() {
+        state.next_round_of(kind).await?
+    } else {
+        RoundKey { month: form.month()?, kind }
+    };
+    Ok(ConfirmRunPage { layout: me.layout("Run the round").await?, round })
 }
 
-/// Runs the real round of the confirmed month, once.
+/// Runs the real round confirmed, once.
 pub async fn run(
     State(state): State<AppState>,
     me: Coordinator,
     Form(form): Form<MonthForm>,
 ) -> AppResult<Response> {
-    let month = form.month()?;
-    let message = crate::coordinator::run_round(&state.rounds, month, &me.actor()).await?.message();
+    let round = RoundKey { month: form.month()?, kind: form.kind()? };
+    let message = crate::coordinator::run_round(&state.rounds, round, &me.actor()).await?.message();
     visitor::flash(&me.session, message).await?;
     Ok(Redirect::to("/coordinator/rounds").into_response())
 }
