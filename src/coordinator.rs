@@ -505,6 +505,7 @@ pub async fn export_csv(
             let csv = write_csv(
                 &[
                     "month",
+                    "round",
                     "group",
                     "group_status",
                     "name",
@@ -517,6 +518,7 @@ pub async fn export_csv(
                 results.into_iter().map(|r| {
                     vec![
                         r.month.to_string(),
+                        r.kind.as_str().to_owned(),
                         (r.position + 1).to_string(),
                         r.status,
                         r.name.to_string(),

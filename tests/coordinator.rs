@@ -392,8 +392,8 @@ both_backends! {
         let mut reader = csv::Reader::from_reader(results.as_bytes());
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
         assert_eq!(rows.len() as i64, app.count("group_members").await, "one row per group member");
-        assert!(rows.iter().all(|r| &r[0] == "2027-01"));
-        assert!(rows.iter().any(|r| r[3].starts_with("'=HYPERLINK")), "neutralised here too");
+        assert!(rows.iter().all(|r| &r[0] == "2027-01" && &r[1] == "main"));
+        assert!(rows.iter().any(|r| r[4].starts_with("'=HYPERLINK")), "neutralised here too");
 
         let audit = app.get("/coordinator/audit").await.text().await.unwrap();
         assert!(audit.contains(&format!("<td>{me}</td><th scope=\"row\">export</th><td>coffee-rounds-participants.csv")), "{audit}");

@@ -392,7 +392,9 @@ impl Rounds {
             Some(weights) => weights,
             None => self.settings().await?.weights,
         };
-        let auto_paused = if dry_run { 0 } else { self.auto_pause(month).await? };
+        // Once a month, before the monthly round.
+        let auto_paused =
+            if dry_run || kind == RoundKind::MidMonth { 0 } else { self.auto_pause(month).await? };
 
         let started = std::time::Instant::now();
         progress.step("Loading participants and history", 2);
@@ -618,11 +620,10 @@ impl Rounds {
         }))
     }
 
-    /// Pauses everyone whose groups of the three rounds before `month` went unanswered by them,
-    /// and tells them how to come back.
+    /// Pauses everyone whose groups of the last three rounds they were in before `month` went
+    /// unanswered by them, and tells them how to come back.
     async fn auto_pause(&self, month: Month) -> anyhow::Result<usize> {
-        let months = [month.plus(-1), month.plus(-2), month.plus(-3)];
-        let silent = self.store.silent_participants(&months).await?;
+        let silent = self.store.silent_participants(month).await?;
         let mut paused = 0;
         for (user_id, name, email) in &silent {
             let mut tx = self.store.pool().begin().await?;

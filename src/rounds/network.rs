@@ -88,6 +88,7 @@ mod tests {
         MyGroup {
             group_id: GroupId(0),
             month,
+            kind: crate::domain::RoundKind::Main,
             status: status.into(),
             partners: partners
                 .iter()

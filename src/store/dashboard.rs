@@ -4,7 +4,9 @@
 use sqlx::FromRow;
 
 use super::{Backend, Store};
-use crate::domain::{Email, FreeTimes, GroupId, Level, MeetFormat, Month, PersonName, RoundId, Slot};
+use crate::domain::{
+    Email, FreeTimes, GroupId, Level, MeetFormat, Month, PersonName, RoundId, RoundKind, Slot,
+};
 
 /// The seven sums of `count_by_free_time`: one per slot, then the accounts that gave none.
 struct SlotCounts([i64; 7]);
@@ -125,6 +127,9 @@ pub struct Count<K> {
 pub struct RoundRow {
     pub id: RoundId,
     pub month: Month,
+    pub kind: RoundKind,
+    /// Why the round did not take place, when it did not.
+    pub skipped_reason: Option<String>,
     pub created_at: i64,
     pub participants: i64,
     pub group_count: i64,
@@ -137,7 +142,8 @@ pub struct RoundRow {
 /// A round with its met groups and the email sent and failed for it. Round email carries its
 /// round (`outbox.round_id`), so each count is one range of an index: `round_groups (round_id,
 /// status)` and `outbox (round_id, status)`.
-const ROUND_ROWS: &str = "SELECT r.id, r.month, r.created_at, r.participants, r.group_count, r.sit_out_count, \
+const ROUND_ROWS: &str = "SELECT r.id, r.month, r.kind, r.skipped_reason, r.created_at, r.participants, \
+       r.group_count, r.sit_out_count, \
        (SELECT COUNT(*) FROM round_groups g WHERE g.round_id = r.id AND g.status = 'met') AS met_groups, \
        (SELECT COUNT(*) FROM outbox o WHERE o.round_id = r.id AND o.status = 'sent') AS emails_sent, \
        (SELECT COUNT(*) FROM outbox o WHERE o.round_id = r.id AND o.status = 'failed') AS emails_failed \
@@ -299,7 +305,9 @@ impl Store {
     /// (its introductions, sit-out notes, check-ins and nudges).
     #[tracing::instrument(skip(self))]
     pub async fn round_rows(&self) -> sqlx::Result<Vec<RoundRow>> {
-        sqlx::query_as(&format!("{ROUND_ROWS} ORDER BY r.month DESC")).fetch_all(self.pool()).await
+        sqlx::query_as(&format!("{ROUND_ROWS} ORDER BY r.month DESC, r.kind DESC"))
+            .fetch_all(self.pool())
+            .await
     }
 }
 
@@ -404,6 +412,7 @@ pub struct ParticipantExport {
 #[derive(Clone, Debug, FromRow)]
 pub struct ResultExport {
     pub month: Month,
+    pub kind: RoundKind,
     pub position: i64,
     pub status: String,
     pub name: PersonName,
@@ -436,10 +445,10 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn export_results(&self) -> sqlx::Result<Vec<ResultExport>> {
         sqlx::query_as(
-            "SELECT r.month, g.position, g.status, u.name, u.email, u.department, u.role, u.level, m.response \
+            "SELECT r.month, r.kind, g.position, g.status, u.name, u.email, u.department, u.role, u.level, m.response \
              FROM rounds r CROSS JOIN round_groups g CROSS JOIN group_members m CROSS JOIN users u \
              WHERE g.round_id = r.id AND m.group_id = g.id AND u.id = m.user_id \
-             ORDER BY r.month, g.position, u.name",
+             ORDER BY r.month, r.kind, g.position, u.name",
         )
         .fetch_all(self.pool())
         .await

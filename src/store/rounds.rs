@@ -99,6 +99,7 @@ impl Response {
 pub struct MyGroup {
     pub group_id: GroupId,
     pub month: Month,
+    pub kind: RoundKind,
     pub status: String,
     pub partners: Vec<Partner>,
 }
@@ -339,9 +340,9 @@ impl Store {
     /// A person's groups, newest first, with their partners.
     #[tracing::instrument(skip(self))]
     pub async fn my_groups(&self, user_id: UserId) -> sqlx::Result<Vec<MyGroup>> {
-        let groups: Vec<(GroupId, Month, String)> = sqlx::query_as(
-            "SELECT g.id, r.month, g.status FROM group_members m JOIN round_groups g ON g.id = m.group_id \
-             JOIN rounds r ON r.id = g.round_id WHERE m.user_id = $1 ORDER BY r.month DESC",
+        let groups: Vec<(GroupId, Month, RoundKind, String)> = sqlx::query_as(
+            "SELECT g.id, r.month, r.kind, g.status FROM group_members m JOIN round_groups g ON g.id = m.group_id \
+             JOIN rounds r ON r.id = g.round_id WHERE m.user_id = $1 ORDER BY r.month DESC, r.kind DESC",
         )
         .bind(user_id)
         .fetch_all(self.pool())
@@ -356,9 +357,10 @@ impl Store {
         .await?;
         Ok(groups
             .into_iter()
-            .map(|(group_id, month, status)| MyGroup {
+            .map(|(group_id, month, kind, status)| MyGroup {
                 group_id,
                 month,
+                kind,
                 status,
                 partners: partners.iter().filter(|p| p.group_id == group_id).cloned().collect(),
             })
@@ -401,22 +403,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Active participants who left their groups of the last three rounds (`months`) unanswered
-    /// themselves, in groups nobody reported as met.
-    pub async fn silent_participants(
-        &self,
-        months: &[Month; 3],
-    ) -> sqlx::Result<Vec<(UserId, PersonName, Email)>> {
+    /// Active participants who left their groups of the last three rounds they were in before
+    /// `month` (of either kind) unanswered themselves, in groups nobody reported as met.
+    pub async fn silent_participants(&self, month: Month) -> sqlx::Result<Vec<(UserId, PersonName, Email)>> {
         sqlx::query_as(
             "SELECT u.id, u.name, u.email FROM users u WHERE u.auto_paused_at IS NULL AND u.opted_out_at IS NULL \
-             AND (SELECT COUNT(DISTINCT r.month) FROM group_members m JOIN round_groups g ON g.id = m.group_id \
-                  JOIN rounds r ON r.id = g.round_id \
-                  WHERE m.user_id = u.id AND r.month IN ($1, $2, $3) AND m.response IS NULL AND g.status <> 'met') = 3 \
+             AND (SELECT COUNT(*) FROM group_members m JOIN round_groups g ON g.id = m.group_id \
+                  WHERE m.user_id = u.id AND m.response IS NULL AND g.status <> 'met' \
+                  AND g.round_id IN (SELECT r.id FROM group_members m2 JOIN round_groups g2 ON g2.id = m2.group_id \
+                       JOIN rounds r ON r.id = g2.round_id WHERE m2.user_id = u.id AND r.month < $1 \
+                       ORDER BY r.month DESC, r.id DESC LIMIT 3)) = 3 \
              ORDER BY u.id",
         )
-        .bind(months[0])
-        .bind(months[1])
-        .bind(months[2])
+        .bind(month)
         .fetch_all(self.pool())
         .await
     }

@@ -167,7 +167,7 @@ async function statusCount(page, status) {
 /** The "Met" figure of the round of `month` on the rounds page, as shown. */
 async function meetRate(page, month) {
   await goto(page, '/coordinator/rounds');
-  return text(page.locator(`#rounds tr[data-month="${month}"] td[data-figure="met"]`));
+  return text(page.locator(`#rounds tr[data-month="${month}"][data-kind="main"] td[data-figure="met"]`));
 }
 
 async function logIn(page, email, password) {
@@ -355,7 +355,7 @@ try {
   await inspect(coordinator, 'coordinator-rounds');
   const rateBefore = await meetRate(coordinator, month);
   expect(rateBefore === '0%', `a new round has met nobody yet (Met: ${rateBefore})`);
-  await follow(coordinator, coordinator.locator(`#rounds tr[data-month="${month}"] th a`));
+  await follow(coordinator, coordinator.locator(`#rounds tr[data-month="${month}"][data-kind="main"] th a`));
   const roundPath = new URL(coordinator.url()).pathname;
   await expectText(coordinator, 'h1', new RegExp(`Round ${month}`), 'the round detail opens');
   await expectText(coordinator, '#groups', /Noor Haddad-Okoye/, 'the round detail lists the new member');

@@ -12,7 +12,7 @@ use super::{Choices, Notice};
 use crate::{
     accounts::{self, AccountError, Participation, ProfileInput},
     domain::stage_name,
-    domain::{Calendar, GroupId, Month},
+    domain::{Calendar, GroupId, Month, RoundKind},
     forms::FieldErrors,
     rounds::network::{Bar, Network, growth_bars, network},
     store::rounds::{MyGroup, Response as Answer},
@@ -111,7 +111,10 @@ impl From<MyGroup> for GroupView {
         Self {
             group_id: group.group_id,
             answerable: group.status != "met",
-            month_name: group.month.long_name(),
+            month_name: match group.kind {
+                RoundKind::Main => group.month.long_name(),
+                RoundKind::MidMonth => format!("Mid-{}", group.month.long_name()),
+            },
             month: group.month,
             status: group.status,
             status_text,

@@ -49,7 +49,8 @@ pub async fn round(
     Path(id): Path<RoundId>,
 ) -> AppResult<RoundPage> {
     let detail = RoundDetail::load(&state.store, id).await?.ok_or(AppError::NotFound)?;
-    let title = format!("Round {}", detail.round.month);
+    let title = crate::rounds::RoundKey { month: detail.round.month, kind: detail.round.kind }.to_string();
+    let title = format!("Round {title}");
     Ok(RoundPage { layout: me.layout(&title).await?, gaps: Chart::new(&detail.gaps), detail })
 }
 
