@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod ids;
+pub mod led_to;
 pub mod schedule;
 
 use std::fmt;
@@ -11,6 +12,7 @@ use std::fmt;
 pub use crate::matching::{Level, Month};
 pub use calendar::Calendar;
 pub use ids::{GroupId, RoundId, UserId};
+pub use led_to::LedTo;
 
 /// Refuses text the databases cannot hold. PostgreSQL's `text` refuses U+0000 (NUL) outright;
 /// SQLite stores it, but its string functions and comparisons stop at it, so both backends
