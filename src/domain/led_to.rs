@@ -16,7 +16,8 @@ pub enum LedTo {
 
 impl LedTo {
     /// In the order the question offers them.
-    pub const ALL: [Self; 5] = [Self::NotYet, Self::Advice, Self::Introduction, Self::Project, Self::Opportunity];
+    pub const ALL: [Self; 5] =
+        [Self::NotYet, Self::Advice, Self::Introduction, Self::Project, Self::Opportunity];
 
     /// The stored value, also the form's and the link's.
     pub fn as_str(self) -> &'static str {

@@ -503,7 +503,9 @@ impl Rounds {
                     partners: self.partner_names(&mut groups, group_id, member.user_id).await?,
                     led_to_links: LedTo::ALL
                         .iter()
-                        .map(|a| (a.label().to_owned(), self.link(Action::LedTo(*a), group_id, member.user_id)))
+                        .map(|a| {
+                            (a.label().to_owned(), self.link(Action::LedTo(*a), group_id, member.user_id))
+                        })
                         .collect(),
                     profile_link: format!("{}/profile", self.base_url),
                 };

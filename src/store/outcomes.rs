@@ -115,7 +115,12 @@ impl Store {
     /// Records (or replaces) `user_id`'s answer about `group_id`: only a member's, and only about a
     /// group reported as met. Returns false, changing nothing, otherwise.
     #[tracing::instrument(skip(self))]
-    pub async fn record_led_to(&self, group_id: GroupId, user_id: UserId, led_to: LedTo) -> sqlx::Result<bool> {
+    pub async fn record_led_to(
+        &self,
+        group_id: GroupId,
+        user_id: UserId,
+        led_to: LedTo,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "INSERT INTO outcome_answers (group_id, user_id, led_to, answered_at) \
              SELECT m.group_id, m.user_id, $3, $4 FROM group_members m JOIN round_groups g ON g.id = m.group_id \
@@ -174,7 +179,11 @@ impl Store {
     /// For everyone placed in a group in the rounds from `since` to `until`: how many people had
     /// exactly `key` conversations (groups reported as met) in those rounds.
     #[tracing::instrument(skip(self))]
-    pub async fn conversations_per_person(&self, since: Month, until: Month) -> sqlx::Result<Vec<Count<i64>>> {
+    pub async fn conversations_per_person(
+        &self,
+        since: Month,
+        until: Month,
+    ) -> sqlx::Result<Vec<Count<i64>>> {
         sqlx::query_as(
             "SELECT conversations AS key, COUNT(*) AS n FROM \
                (SELECT m.user_id, SUM(CASE WHEN g.status = 'met' THEN 1 ELSE 0 END) AS conversations \
