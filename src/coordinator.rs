@@ -156,6 +156,8 @@ pub struct LedToReport {
     pub rounds: Vec<RoundShare>,
     /// The last 12 months: answers saying it led to something concrete.
     pub total: Share,
+    /// Groups reported as met in the rounds of the last 12 months.
+    pub met_groups: i64,
     /// Each concrete kind of outcome, of all answers of the last 12 months.
     pub kinds: Vec<Share>,
     /// Groups across departments, then within one.
@@ -221,6 +223,7 @@ impl LedToReport {
         let in_window = |m: Month| m >= since && m <= until;
         let window: Vec<i64> = by_round.iter().filter(|r| in_window(r.month)).map(|r| r.answers).collect();
         let mut window_hidden = hidden(&window).into_iter();
+        let met_groups = by_round.iter().filter(|r| in_window(r.month)).map(|r| r.met_groups).sum();
         let rounds = by_round
             .into_iter()
             .map(|r| {
@@ -242,7 +245,7 @@ impl LedToReport {
                 }
             })
             .collect();
-        Self { since, until, rounds, total, kinds, departments, gaps }
+        Self { since, until, rounds, total, met_groups, kinds, departments, gaps }
     }
 }
 

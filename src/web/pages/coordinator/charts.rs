@@ -136,6 +136,8 @@ pub struct ShareBar {
     pub length: i64,
     /// Top of the row.
     pub offset: i64,
+    /// Where the figure (or "too few answers") is written: after the bar and the band.
+    pub figure_x: i64,
 }
 
 /// Shares as horizontal bars on a scale of 0 to `scale_max` %, with the playbook's 10–20 % as a
@@ -155,17 +157,22 @@ impl ShareChart {
         let largest = shares.iter().filter_map(Share::percent).max().unwrap_or(0);
         let scale_max = (largest.max(50) + 9) / 10 * 10;
         let top = if with_band { BAND_LABEL } else { 0 };
+        let (low, high) = PLAYBOOK_SHARE;
+        let x = |percent: i64| percent * BAR_SPACE / scale_max;
+        let band_end = if with_band { x(high) } else { 0 };
         let bars: Vec<ShareBar> = shares
             .iter()
             .enumerate()
-            .map(|(i, share)| ShareBar {
-                length: share.percent().map_or(0, |p| scale(p, scale_max, BAR_SPACE)),
-                offset: top + i as i64 * ROW_HEIGHT,
-                share: share.clone(),
+            .map(|(i, share)| {
+                let length = share.percent().map_or(0, |p| scale(p, scale_max, BAR_SPACE));
+                ShareBar {
+                    length,
+                    offset: top + i as i64 * ROW_HEIGHT,
+                    figure_x: length.max(band_end) + 4,
+                    share: share.clone(),
+                }
             })
             .collect();
-        let (low, high) = PLAYBOOK_SHARE;
-        let x = |percent: i64| percent * BAR_SPACE / scale_max;
         Self {
             height: top + (bars.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT),
             bars,
