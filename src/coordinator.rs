@@ -10,6 +10,7 @@ use crate::{
         Store,
         coordinators::{Actor, RoleChange},
         dashboard::{Count, Filter, RoundMix, RoundRow, StatusTotals},
+        outcomes::{LedToCount, RoundLedTo},
     },
 };
 
@@ -134,6 +135,9 @@ fn shares(rows: Vec<(String, i64, i64)>) -> Vec<Share> {
         .collect()
 }
 
+/// Which answers a figure counts.
+type Keep<'a> = &'a dyn Fn(&LedToCount) -> bool;
+
 /// One round's met groups and what the answers about them say.
 #[derive(Clone, Debug)]
 pub struct RoundShare {
@@ -174,13 +178,8 @@ impl LedToReport {
         Ok(Self::from_counts(since, until, by_round, &counts))
     }
 
-    fn from_counts(
-        since: Month,
-        until: Month,
-        by_round: Vec<crate::store::outcomes::RoundLedTo>,
-        counts: &[crate::store::outcomes::LedToCount],
-    ) -> Self {
-        let tally = |keep: &dyn Fn(&crate::store::outcomes::LedToCount) -> bool| {
+    fn from_counts(since: Month, until: Month, by_round: Vec<RoundLedTo>, counts: &[LedToCount]) -> Self {
+        let tally = |keep: Keep| {
             counts.iter().filter(|c| keep(c)).fold((0, 0), |(answers, concrete), c| {
                 (answers + c.n, concrete + if c.led_to.is_concrete() { c.n } else { 0 })
             })
@@ -200,7 +199,7 @@ impl LedToReport {
                 count: total.count.map(|_| counts.iter().filter(|c| c.led_to == kind).map(|c| c.n).sum()),
             })
             .collect();
-        let split = |rows: Vec<(&str, &dyn Fn(&crate::store::outcomes::LedToCount) -> bool)>| {
+        let split = |rows: Vec<(&str, Keep)>| {
             shares(
                 rows.into_iter()
                     .map(|(label, keep)| {

@@ -22,6 +22,9 @@ use common::{TestApp, unique_email};
 const PASSWORD: &str = "correct horse battery staple";
 const DAY: i64 = 86_400;
 
+/// A table's expected figures: each row's label with its (answers, of them concrete).
+type Expected<'a> = Vec<(&'a str, (i64, i64))>;
+
 fn this_month() -> Month {
     Month::of(time::OffsetDateTime::now_utc().date())
 }
@@ -342,7 +345,7 @@ both_backends! {
             let levels = &mix[&r.1].1;
             levels.iter().max().unwrap() - levels.iter().min().unwrap()
         };
-        let tables: [(&str, Vec<(&str, (i64, i64))>); 2] = [
+        let tables: [(&str, Expected); 2] = [
             ("led-to-departments", vec![("Different departments", tally(&|r| cross(r))), ("Same department", tally(&|r| !cross(r)))]),
             ("led-to-gaps", vec![
                 ("Same career stage", tally(&|r| gap(r) == 0)),
@@ -413,8 +416,7 @@ both_backends! {
             "SELECT m.user_id, r.month, g.status FROM group_members m JOIN round_groups g ON g.id = m.group_id JOIN rounds r ON r.id = g.round_id")
             .fetch_all(app.store.pool()).await.unwrap();
         let mut per_person: BTreeMap<UserId, i64> = BTreeMap::new();
-        for (user, month, status) in rows.iter().filter(|r| r.1 >= now_month.plus(-11)) {
-            let _ = month;
+        for (user, _, status) in rows.iter().filter(|r| r.1 >= now_month.plus(-11)) {
             *per_person.entry(*user).or_default() += i64::from(status == "met");
         }
         let body = app.get("/coordinator/outcomes").await.text().await.unwrap();
