@@ -23,6 +23,11 @@ pub struct Dashboard {
     pub departments: Counts,
     pub roles: Counts,
     pub stages: Counts,
+    /// By site, "No site given" last; empty when the program lists fewer than two sites.
+    pub sites: Counts,
+    pub formats: Counts,
+    /// How many gave each slot among their free times, then how many gave none.
+    pub times: Counts,
     /// Signups in each of the last twelve months, oldest first, months without signups included.
     pub signups: Vec<(Month, i64)>,
 }
@@ -35,24 +40,38 @@ impl Dashboard {
         today: time::Date,
         next_round: Month,
     ) -> sqlx::Result<Self> {
-        let next_round = next_round.to_string();
         let this_month = Month::of(today);
         let since = first_second(this_month.plus(-11));
         let pairs = |counts: Vec<Count<String>>| counts.into_iter().map(|c| (c.key, c.n)).collect::<Counts>();
-        // Five scans of the accounts, each on a connection of its own: on PostgreSQL they run side
-        // by side, so the page waits for the slowest rather than for their sum.
-        let (totals, departments, roles, stages, signups) = tokio::try_join!(
-            store.status_totals(filter, &next_round),
+        // Scans of the accounts, each on a connection of its own: on PostgreSQL they run side by
+        // side, so the page waits for the slowest rather than for their sum.
+        let (totals, departments, roles, stages, sites, formats, times, signups) = tokio::try_join!(
+            store.status_totals(filter, next_round),
             store.count_by_department(filter),
             store.count_by_role(filter),
             store.count_by_level(filter),
+            store.count_by_site(filter),
+            store.count_by_format(filter),
+            store.count_by_free_time(filter),
             store.signups_by_month(filter, since),
         )?;
+        let mut sites = pairs(sites);
+        if let Some(i) = sites.iter().position(|(site, _)| site.is_empty()) {
+            let (_, n) = sites.remove(i);
+            sites.push(("No site given".to_owned(), n));
+        }
+        let by_site = sites.len() > 1 || store.sites().await?.len() > 1;
         Ok(Self {
             totals,
             departments: pairs(departments),
             roles: pairs(roles),
             stages: stages.into_iter().map(|c| (stage_name(c.key), c.n)).collect(),
+            sites: if by_site { sites } else { Counts::new() },
+            formats: formats.into_iter().map(|c| (c.key.label().to_owned(), c.n)).collect(),
+            times: times
+                .into_iter()
+                .map(|c| (c.key.map_or("None given (any time)", |slot| slot.label()).to_owned(), c.n))
+                .collect(),
             signups: last_twelve_months(this_month, &signups),
         })
     }
@@ -79,6 +98,9 @@ pub struct RoundRate {
     pub answered: i64,
     /// Met groups as a whole percentage of groups.
     pub rate: i64,
+    /// (met, groups) of the groups that met in person, and of those that met by video.
+    pub in_person: (i64, i64),
+    pub video: (i64, i64),
 }
 
 /// Fewer answers than this behind a figure about what conversations led to, and the figure is
@@ -330,6 +352,8 @@ impl Outcomes {
                 groups: r.groups,
                 met: r.met,
                 answered: r.answered,
+                in_person: (r.met - r.video_met, r.groups - r.video_groups),
+                video: (r.video_met, r.video_groups),
             })
             .collect();
         let overall = rounds.iter().fold((0, 0), |(met, groups), r| (met + r.met, groups + r.groups));
@@ -507,6 +531,10 @@ pub struct PairView {
 pub struct PreviewGroup {
     pub members: Vec<MemberView>,
     pub score: i64,
+    /// "in person at North Campus", "by video".
+    pub mode: String,
+    /// The slots every member gave, or empty.
+    pub shared_times: String,
     pub pairs: Vec<PairView>,
 }
 
@@ -514,8 +542,8 @@ pub struct PreviewGroup {
 pub struct PreviewView {
     pub month: Month,
     pub groups: Vec<PreviewGroup>,
-    /// (name, reason) of each person who would sit out.
-    pub sit_outs: Vec<(String, &'static str)>,
+    /// (name, reason, what would help) of each person who would sit out.
+    pub sit_outs: Vec<(String, &'static str, Option<String>)>,
     pub weights: crate::matching::Weights,
 }
 
@@ -529,6 +557,8 @@ impl PreviewView {
             .groups
             .iter()
             .map(|group| PreviewGroup {
+                mode: preview.meeting(group).place(),
+                shared_times: preview.meeting(group).shared.to_list(),
                 members: group
                     .members
                     .iter()
@@ -560,7 +590,18 @@ impl PreviewView {
                     .collect(),
             })
             .collect();
-        let sit_outs = preview.plan.sit_outs.iter().map(|s| (name(&s.id), s.reason.describe())).collect();
+        let sit_outs = preview
+            .plan
+            .sit_outs
+            .iter()
+            .map(|s| {
+                (
+                    name(&s.id),
+                    s.reason.describe(),
+                    preview.person(&s.id).and_then(|p| preview.sit_out_hint(p)),
+                )
+            })
+            .collect();
         Self { month: preview.month, groups, sit_outs, weights: preview.weights.clone() }
     }
 }
@@ -685,7 +726,18 @@ pub async fn export_csv(
             let people = store.export_participants(next_round).await?;
             let rows = people.len();
             let csv = write_csv(
-                &["name", "email", "department", "profession", "career_stage", "status", "signed_up"],
+                &[
+                    "name",
+                    "email",
+                    "department",
+                    "profession",
+                    "career_stage",
+                    "site",
+                    "format",
+                    "times",
+                    "status",
+                    "signed_up",
+                ],
                 people.into_iter().map(|p| {
                     vec![
                         p.name.to_string(),
@@ -693,6 +745,9 @@ pub async fn export_csv(
                         p.department,
                         p.role,
                         stage_name(p.level),
+                        p.site.unwrap_or_default(),
+                        p.meet_format.as_str().to_owned(),
+                        p.free_times.to_list(),
                         p.status,
                         date(p.created_at),
                     ]

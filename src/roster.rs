@@ -5,7 +5,10 @@
 
 use std::collections::HashSet;
 
-use crate::domain::{self, Email, Level, PersonName, Profile, STAGES};
+use crate::{
+    domain::{self, Email, FreeTimes, Level, MeetFormat, PersonName, Profile, STAGES},
+    store::lists::Lists,
+};
 
 /// The columns a roster needs, with the other header names each may go by.
 const COLUMNS: &[(&str, &[&str])] = &[
@@ -14,6 +17,14 @@ const COLUMNS: &[(&str, &[&str])] = &[
     ("profession", &["profession", "role"]),
     ("career_stage", &["career_stage", "career stage", "stage"]),
     ("department", &["department", "dept"]),
+];
+
+/// The columns a roster may have (matching specification v2.0); a missing one, or an empty cell,
+/// means no site, either format, any time.
+const OPTIONAL_COLUMNS: &[(&str, &[&str])] = &[
+    ("site", &["site", "campus", "hospital"]),
+    ("format", &["format", "meeting format", "meet"]),
+    ("times", &["times", "free times", "free_times"]),
 ];
 
 /// A person to invite.
@@ -43,6 +54,23 @@ pub struct Roster {
     pub errors: Vec<RowError>,
     /// Lines with at least one error.
     pub bad_lines: usize,
+}
+
+/// A site cell: empty for none; otherwise a site on the program's list. With fewer than two
+/// sites listed, the program does not tell sites apart and keeps none.
+fn parse_site(input: &str, sites: &[String]) -> Result<Option<String>, String> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(None);
+    }
+    match sites.iter().find(|s| s.eq_ignore_ascii_case(input)) {
+        Some(_) if sites.len() < 2 => Ok(None),
+        Some(site) => Ok(Some(site.clone())),
+        None if sites.is_empty() => {
+            Err(format!("Site {input:?}: the program lists no sites yet; add them in Settings first."))
+        }
+        None => Err(format!("Site {input:?} is not on the list: {}.", sites.join(", "))),
+    }
 }
 
 /// A career stage by number (0–5) or by name ("Trainee").
@@ -153,7 +181,8 @@ impl Cell<'_> {
 /// Each line is one person. A quote that opens a cell and is not closed on the same line is
 /// reported at that line and cell, and the line is left out; the next line is read as the next
 /// person, so one stray quote costs one row, never the rest of the file.
-pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domains: &[String]) -> Roster {
+pub fn parse(text: &str, lists: &Lists, allowed_domains: &[String]) -> Roster {
+    let Lists { departments, roles, sites } = lists;
     let mut roster = Roster::default();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // Blank lines are skipped, before the header as after it.
@@ -184,9 +213,13 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
             return roster;
         }
     };
+    let position =
+        |aliases: &[&str]| headers.iter().position(|h| aliases.iter().any(|a| h.eq_ignore_ascii_case(a)));
+    let optional: Vec<Option<usize>> =
+        OPTIONAL_COLUMNS.iter().map(|(_, aliases)| position(aliases)).collect();
     let mut index = Vec::new();
     for (column, aliases) in COLUMNS {
-        match headers.iter().position(|h| aliases.iter().any(|a| h.eq_ignore_ascii_case(a))) {
+        match position(aliases) {
             Some(i) => index.push(i),
             None => roster.errors.push(RowError {
                 line: header_line,
@@ -222,15 +255,16 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
         if record.iter().all(String::is_empty) {
             continue;
         }
-        let at = |n: usize| {
-            let i = index[n];
+        let cell = |i: usize| {
             (record.get(i).map_or("", String::as_str), Cell { line, column: i + 1, header: header_of(i) })
         };
+        let at = |n: usize| cell(index[n]);
+        // An optional column the file lacks reads as an empty cell.
+        let maybe = |n: usize| optional[n].map(cell);
         // A cell the database cannot hold is refused for that reason alone, before its parser
         // gives a vaguer message about it.
         let mut errors = Vec::new();
-        for n in 0..COLUMNS.len() {
-            let (v, place) = at(n);
+        for (v, place) in (0..COLUMNS.len()).map(at).chain((0..OPTIONAL_COLUMNS.len()).filter_map(maybe)) {
             place.check(&mut errors, domain::storable(v).map_err(|why| format!("This cell {why}")));
         }
         if !errors.is_empty() {
@@ -269,12 +303,37 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
             domain::parse_department(domain::OTHER_DEPARTMENT, v, departments)
                 .map_err(|m| format!("Department: {m}")),
         );
-        match (email, name, role, level, department) {
-            (Some(email), Some(name), Some(role), Some(level), Some(department)) if errors.is_empty() => {
+        let site = match maybe(0) {
+            Some((v, place)) => place.check(&mut errors, parse_site(v, sites)),
+            None => Some(None),
+        };
+        let format = match maybe(1) {
+            Some((v, place)) => {
+                place.check(&mut errors, MeetFormat::parse(v).map_err(|m| format!("Format: {m}")))
+            }
+            None => Some(MeetFormat::Either),
+        };
+        let times = match maybe(2) {
+            Some((v, place)) => {
+                place.check(&mut errors, FreeTimes::parse_list(v).map_err(|m| format!("Times: {m}")))
+            }
+            None => Some(FreeTimes::none()),
+        };
+        match (email, name, role, level, department, site, format, times) {
+            (
+                Some(email),
+                Some(name),
+                Some(role),
+                Some(level),
+                Some(department),
+                Some(site),
+                Some(format),
+                Some(times),
+            ) if errors.is_empty() => {
                 roster.rows.push(RosterRow {
                     line,
                     email,
-                    profile: Profile { name, role, level, department },
+                    profile: Profile { name, role, level, department, site, format, times },
                 });
             }
             _ => {
@@ -290,13 +349,17 @@ pub fn parse(text: &str, departments: &[String], roles: &[String], allowed_domai
 mod tests {
     use super::*;
 
-    fn lists() -> (Vec<String>, Vec<String>) {
-        (vec!["Cardiology".into(), "Pharmacy".into()], vec!["Physician".into(), "Nurse".into()])
+    fn lists() -> Lists {
+        Lists {
+            departments: vec!["Cardiology".into(), "Pharmacy".into()],
+            roles: vec!["Physician".into(), "Nurse".into()],
+            sites: vec!["North Campus".into(), "South Campus".into()],
+        }
     }
 
     #[test]
     fn good_rows_parse_and_bad_cells_name_their_line_and_column() {
-        let (departments, roles) = lists();
+        let lists = lists();
         let text = "Email,Name,Profession,Career stage,Department\n\
                     ana@hospital.org,Ana Diaz,nurse,Trainee,cardiology\n\
                     not-an-email,Ben Okafor,Physician,2,Pharmacy\n\
@@ -304,7 +367,7 @@ mod tests {
                     cy@hospital.org,Cy Wu,Plumber,9,Cardiology\n\
                     ana@hospital.org,Ana Again,Nurse,1,Cardiology\n\
                     dee@other.org,Dee Lee,Nurse,1,Sleep medicine\n";
-        let roster = parse(text, &departments, &roles, &["hospital.org".to_owned()]);
+        let roster = parse(text, &lists, &["hospital.org".to_owned()]);
         assert_eq!(roster.rows.len(), 1);
         let ana = &roster.rows[0];
         assert_eq!(
@@ -319,14 +382,14 @@ mod tests {
 
     #[test]
     fn an_unclosed_quote_costs_its_own_line_only() {
-        let (departments, roles) = lists();
+        let lists = lists();
         let allowed = ["hospital.org".to_owned()];
         // Mid-line: before, the rest of the file became one cell and one bad line.
         let text = "email,name,profession,career_stage,department\n\
                     ana@hospital.org,\"Ana Diaz,Nurse,1,Cardiology\n\
                     ben@hospital.org,Ben Okafor,Physician,2,Pharmacy\n\
                     cy@hospital.org,Cy Wu,Nurse,1,Cardiology\n";
-        let roster = parse(text, &departments, &roles, &allowed);
+        let roster = parse(text, &lists, &allowed);
         let places: Vec<(u64, usize, &str)> =
             roster.errors.iter().map(|e| (e.line, e.column, e.header.as_str())).collect();
         assert_eq!(places, [(2, 2, "name")]);
@@ -341,7 +404,7 @@ mod tests {
                     ana@hospital.org,Ana Diaz,Nurse,1,\"Cardiology\r\n\
                     ben@hospital.org,Ben Okafor\r\n\
                     cy@hospital.org,Cy Wu,Nurse,1,\"Pharmacy\"\r\n";
-        let roster = parse(text, &departments, &roles, &allowed);
+        let roster = parse(text, &lists, &allowed);
         let places: Vec<(u64, usize, &str)> =
             roster.errors.iter().map(|e| (e.line, e.column, e.header.as_str())).collect();
         assert_eq!(
@@ -355,7 +418,7 @@ mod tests {
         let text = "email,name,profession,career_stage,department\n\
                     ana@hospital.org,Ana,Nurse,1,Cardiology,\"note\n\
                     ben@hospital.org,Ben,Nurse,1,\"Pharmacy";
-        let roster = parse(text, &departments, &roles, &allowed);
+        let roster = parse(text, &lists, &allowed);
         let places: Vec<(u64, usize, &str)> =
             roster.errors.iter().map(|e| (e.line, e.column, e.header.as_str())).collect();
         assert_eq!(places, [(2, 6, "beyond the header"), (3, 5, "department")]);
@@ -374,20 +437,20 @@ mod tests {
 
     #[test]
     fn old_mac_line_breaks_and_blank_lines_keep_line_numbers() {
-        let (departments, roles) = lists();
+        let lists = lists();
         let text = "\u{feff}email,name,profession,career_stage,department\r\r\
                     bad,Ana,Nurse,1,Cardiology\rcy@hospital.org,Cy,Nurse,1,Cardiology\r\n";
-        let roster = parse(text, &departments, &roles, &[]);
+        let roster = parse(text, &lists, &[]);
         assert_eq!(roster.errors.iter().map(|e| (e.line, e.column)).collect::<Vec<_>>(), [(3, 1)]);
         assert_eq!(roster.rows[0].line, 4);
     }
 
     #[test]
     fn a_cell_the_database_cannot_hold_is_refused_as_such() {
-        let (departments, roles) = lists();
+        let lists = lists();
         let text =
             "email,name,profession,career_stage,department\nana@hospital.org,Ana\0Diaz,Nurse,1,Cardiology\n";
-        let roster = parse(text, &departments, &roles, &[]);
+        let roster = parse(text, &lists, &[]);
         assert_eq!(roster.errors.len(), 1);
         assert_eq!((roster.errors[0].line, roster.errors[0].column), (2, 2));
         assert!(roster.errors[0].message.contains("NUL"), "{}", roster.errors[0].message);
@@ -413,9 +476,8 @@ mod tests {
 
     #[test]
     fn a_missing_column_is_reported_on_the_header_line() {
-        let (departments, roles) = lists();
-        let roster =
-            parse("email,name,department\nana@hospital.org,Ana,Cardiology\n", &departments, &roles, &[]);
+        let lists = lists();
+        let roster = parse("email,name,department\nana@hospital.org,Ana,Cardiology\n", &lists, &[]);
         assert!(roster.rows.is_empty());
         assert_eq!(roster.errors.len(), 2);
         assert!(roster.errors.iter().all(|e| e.line == 1));
@@ -423,14 +485,36 @@ mod tests {
 
     #[test]
     fn an_unlisted_department_is_kept_as_typed() {
-        let (departments, roles) = lists();
+        let lists = lists();
         let roster = parse(
             "email,name,role,stage,department\nana@x.org,Ana Diaz,Nurse,Senior,Sleep  medicine\n",
-            &departments,
-            &roles,
+            &lists,
             &[],
         );
         assert_eq!(roster.rows[0].profile.department, "Sleep medicine");
         assert_eq!(roster.rows[0].profile.level, Level(4));
+    }
+
+    #[test]
+    fn site_format_and_times_columns_are_read_and_checked_by_line_and_column() {
+        let lists = lists();
+        let text = "email,name,role,stage,department,Site,Format,Times\n\
+                    ana@x.org,Ana Diaz,Nurse,1,Cardiology,north campus,In person,midday; early\n\
+                    ben@x.org,Ben Ode,Nurse,2,Cardiology,,,\n\
+                    cy@x.org,Cy Wu,Nurse,2,Cardiology,West Campus,phone,lunch\n";
+        let roster = parse(text, &lists, &[]);
+        assert_eq!(roster.rows.len(), 2);
+        let ana = &roster.rows[0].profile;
+        assert_eq!(
+            (ana.site.as_deref(), ana.format, ana.times.to_list().as_str()),
+            (Some("North Campus"), MeetFormat::InPerson, "early; midday")
+        );
+        let ben = &roster.rows[1].profile;
+        assert_eq!((ben.site.as_deref(), ben.format, ben.times.is_empty()), (None, MeetFormat::Either, true));
+        let places: Vec<(u64, usize, &str)> =
+            roster.errors.iter().map(|e| (e.line, e.column, e.header.as_str())).collect();
+        assert_eq!(places, vec![(4, 6, "Site"), (4, 7, "Format"), (4, 8, "Times")]);
+        assert!(roster.errors[0].message.contains("North Campus, South Campus"));
+        assert!(roster.errors[2].message.contains("\"lunch\""));
     }
 }

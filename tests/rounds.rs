@@ -55,7 +55,7 @@ both_backends! {
         for (id, email) in &people {
             let intro = app.email_to(email).await;
             assert!(intro.subject.starts_with("Your Coffee Rounds match for January 2027"), "{}", intro.subject);
-            assert!(intro.text.contains("one 20-minute coffee or video call"));
+            assert!(intro.text.contains("one 20-minute conversation"));
             assert!(intro.text.contains("Why you were matched:"));
             assert!(intro.text.contains("Three questions to bring"));
             assert!(intro.text.contains("thank-you the same day"));

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use crate::{
     config::Config,
     domain::UserId,
-    domain::{self, Email, Password, PersonName, Profile},
+    domain::{self, Email, FreeTimes, MeetFormat, Password, PersonName, Profile, Slot},
     domain::{Calendar, Month},
     forms::FieldErrors,
     mail::{
@@ -61,30 +61,14 @@ impl From<askama::Error> for AccountError {
 
 pub type Result<T> = std::result::Result<T, AccountError>;
 
-/// The raw sign-up form.
+/// The raw sign-up form: the account's fields and the profile's.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct SignupInput {
     pub email: String,
-    pub name: String,
     pub password: String,
-    pub role: String,
-    pub level: String,
-    pub department: String,
-    pub department_other: String,
-}
-
-impl SignupInput {
-    /// The profile part of the form.
-    pub fn profile(&self) -> ProfileInput {
-        ProfileInput {
-            name: self.name.clone(),
-            role: self.role.clone(),
-            level: self.level.clone(),
-            department: self.department.clone(),
-            department_other: self.department_other.clone(),
-        }
-    }
+    #[serde(flatten)]
+    pub profile: ProfileInput,
 }
 
 /// The confirmation form: the emailed token and the password, entered again.
@@ -97,7 +81,8 @@ pub struct ConfirmInput {
     pub password_again: String,
 }
 
-/// The raw profile form.
+/// The raw profile form (also the profile part of sign-up). Each free time is a checkbox of its
+/// own (`time_midday=on`), so the form needs no JavaScript and no repeated names.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct ProfileInput {
@@ -106,6 +91,55 @@ pub struct ProfileInput {
     pub level: String,
     pub department: String,
     pub department_other: String,
+    pub site: String,
+    pub format: String,
+    pub time_early: String,
+    pub time_midday: String,
+    pub time_afternoon: String,
+    pub time_evening: String,
+    pub time_night: String,
+    pub time_weekend: String,
+}
+
+impl ProfileInput {
+    /// The slots ticked.
+    pub fn times(&self) -> FreeTimes {
+        let ticked = [
+            (Slot::Early, &self.time_early),
+            (Slot::Midday, &self.time_midday),
+            (Slot::Afternoon, &self.time_afternoon),
+            (Slot::Evening, &self.time_evening),
+            (Slot::Night, &self.time_night),
+            (Slot::Weekend, &self.time_weekend),
+        ];
+        FreeTimes::from_slots(ticked.into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(slot, _)| slot))
+    }
+
+    /// Whether the form shows `slot` ticked.
+    pub fn has_time(&self, slot: &Slot) -> bool {
+        self.times().contains(*slot)
+    }
+
+    /// The form filled in from a stored profile.
+    pub fn of(profile: &Profile, departments: &[String]) -> Self {
+        let listed = departments.iter().any(|d| d.eq_ignore_ascii_case(&profile.department));
+        let tick = |slot: Slot| if profile.times.contains(slot) { "on".to_owned() } else { String::new() };
+        Self {
+            name: profile.name.to_string(),
+            role: profile.role.clone(),
+            level: profile.level.to_string(),
+            department: if listed { profile.department.clone() } else { domain::OTHER_DEPARTMENT.to_owned() },
+            department_other: if listed { String::new() } else { profile.department.clone() },
+            site: profile.site.clone().unwrap_or_default(),
+            format: profile.format.as_str().to_owned(),
+            time_early: tick(Slot::Early),
+            time_midday: tick(Slot::Midday),
+            time_afternoon: tick(Slot::Afternoon),
+            time_evening: tick(Slot::Evening),
+            time_night: tick(Slot::Night),
+            time_weekend: tick(Slot::Weekend),
+        }
+    }
 }
 
 /// Where a person stands for the coming rounds.
@@ -188,15 +222,19 @@ impl Accounts {
 
     /// Parses the profile fields shared by sign-up and the profile form.
     async fn parse_profile(&self, errors: &mut FieldErrors, input: &ProfileInput) -> Result<Option<Profile>> {
-        let ProfileInput { name, role, level, department, department_other: other } = input;
-        let crate::store::lists::Lists { departments, roles } = self.store.lists().await?;
-        let name = errors.take("name", PersonName::parse(name));
-        let role = errors.take("role", domain::parse_role(role, &roles));
-        let level = errors.take("level", domain::parse_level(level));
-        let department = errors.take("department", domain::parse_department(department, other, &departments));
-        Ok(match (name, role, level, department) {
-            (Some(name), Some(role), Some(level), Some(department)) => {
-                Some(Profile { name, role, level, department })
+        let crate::store::lists::Lists { departments, roles, sites } = self.store.lists().await?;
+        let name = errors.take("name", PersonName::parse(&input.name));
+        let role = errors.take("role", domain::parse_role(&input.role, &roles));
+        let level = errors.take("level", domain::parse_level(&input.level));
+        let department = errors.take(
+            "department",
+            domain::parse_department(&input.department, &input.department_other, &departments),
+        );
+        let site = errors.take("site", domain::parse_site(&input.site, &sites));
+        let format = errors.take("format", MeetFormat::parse(&input.format));
+        Ok(match (name, role, level, department, site, format) {
+            (Some(name), Some(role), Some(level), Some(department), Some(site), Some(format)) => {
+                Some(Profile { name, role, level, department, site, format, times: input.times() })
             }
             _ => None,
         })
@@ -216,7 +254,7 @@ impl Accounts {
             errors.add("email", format!("Use your institutional email address (ending in {domains})."));
         }
         let password = errors.take("password", Password::parse(&input.password));
-        let profile = self.parse_profile(&mut errors, &input.profile()).await?;
+        let profile = self.parse_profile(&mut errors, &input.profile).await?;
         let (Some(email), Some(password), Some(profile), true) =
             (email, password, profile, errors.is_empty())
         else {

@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod ids;
 pub mod led_to;
+pub mod meeting;
 pub mod schedule;
 
 use std::fmt;
@@ -13,6 +14,7 @@ pub use crate::matching::{Level, Month};
 pub use calendar::Calendar;
 pub use ids::{GroupId, RoundId, UserId};
 pub use led_to::LedTo;
+pub use meeting::{FreeTimes, MeetFormat, Mode, Reach, Slot};
 
 /// Refuses text the databases cannot hold. PostgreSQL's `text` refuses U+0000 (NUL) outright;
 /// SQLite stores it, but its string functions and comparisons stop at it, so both backends
@@ -216,6 +218,10 @@ pub struct Profile {
     pub level: Level,
     /// A department from the list, or one typed under "Other".
     pub department: String,
+    /// A site from the program's list; `None` when the program lists fewer than two.
+    pub site: Option<String>,
+    pub format: MeetFormat,
+    pub times: FreeTimes,
 }
 
 /// The default career stages of the matching specification: level, name, examples.
@@ -279,6 +285,17 @@ pub fn parse_department(choice: &str, other: &str, departments: &[String]) -> Re
     } else {
         Err("Choose your department, or choose Other and type it.")
     }
+}
+
+/// A site from the program's list, returned in the list's spelling. The question is asked only
+/// when the program lists more than one site, and then it must be answered; otherwise no site is
+/// kept (everyone is at the one site, or sites do not matter).
+pub fn parse_site(input: &str, sites: &[String]) -> Result<Option<String>, &'static str> {
+    if sites.len() < 2 {
+        return Ok(None);
+    }
+    let input = input.trim();
+    sites.iter().find(|s| s.eq_ignore_ascii_case(input)).cloned().map(Some).ok_or("Choose your site.")
 }
 
 /// The name of a department or profession on the program's lists: 2 to 80 characters, spaces

@@ -120,6 +120,9 @@ email!(
         month_name: String,
         others: Vec<MemberCard>,
         reason: String,
+        how: String,
+        times_line: Option<String>,
+        video: bool,
         you_write_first: bool,
         first_writer: String,
         ask: String,
@@ -138,7 +141,7 @@ email!(
     "email/sit_out.txt",
     "email/sit_out.html",
     |_| "No Coffee Rounds match this month: you have priority next month".to_owned(),
-    { name: String, reason: String, profile_link: String, unsubscribe_link: String }
+    { name: String, reason: String, hint: Option<String>, profile_link: String, unsubscribe_link: String }
 );
 
 email!(

@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use crate::{
     domain::Calendar,
     domain::stage_name,
-    domain::{GroupId, LedTo, Month, RoundId, UserId},
+    domain::{self, FreeTimes, GroupId, LedTo, MeetFormat, Mode, Month, Reach, RoundId, Slot, UserId},
     mail::{
         self,
         messages::{AutoPaused, CheckIn, Email as _, Intro, MemberCard, Nudge, SitOut},
@@ -90,6 +90,32 @@ pub struct Preview {
 impl Preview {
     pub fn person(&self, id: &ParticipantId) -> Option<&Participant> {
         self.people.get(id)
+    }
+
+    /// What would help `person` meet someone, when how they chose to meet left nobody to meet:
+    /// "Nobody else at North Campus meets in person this month; choosing Either would help."
+    pub fn sit_out_hint(&self, person: &Participant) -> Option<String> {
+        let others = || self.people.values().filter(|p| p.id != person.id);
+        let me = person.reach();
+        match person.meet_format {
+            MeetFormat::InPerson if !others().any(|p| me.in_person_with(&p.reach())) => {
+                let at = person.site.as_ref().map(|site| format!(" at {site}")).unwrap_or_default();
+                Some(format!(
+                    "Nobody else{at} meets in person this month; choosing Either (in person or by video) on the profile would help."
+                ))
+            }
+            MeetFormat::Video if !others().any(|p| me.video_with(&p.reach())) => Some(
+                "Nobody else meets by video this month; choosing Either (in person or by video) on the profile would help."
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Where and when `group` would meet.
+    pub fn meeting(&self, group: &matching::Group) -> Meeting {
+        let cards: Vec<&Participant> = group.members.iter().filter_map(|id| self.person(id)).collect();
+        Meeting::of(&cards)
     }
 
     /// Whether the account takes part in this round.
@@ -173,14 +199,90 @@ fn first_writer<'a>(members: &[&'a Participant]) -> &'a Participant {
         .expect("a group has members")
 }
 
-/// A ready-to-send first message from `from` to the rest of the group.
-fn ask(from: &Participant, others: &[&Participant], month: Month) -> String {
+/// Where and when a group meets, as its introduction says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meeting {
+    pub mode: Mode,
+    /// The site when the group meets in person and someone gave one.
+    pub site: Option<String>,
+    /// The slots every member gave (empty when someone gave none).
+    pub shared: FreeTimes,
+}
+
+impl Meeting {
+    /// The group's mode (in person unless only video suits every pair; the matcher never forms a
+    /// group without a common mode), its site and its shared times.
+    pub fn of(members: &[&Participant]) -> Self {
+        let reach: Vec<Reach<'_>> = members.iter().map(|m| m.reach()).collect();
+        let mode = domain::meeting::group_mode(&reach).unwrap_or(Mode::InPerson);
+        let site = match mode {
+            Mode::InPerson => members.iter().find_map(|m| m.site.clone()),
+            Mode::Video => None,
+        };
+        let times: Vec<FreeTimes> = members.iter().map(|m| m.free_times).collect();
+        Self { mode, site, shared: domain::meeting::shared_times(&times) }
+    }
+
+    /// "in person at North Campus", "in person", "by video".
+    pub fn place(&self) -> String {
+        match (self.mode, &self.site) {
+            (Mode::InPerson, Some(site)) => format!("in person at {site}"),
+            (Mode::InPerson, None) => "in person".to_owned(),
+            (Mode::Video, _) => "by video".to_owned(),
+        }
+    }
+
+    /// "You meet in person at North Campus." / "You meet by video: …"
+    pub fn how(&self) -> String {
+        match (self.mode, &self.site) {
+            (Mode::InPerson, Some(site)) => format!("You meet in person at {site}."),
+            (Mode::InPerson, None) => "You meet in person, over a coffee.".to_owned(),
+            (Mode::Video, _) => "You meet by video: use the hospital's usual video tool.".to_owned(),
+        }
+    }
+
+    /// "You both said midday (11:00 to 14:00) works." when the group shares a time.
+    pub fn times_line(&self, members: usize) -> Option<String> {
+        if self.shared.is_empty() {
+            return None;
+        }
+        let all = if members > 2 { "all" } else { "both" };
+        Some(format!("You {all} said {} works.", slot_phrases(self.shared)))
+    }
+}
+
+/// "midday (11:00 to 14:00) or the evening, after 17:00".
+fn slot_phrases(times: FreeTimes) -> String {
+    times.slots().map(Slot::phrase).collect::<Vec<_>>().join(" or ")
+}
+
+/// A ready-to-send first message from `from` to the rest of the group: a time the group shares
+/// when there is one, else the writer's own times, else a request for two or three options.
+fn ask(from: &Participant, others: &[&Participant], month: Month, meeting: &Meeting) -> String {
     let names: Vec<&str> = others.iter().map(|o| o.name.first()).collect();
+    let what = match meeting.mode {
+        Mode::InPerson => "a coffee",
+        Mode::Video => "a video call",
+    };
+    let when = if !meeting.shared.is_empty() {
+        let us = if others.len() > 1 { "all of us" } else { "both of us" };
+        format!(
+            "We said {} works for {us}: would a day in the next two weeks then suit you?",
+            slot_phrases(meeting.shared)
+        )
+    } else if !from.free_times.is_empty() {
+        format!("{} usually works for me. What suits you?", capitalised(&slot_phrases(from.free_times)))
+    } else {
+        "Could you suggest two or three times in the next two weeks that suit you?".to_owned()
+    };
+    let video = match meeting.mode {
+        Mode::Video => " I'll send the video link with the time.",
+        Mode::InPerson => "",
+    };
     format!(
-        "Hi {},\n\nCoffee Rounds matched us for {}. I'm {} ({}, {}, {}). Would you have 20 minutes for a \
-         coffee or a video call in the next two weeks? I'd love to hear how you got to where you are \
-         and what you'd do differently.\n\nTuesday or Thursday around midday works for me, or tell me \
-         what suits you better.\n\nThanks,\n{}",
+        "Hi {},\n\nCoffee Rounds matched us for {}. I'm {} ({}, {}, {}). Would you have 20 minutes for \
+         {what} in the next two weeks? I'd love to hear how you got to where you are and what you'd do \
+         differently.\n\n{when}{video}\n\nThanks,\n{}",
         names.join(" and "),
         month.long_name(),
         from.name,
@@ -189,6 +291,11 @@ fn ask(from: &Participant, others: &[&Participant], month: Month) -> String {
         from.department,
         from.name.first(),
     )
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 impl Rounds {
@@ -308,7 +415,8 @@ impl Rounds {
         for group in &plan.groups {
             let cards: Vec<&Participant> = group.members.iter().filter_map(|id| people.get(id)).collect();
             let members = cards.iter().map(|p| p.id).collect();
-            groups.push(NewGroup { score: group.score, reason: reason(&cards), members });
+            let mode = Meeting::of(&cards).mode;
+            groups.push(NewGroup { score: group.score, reason: reason(&cards), mode, members });
             group_cards.push(cards);
         }
         let sit_outs: Vec<(&Participant, String)> = plan
@@ -343,6 +451,7 @@ impl Rounds {
             let chosen =
                 questions::choose(matching::default_seed(*month).wrapping_add(index as u64 * 3), &seen_by);
             let writer = first_writer(cards);
+            let meeting = Meeting::of(cards);
             for me in cards {
                 let others: Vec<&Participant> = cards.iter().filter(|o| o.id != me.id).copied().collect();
                 let intro = Intro {
@@ -360,7 +469,10 @@ impl Rounds {
                     reason: group.reason.clone(),
                     you_write_first: writer.id == me.id,
                     first_writer: writer.name.to_string(),
-                    ask: ask(me, &others, *month),
+                    how: meeting.how(),
+                    times_line: meeting.times_line(cards.len()),
+                    video: meeting.mode == Mode::Video,
+                    ask: ask(me, &others, *month, &meeting),
                     questions: chosen.iter().map(|q| questions::QUESTIONS[*q as usize].to_owned()).collect(),
                     met_link: self.link(Action::Met, *group_id, me.id),
                     not_yet_link: self.link(Action::NotYet, *group_id, me.id),
@@ -378,6 +490,7 @@ impl Rounds {
             let email = SitOut {
                 name: person.name.first().to_owned(),
                 reason: why.clone(),
+                hint: preview.sit_out_hint(person),
                 profile_link: format!("{}/profile", self.base_url),
                 unsubscribe_link: self.unsubscribe_link(person.id),
             };
@@ -584,6 +697,9 @@ mod tests {
             role: role.into(),
             level: Level(level),
             department: department.into(),
+            site: None,
+            meet_format: crate::domain::MeetFormat::Either,
+            free_times: FreeTimes::none(),
         }
     }
 
@@ -604,9 +720,41 @@ mod tests {
         let a = person(1, 4, "Physician", "Surgery");
         let b = person(2, 1, "Nurse", "Cardiology");
         assert_eq!(first_writer(&[&a, &b]).id, UserId(2));
-        let note = ask(&b, &[&a], Month::parse("2026-12").unwrap());
+        let meeting = Meeting::of(&[&a, &b]);
+        let note = ask(&b, &[&a], Month::parse("2026-12").unwrap(), &meeting);
         assert!(note.starts_with("Hi Person,"));
-        assert!(note.contains("20 minutes"));
+        assert!(note.contains("20 minutes for a coffee"));
         assert!(note.contains("December 2026"));
+        assert!(note.contains("suggest two or three times"), "nobody gave times: {note}");
+    }
+
+    #[test]
+    fn the_introduction_says_how_and_when_the_group_meets() {
+        let mut a = person(1, 4, "Physician", "Surgery");
+        let mut b = person(2, 1, "Nurse", "Cardiology");
+        a.site = Some("North Campus".into());
+        b.site = Some("South Campus".into());
+        a.free_times = FreeTimes::from_slots([Slot::Midday, Slot::Night]);
+        b.free_times = FreeTimes::from_slots([Slot::Midday]);
+        let meeting = Meeting::of(&[&a, &b]);
+        assert_eq!(meeting.mode, Mode::Video, "two sites: by video");
+        assert_eq!(meeting.how(), "You meet by video: use the hospital's usual video tool.");
+        assert_eq!(meeting.times_line(2).as_deref(), Some("You both said midday (11:00 to 14:00) works."));
+        let note = ask(&b, &[&a], Month::parse("2026-12").unwrap(), &meeting);
+        assert!(note.contains("20 minutes for a video call"), "{note}");
+        assert!(note.contains("midday (11:00 to 14:00) works for both of us"), "{note}");
+        assert!(note.contains("I'll send the video link"), "{note}");
+
+        b.site = Some("north campus".into());
+        let meeting = Meeting::of(&[&a, &b]);
+        assert_eq!(meeting.how(), "You meet in person at North Campus.");
+        b.free_times = FreeTimes::none();
+        let meeting = Meeting::of(&[&a, &b]);
+        assert_eq!(meeting.times_line(2), None);
+        let note = ask(&a, &[&b], Month::parse("2026-12").unwrap(), &meeting);
+        assert!(
+            note.contains("Midday (11:00 to 14:00) or during a night shift usually works for me"),
+            "{note}"
+        );
     }
 }

@@ -4,14 +4,32 @@
 use sqlx::FromRow;
 
 use super::{Backend, Store};
-use crate::domain::{Email, GroupId, Level, Month, PersonName, RoundId};
+use crate::domain::{Email, FreeTimes, GroupId, Level, MeetFormat, Month, PersonName, RoundId, Slot};
 
-/// Which accounts the dashboard counts: empty strings and no level mean "any".
+/// The seven sums of `count_by_free_time`: one per slot, then the accounts that gave none.
+struct SlotCounts([i64; 7]);
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for SlotCounts {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let mut sums = [0; 7];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            *sum = row.try_get(i)?;
+        }
+        Ok(Self(sums))
+    }
+}
+
+/// Which accounts the dashboard counts: empty strings and `None` mean "any".
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub department: String,
     pub role: String,
     pub level: Option<Level>,
+    pub site: String,
+    pub format: Option<MeetFormat>,
+    /// Accounts that gave this slot among their free times.
+    pub time: Option<Slot>,
 }
 
 impl Filter {
@@ -34,11 +52,26 @@ impl Filter {
         if self.level().is_some() {
             terms.push("level = $");
         }
+        if !self.site.is_empty() {
+            terms.push("site = $");
+        }
+        if self.format.is_some() {
+            terms.push("meet_format = $");
+        }
+        if self.time.is_some() {
+            terms.push("free_times & $");
+        }
         if terms.is_empty() {
             return "1 = 1".to_owned();
         }
-        let terms: Vec<String> =
-            terms.iter().enumerate().map(|(i, term)| format!("{term}{}", first + i)).collect();
+        let terms: Vec<String> = terms
+            .iter()
+            .enumerate()
+            .map(|(i, term)| {
+                let bit_test = if term.starts_with("free_times") { " <> 0" } else { "" };
+                format!("{term}{}{bit_test}", first + i)
+            })
+            .collect();
         terms.join(" AND ")
     }
 }
@@ -125,6 +158,15 @@ impl Store {
         if let Some(level) = filter.level() {
             query = query.bind(level);
         }
+        if !filter.site.is_empty() {
+            query = query.bind(filter.site.as_str());
+        }
+        if let Some(format) = filter.format {
+            query = query.bind(format);
+        }
+        if let Some(slot) = filter.time {
+            query = query.bind(FreeTimes::from_slots([slot]));
+        }
         query
     }
 
@@ -132,7 +174,7 @@ impl Store {
     /// The statuses are counted among the accounts that are not simply active (a fifth of them,
     /// read from a partial index) beside the count of all; the active are the difference.
     #[tracing::instrument(skip(self))]
-    pub async fn status_totals(&self, filter: &Filter, next_round: &str) -> sqlx::Result<StatusTotals> {
+    pub async fn status_totals(&self, filter: &Filter, next_round: Month) -> sqlx::Result<StatusTotals> {
         let condition = filter.condition(2);
         let sql = format!(
             "SELECT {STATUS} AS status, COUNT(*) FROM users WHERE {condition} AND {NOT_ACTIVE} GROUP BY 1 \
@@ -173,6 +215,46 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn count_by_role(&self, filter: &Filter) -> sqlx::Result<Vec<Count<String>>> {
         self.count_by("role", filter).await
+    }
+
+    /// Accounts per site, largest first; those without a site under the empty name.
+    #[tracing::instrument(skip(self))]
+    pub async fn count_by_site(&self, filter: &Filter) -> sqlx::Result<Vec<Count<String>>> {
+        self.count_by("COALESCE(site, '')", filter).await
+    }
+
+    /// Accounts per meeting format, largest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn count_by_format(&self, filter: &Filter) -> sqlx::Result<Vec<Count<MeetFormat>>> {
+        let sql = format!(
+            "SELECT meet_format, COUNT(*) FROM users WHERE {} GROUP BY meet_format ORDER BY COUNT(*) DESC, meet_format",
+            filter.condition(1)
+        );
+        let rows: Vec<(MeetFormat, i64)> =
+            Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+    }
+
+    /// Accounts that gave each slot among their free times (one account may count under
+    /// several), then those that gave none (`None`).
+    #[tracing::instrument(skip(self))]
+    pub async fn count_by_free_time(&self, filter: &Filter) -> sqlx::Result<Vec<Count<Option<Slot>>>> {
+        let sums: Vec<String> = Slot::ALL
+            .iter()
+            .map(|slot| {
+                let bit = FreeTimes::from_slots([*slot]).bits();
+                format!("COALESCE(SUM(CASE WHEN (free_times & {bit}) <> 0 THEN 1 ELSE 0 END), 0)")
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {}, COALESCE(SUM(CASE WHEN free_times = 0 THEN 1 ELSE 0 END), 0) FROM users WHERE {}",
+            sums.join(", "),
+            filter.condition(1)
+        );
+        let row =
+            Self::bind_filter(sqlx::query_as::<_, SlotCounts>(&sql), filter).fetch_one(self.pool()).await?;
+        let keys = Slot::ALL.into_iter().map(Some).chain([None]);
+        Ok(keys.zip(row.0).map(|(key, n)| Count { key, n }).collect())
     }
 
     async fn count_by(&self, column: &'static str, filter: &Filter) -> sqlx::Result<Vec<Count<String>>> {
@@ -311,6 +393,9 @@ pub struct ParticipantExport {
     pub department: String,
     pub role: String,
     pub level: Level,
+    pub site: Option<String>,
+    pub meet_format: MeetFormat,
+    pub free_times: FreeTimes,
     pub status: String,
     pub created_at: i64,
 }
@@ -334,7 +419,8 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn export_participants(&self, next_round: Month) -> sqlx::Result<Vec<ParticipantExport>> {
         sqlx::query_as(&format!(
-            "SELECT name, email, department, role, level, {STATUS} AS status, created_at FROM users ORDER BY name, email"
+            "SELECT name, email, department, role, level, site, meet_format, free_times, {STATUS} AS status, created_at \
+             FROM users ORDER BY name, email"
         ))
         .bind(next_round)
         .fetch_all(self.pool())

@@ -1,4 +1,4 @@
-//! The program's lists: departments and professions (roles), in display order.
+//! The program's lists: departments, professions (roles) and sites, in display order.
 //!
 //! Every form shows both lists, so they are read in one query and kept for a few seconds; an
 //! edit made through this process is seen at once, one made by another instance within
@@ -14,11 +14,13 @@ use super::{Store, coordinators::Actor, now};
 /// How long a read of the lists is reused.
 pub const LISTS_TTL: Duration = Duration::from_secs(10);
 
-/// Departments and roles, each in display order.
+/// Departments, roles and sites, each in display order.
 #[derive(Clone, Debug, Default)]
 pub struct Lists {
     pub departments: Vec<String>,
     pub roles: Vec<String>,
+    /// The hospitals or campuses of a multi-site system; empty or one for a single site.
+    pub sites: Vec<String>,
 }
 
 /// The last read of something small that every page needs (the lists, the settings) and when it
@@ -60,7 +62,8 @@ impl Store {
         }
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT kind, name FROM (SELECT 'department' AS kind, name, position FROM departments \
-             UNION ALL SELECT 'role' AS kind, name, position FROM roles) lists ORDER BY kind, position, name",
+             UNION ALL SELECT 'role' AS kind, name, position FROM roles \
+             UNION ALL SELECT 'site' AS kind, name, position FROM sites) lists ORDER BY kind, position, name",
         )
         .fetch_all(self.pool())
         .await?;
@@ -68,6 +71,7 @@ impl Store {
         for (kind, name) in rows {
             match kind.as_str() {
                 "department" => lists.departments.push(name),
+                "site" => lists.sites.push(name),
                 _ => lists.roles.push(name),
             }
         }
@@ -82,13 +86,18 @@ impl Store {
     pub async fn roles(&self) -> sqlx::Result<Vec<String>> {
         Ok(self.lists().await?.roles)
     }
+
+    pub async fn sites(&self) -> sqlx::Result<Vec<String>> {
+        Ok(self.lists().await?.sites)
+    }
 }
 
-/// Which of the two lists an edit is about.
+/// Which list an edit is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListKind {
     Departments,
     Roles,
+    Sites,
 }
 
 impl ListKind {
@@ -96,6 +105,7 @@ impl ListKind {
         match input {
             "departments" => Some(Self::Departments),
             "roles" => Some(Self::Roles),
+            "sites" => Some(Self::Sites),
             _ => None,
         }
     }
@@ -104,6 +114,7 @@ impl ListKind {
         match self {
             Self::Departments => "departments",
             Self::Roles => "roles",
+            Self::Sites => "sites",
         }
     }
 
@@ -112,6 +123,7 @@ impl ListKind {
         match self {
             Self::Departments => "department",
             Self::Roles => "profession",
+            Self::Sites => "site",
         }
     }
 
@@ -120,6 +132,7 @@ impl ListKind {
         match self {
             Self::Departments => ("departments", "department"),
             Self::Roles => ("roles", "role"),
+            Self::Sites => ("sites", "site"),
         }
     }
 }
@@ -154,7 +167,7 @@ impl Store {
                 .fetch_all(self.pool())
                 .await?;
         let used: Vec<(String, i64)> = sqlx::query_as(&format!(
-            "SELECT {column}, COUNT(*) FROM users GROUP BY {column} ORDER BY {column}"
+            "SELECT {column}, COUNT(*) FROM users WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY {column}"
         ))
         .fetch_all(self.pool())
         .await?;

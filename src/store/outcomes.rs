@@ -18,6 +18,9 @@ pub struct RoundOutcome {
     pub met: i64,
     /// Groups in which at least one person answered (met or not yet).
     pub answered: i64,
+    /// Of the groups, those that met by video, and of those, the ones that met.
+    pub video_groups: i64,
+    pub video_met: i64,
 }
 
 /// A round's answers about its met groups.
@@ -67,7 +70,9 @@ impl Store {
         sqlx::query_as(
             "SELECT r.id, r.month, COUNT(g.id) AS groups, \
                COALESCE(SUM(CASE WHEN g.status = 'met' THEN 1 ELSE 0 END), 0) AS met, \
-               COALESCE(SUM(CASE WHEN g.status IN ('met', 'not_met') THEN 1 ELSE 0 END), 0) AS answered \
+               COALESCE(SUM(CASE WHEN g.status IN ('met', 'not_met') THEN 1 ELSE 0 END), 0) AS answered, \
+               COALESCE(SUM(CASE WHEN g.mode = 'video' THEN 1 ELSE 0 END), 0) AS video_groups, \
+               COALESCE(SUM(CASE WHEN g.mode = 'video' AND g.status = 'met' THEN 1 ELSE 0 END), 0) AS video_met \
              FROM rounds r LEFT JOIN round_groups g ON g.round_id = r.id \
              GROUP BY r.id, r.month ORDER BY r.month",
         )

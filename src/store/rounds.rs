@@ -4,7 +4,9 @@
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
 use super::{Backend, BulkInsert, Store, now, values::Flag};
-use crate::domain::{Email, GroupId, Level, Month, PersonName, RoundId, UserId};
+use crate::domain::{
+    Email, FreeTimes, GroupId, Level, MeetFormat, Mode, Month, PersonName, Reach, RoundId, UserId,
+};
 
 /// A person taking part in a round, as the round job needs them.
 #[derive(Clone, Debug, FromRow)]
@@ -15,6 +17,16 @@ pub struct Participant {
     pub role: String,
     pub level: Level,
     pub department: String,
+    pub site: Option<String>,
+    pub meet_format: MeetFormat,
+    pub free_times: FreeTimes,
+}
+
+impl Participant {
+    /// Where and how the person can meet.
+    pub fn reach(&self) -> Reach<'_> {
+        Reach { site: self.site.as_deref(), format: self.meet_format }
+    }
 }
 
 /// One row of meeting history: a pair that met in `month`, or (with `b` empty) a sit-out.
@@ -42,6 +54,7 @@ pub struct RoundRow {
 pub struct NewGroup {
     pub score: i64,
     pub reason: String,
+    pub mode: Mode,
     pub members: Vec<UserId>,
 }
 
@@ -102,7 +115,8 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn round_participants(&self, month: Month) -> sqlx::Result<Vec<Participant>> {
         sqlx::query_as(&format!(
-            "SELECT id, email, name, role, level, department FROM users WHERE {ACTIVE} ORDER BY id"
+            "SELECT id, email, name, role, level, department, site, meet_format, free_times FROM users \
+             WHERE {ACTIVE} ORDER BY id"
         ))
         .bind(month)
         .fetch_all(self.pool())
@@ -189,13 +203,13 @@ impl Store {
     ) -> sqlx::Result<Vec<GroupId>> {
         let numbered: Vec<(i64, &NewGroup)> = groups.iter().enumerate().map(|(i, g)| (i as i64, g)).collect();
         let insert = BulkInsert {
-            head: "INSERT INTO round_groups (round_id, position, score, reason)",
-            columns: 4,
+            head: "INSERT INTO round_groups (round_id, position, score, reason, mode)",
+            columns: 5,
             tail: "RETURNING id, position",
         };
         let returned: Vec<(GroupId, i64)> = insert
             .fetch(conn, &numbered, |query, (position, group)| {
-                query.bind(round_id).bind(*position).bind(group.score).bind(&group.reason)
+                query.bind(round_id).bind(*position).bind(group.score).bind(&group.reason).bind(group.mode)
             })
             .await?;
         let mut ids = vec![GroupId(0); groups.len()];

@@ -3,7 +3,7 @@
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
 use super::{BulkInsert, Store, now, values::Flag};
-use crate::domain::{Email, Level, Month, PersonName, Profile, UserId};
+use crate::domain::{Email, FreeTimes, Level, MeetFormat, Month, PersonName, Profile, UserId};
 
 /// One account as stored.
 #[derive(Clone, Debug, FromRow)]
@@ -15,6 +15,9 @@ pub struct User {
     pub role: String,
     pub level: Level,
     pub department: String,
+    pub site: Option<String>,
+    pub meet_format: MeetFormat,
+    pub free_times: FreeTimes,
     pub confirmed_at: Option<i64>,
     pub opted_out_at: Option<i64>,
     /// Last month the person skips; matched again from the month after.
@@ -35,6 +38,19 @@ impl User {
     /// Whether this confirmed account holds the coordinator role.
     pub fn is_coordinator(&self) -> bool {
         self.is_coordinator && self.confirmed_at.is_some()
+    }
+
+    /// What the person said about themselves.
+    pub fn profile(&self) -> Profile {
+        Profile {
+            name: self.name.clone(),
+            role: self.role.clone(),
+            level: self.level,
+            department: self.department.clone(),
+            site: self.site.clone(),
+            format: self.meet_format,
+            times: self.free_times,
+        }
     }
 }
 
@@ -60,7 +76,7 @@ pub struct BouncedAddress {
     pub reason: String,
 }
 
-const COLUMNS: &str = "id, email, name, password_hash, role, level, department, confirmed_at, \
+const COLUMNS: &str = "id, email, name, password_hash, role, level, department, site, meet_format, free_times, confirmed_at, \
                        opted_out_at, paused_through, auto_paused_at, nudges_enabled, created_at, is_coordinator, \
                        email_bounced_at";
 
@@ -104,8 +120,9 @@ impl Store {
     ) -> sqlx::Result<Option<UserId>> {
         let now = now();
         let id: Option<(UserId,)> = sqlx::query_as(
-            "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (email) DO NOTHING RETURNING id",
+            "INSERT INTO users (email, name, password_hash, role, level, department, site, meet_format, free_times, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (email) DO NOTHING RETURNING id",
         )
         .bind(email)
         .bind(&profile.name)
@@ -113,6 +130,9 @@ impl Store {
         .bind(&profile.role)
         .bind(profile.level)
         .bind(&profile.department)
+        .bind(&profile.site)
+        .bind(profile.format)
+        .bind(profile.times)
         .bind(now)
         .fetch_optional(&mut **tx)
         .await?;
@@ -129,8 +149,9 @@ impl Store {
     ) -> sqlx::Result<Vec<(Email, UserId)>> {
         let now = now();
         let insert = BulkInsert {
-            head: "INSERT INTO users (email, name, password_hash, role, level, department, created_at, updated_at)",
-            columns: 8,
+            head: "INSERT INTO users (email, name, password_hash, role, level, department, site, meet_format, \
+                   free_times, created_at, updated_at)",
+            columns: 11,
             tail: "ON CONFLICT (email) DO NOTHING RETURNING email, id",
         };
         insert
@@ -142,6 +163,9 @@ impl Store {
                     .bind(&profile.role)
                     .bind(profile.level)
                     .bind(&profile.department)
+                    .bind(&profile.site)
+                    .bind(profile.format)
+                    .bind(profile.times)
                     .bind(now)
                     .bind(now)
             })
@@ -157,7 +181,7 @@ impl Store {
     ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE users SET password_hash = $2, name = $3, role = $4, level = $5, department = $6, \
-             updated_at = $7 WHERE id = $1 AND confirmed_at IS NULL",
+             site = $7, meet_format = $8, free_times = $9, updated_at = $10 WHERE id = $1 AND confirmed_at IS NULL",
         )
         .bind(user_id)
         .bind(password_hash)
@@ -165,6 +189,9 @@ impl Store {
         .bind(&profile.role)
         .bind(profile.level)
         .bind(&profile.department)
+        .bind(&profile.site)
+        .bind(profile.format)
+        .bind(profile.times)
         .bind(now())
         .execute(&mut **tx)
         .await?;
@@ -186,13 +213,17 @@ impl Store {
     #[tracing::instrument(skip(self, profile))]
     pub async fn update_profile(&self, user_id: UserId, profile: &Profile) -> sqlx::Result<()> {
         sqlx::query(
-            "UPDATE users SET name = $2, role = $3, level = $4, department = $5, updated_at = $6 WHERE id = $1",
+            "UPDATE users SET name = $2, role = $3, level = $4, department = $5, site = $6, meet_format = $7, \
+             free_times = $8, updated_at = $9 WHERE id = $1",
         )
         .bind(user_id)
         .bind(&profile.name)
         .bind(&profile.role)
         .bind(profile.level)
         .bind(&profile.department)
+        .bind(&profile.site)
+        .bind(profile.format)
+        .bind(profile.times)
         .bind(now())
         .execute(self.pool())
         .await?;

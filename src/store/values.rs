@@ -8,7 +8,9 @@
 
 use sqlx::{Database, Decode, Encode, Type, encode::IsNull, error::BoxDynError};
 
-use crate::domain::{Email, GroupId, LedTo, Level, Month, PersonName, RoundId, UserId};
+use crate::domain::{
+    Email, FreeTimes, GroupId, LedTo, Level, MeetFormat, Mode, Month, PersonName, RoundId, UserId,
+};
 
 /// Implements `Type`, `Decode` and `Encode` for a value stored as `$raw`: decoded with `$parse`
 /// (a `Result` whose error is shown), encoded from `$store`.
@@ -58,6 +60,9 @@ stored_as!(
     |raw| u32::try_from(raw).map(Level).map_err(|_| format!("level {raw} is negative or too large")),
     |v| i64::from(v.0)
 );
+stored_as!(MeetFormat, String, |raw| MeetFormat::parse(&raw), |v| v.as_str().to_owned());
+stored_as!(FreeTimes, i64, |raw| FreeTimes::from_bits(raw), |v| v.bits());
+stored_as!(Mode, String, |raw| Mode::parse(&raw).ok_or("not a group mode"), |v| v.as_str().to_owned());
 stored_as!(LedTo, String, |raw| LedTo::parse(&raw), |v| v.as_str().to_owned());
 stored_as!(UserId, i64, |raw| Ok::<_, String>(UserId(raw)), |v| v.0);
 stored_as!(GroupId, i64, |raw| Ok::<_, String>(GroupId(raw)), |v| v.0);

@@ -67,6 +67,8 @@ pub struct Layout {
     pub flash: Option<String>,
     /// Whether the visitor is a coordinator (the navigation links to the dashboard).
     pub coordinator: bool,
+    /// A page of figures that uses a wide screen (cards side by side from about 1,000 px).
+    pub wide: bool,
 }
 
 /// A form sent back: the same page with the input and a message per field, answered 422 so that

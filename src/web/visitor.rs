@@ -69,6 +69,7 @@ pub async fn layout(session: &Session, user: Option<&User>, title: &str) -> Resu
         csrf: security::csrf_token(session).await?,
         flash: take_flash(session).await?,
         coordinator: user.is_some_and(User::is_coordinator),
+        wide: false,
     })
 }
 
@@ -118,8 +119,9 @@ impl Visitor {
 }
 
 impl LoggedIn {
+    /// The layout of a dashboard page: wide on a desk, one column on a phone.
     pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
-        layout(&self.session, Some(&self.user), title).await
+        Ok(Layout { wide: true, ..layout(&self.session, Some(&self.user), title).await? })
     }
 }
 
@@ -167,8 +169,9 @@ impl FromRequestParts<AppState> for Coordinator {
 }
 
 impl Coordinator {
+    /// The layout of a dashboard page: wide on a desk, one column on a phone.
     pub async fn layout(&self, title: &str) -> Result<Layout, AppError> {
-        layout(&self.session, Some(&self.user), title).await
+        Ok(Layout { wide: true, ..layout(&self.session, Some(&self.user), title).await? })
     }
 
     pub fn actor(&self) -> Actor {

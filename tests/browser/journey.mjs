@@ -106,8 +106,18 @@ async function inspect(page, name, { status = 200 } = {}) {
   await page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', `${index}-${name}-phone.png`), fullPage: true });
 
   // axe-core is injected past the app's Content-Security-Policy (the context bypasses it: the app
-  // itself serves no script at all).
+  // itself serves no script at all). It runs at phone size and again at desk size, since the
+  // coordinator pages lay out differently there.
   await page.addScriptTag({ path: path.join(here, 'node_modules/axe-core/axe.min.js') });
+  let findings = await axe(page, name, 'phone');
+  await page.setViewportSize(DESKTOP);
+  findings += await axe(page, name, 'desk');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', `${index}-${name}-desktop.png`), fullPage: true });
+  log(`checked ${name} (${page.url().replace(BASE, '')}): ${findings} axe finding(s)`);
+}
+
+/** Runs axe on the page as it is laid out now; records serious and critical findings as problems. */
+async function axe(page, name, size) {
   const violations = await page.evaluate(async () => {
     const result = await window.axe.run(document, { resultTypes: ['violations'] });
     return result.violations.map((v) => ({
@@ -119,15 +129,12 @@ async function inspect(page, name, { status = 200 } = {}) {
   });
   for (const v of violations) {
     axeByRule[v.id] ??= { impact: v.impact, help: v.help, pages: [] };
-    axeByRule[v.id].pages.push(name);
-    const line = `${name}: axe ${v.impact} ${v.id} (${v.help}) on ${v.nodes.length} element(s): ${v.nodes.slice(0, 3).join(' | ')}`;
+    axeByRule[v.id].pages.push(`${name} (${size})`);
+    const line = `${name} at ${size} size: axe ${v.impact} ${v.id} (${v.help}) on ${v.nodes.length} element(s): ${v.nodes.slice(0, 3).join(' | ')}`;
     if (v.impact === 'serious' || v.impact === 'critical') problems.push(line);
     else log(`note ${line}`);
   }
-
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', `${index}-${name}-desktop.png`), fullPage: true });
-  log(`checked ${name} (${page.url().replace(BASE, '')}): ${violations.length} axe finding(s)`);
+  return violations.length;
 }
 
 async function goto(page, pathOrUrl) {
@@ -139,13 +146,16 @@ async function follow(page, locator) {
   await Promise.all([page.waitForNavigation(), locator.click()]);
 }
 
-async function fillSignup(page, { email, name, password, role = 'Nurse', stage = 'Trainee', department = 'Cardiology' }) {
+async function fillSignup(page, { email, name, password, role = 'Nurse', stage = 'Trainee', department = 'Cardiology', site = 'North Campus', format = 'Video', times = ['Midday, 11:00 to 14:00'] }) {
   await page.getByLabel('Work email').fill(email);
   await page.getByLabel('Full name').fill(name);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByLabel('Profession').selectOption(role ? { label: role } : '');
   if (stage) await page.getByRole('radio', { name: new RegExp(`^${stage}\\b`) }).check();
   await page.getByLabel('Department', { exact: true }).selectOption(department ? { label: department } : '');
+  if (await page.getByLabel('Site', { exact: true }).count()) await page.getByLabel('Site', { exact: true }).selectOption(site ? { label: site } : '');
+  if (format) await page.getByRole('radio', { name: new RegExp(`^${format}\\b`) }).check();
+  for (const time of times) await page.getByLabel(time).check();
 }
 
 /** The figure in the dashboard's "Accounts by status" table for `status`, as shown. */
@@ -214,6 +224,15 @@ try {
   await follow(coordinator, coordinator.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }));
   await expectText(coordinator, 'h1', /Coordinator dashboard/, 'the Dashboard link opens the coordinator dashboard');
   await inspect(coordinator, 'coordinator-dashboard');
+
+  // The program runs on two campuses: the coordinator lists them in Settings.
+  await goto(coordinator, '/coordinator/settings');
+  for (const site of ['North Campus', 'South Campus']) {
+    await coordinator.locator('#sites-add-name').fill(site);
+    await follow(coordinator, coordinator.locator('form:has(#sites-add-name)').getByRole('button', { name: 'Add' }));
+    await expectText(coordinator, '.flash', new RegExp(`Added the site ${site}`), `the site ${site} is added`);
+  }
+  await inspect(coordinator, 'coordinator-settings-sites');
   const before = {
     active: await statusCount(coordinator, 'Active'),
     paused: await statusCount(coordinator, 'Paused'),
@@ -238,6 +257,9 @@ try {
   expect((await me.getByLabel('Work email').inputValue()) === 'noor.haddad@gmail.com', 'the email typed is kept');
   expect((await me.getByLabel('Full name').inputValue()) === 'Noor Haddad', 'the name typed is kept');
   expect((await me.getByLabel('Department', { exact: true }).inputValue()) === 'Cardiology', 'the department chosen is kept');
+  expect((await me.getByLabel('Site', { exact: true }).inputValue()) === 'North Campus', 'the site chosen is kept');
+  expect(await me.getByRole('radio', { name: /^Video\b/ }).isChecked(), 'the meeting format chosen is kept');
+  expect(await me.getByLabel('Midday, 11:00 to 14:00').isChecked(), 'the free time ticked is kept');
   expect(await me.getByRole('radio', { name: /^Trainee\b/ }).isChecked(), 'the career stage chosen is kept');
   await inspect(me, 'signup-wrong-domain', { status: 422 });
 
@@ -349,6 +371,7 @@ try {
   // 4. The participant answers the intro email's "We met" link.
   const intro = await mailbox.next(email);
   expect(/introduc|coffee|meet/i.test(intro.subject), `an introduction email arrived ("${intro.subject}")`);
+  expect(intro.text.includes('You meet by video'), 'the member who chose video is introduced as a video group');
   await goto(me, linkIn(intro, { label: 'We met:', prefix: `${BASE}/r/` }));
   await expectText(me, 'h1', /Did you meet\?/, 'the "We met" link asks to confirm');
   await inspect(me, 'link-we-met');
@@ -441,7 +464,7 @@ try {
   const kb = await tab(keyboardContext, 'keyboard');
   await goto(kb, '/signup');
   const kbEmail = `sam.keys.${Date.now().toString(36)}@${DOMAIN}`;
-  const typed = { email: kbEmail, name: 'Sam Keys', password: PASSWORD, role: 'Pharmacist', department: 'Cardiology' };
+  const typed = { email: kbEmail, name: 'Sam Keys', password: PASSWORD, role: 'Pharmacist', department: 'Cardiology', site: 'South' };
   const order = [];
   let reachedSubmit = false;
   for (let presses = 0; presses < 60 && !reachedSubmit; presses++) {

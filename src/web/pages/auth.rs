@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{Choices, Notice};
 use crate::{
-    accounts::{AccountError, ConfirmInput, LoginRefusal, SignupInput},
+    accounts::{AccountError, ConfirmInput, LoginRefusal, ProfileInput, SignupInput},
     forms::FieldErrors,
     web::{
         AppState, Layout, Refused,
@@ -26,7 +26,9 @@ use crate::{
 pub struct SignupPage {
     layout: Layout,
     errors: FieldErrors,
-    values: SignupInput,
+    email: String,
+    /// The profile part of the form, as the shared profile fields show it.
+    values: ProfileInput,
     choices: Choices,
     domains_hint: String,
 }
@@ -46,7 +48,8 @@ async fn signup_page(
     Ok(SignupPage {
         layout: visitor.layout("Sign up").await?,
         errors,
-        values: SignupInput { password: String::new(), ..values },
+        email: values.email,
+        values: values.profile,
         choices: Choices::load(&state.store).await?,
         domains_hint,
     })

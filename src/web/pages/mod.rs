@@ -25,15 +25,28 @@ pub struct Notice {
 pub struct Choices {
     pub roles: Vec<String>,
     pub departments: Vec<String>,
+    /// The sites; the form asks for one only when there are two or more.
+    pub sites: Vec<String>,
     pub stages: &'static [(crate::domain::Level, &'static str, &'static str)],
+    pub formats: [crate::domain::MeetFormat; 3],
+    pub slots: [crate::domain::Slot; 6],
 }
 
 impl Choices {
     pub async fn load(store: &crate::store::Store) -> sqlx::Result<Self> {
+        let lists = store.lists().await?;
         Ok(Self {
-            roles: store.roles().await?,
-            departments: store.departments().await?,
+            roles: lists.roles,
+            departments: lists.departments,
+            sites: lists.sites,
             stages: crate::domain::STAGES,
+            formats: crate::domain::MeetFormat::ALL,
+            slots: crate::domain::Slot::ALL,
         })
+    }
+
+    /// Whether the form asks for a site.
+    pub fn asks_site(&self) -> bool {
+        self.sites.len() > 1
     }
 }

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::{Choices, Notice};
 use crate::{
     accounts::{self, AccountError, Participation, ProfileInput},
-    domain::OTHER_DEPARTMENT,
     domain::stage_name,
     domain::{Calendar, GroupId, LedTo, Month},
     forms::FieldErrors,
@@ -37,6 +36,8 @@ pub struct ProfilePage {
     /// The answers "Did it lead to anything?" offers, in order.
     led_to_choices: [LedTo; 5],
     nudges: bool,
+    /// Questions the profile asks that this person has not answered yet ("your site").
+    missing: Vec<&'static str>,
     errors: FieldErrors,
     values: ProfileInput,
     choices: Choices,
@@ -49,17 +50,7 @@ async fn profile_page(
     errors: FieldErrors,
 ) -> AppResult<ProfilePage> {
     let choices = Choices::load(&state.store).await?;
-    let values = values.unwrap_or_else(|| {
-        let user = &me.user;
-        let listed = choices.departments.iter().any(|d| d.eq_ignore_ascii_case(&user.department));
-        ProfileInput {
-            name: user.name.to_string(),
-            role: user.role.clone(),
-            level: user.level.to_string(),
-            department: if listed { user.department.clone() } else { OTHER_DEPARTMENT.to_owned() },
-            department_other: if listed { String::new() } else { user.department.clone() },
-        }
-    });
+    let values = values.unwrap_or_else(|| ProfileInput::of(&me.user.profile(), &choices.departments));
     let my_groups = state.store.my_groups(me.user.id).await?;
     let answers = state.store.my_led_to(me.user.id).await?;
     let network = network(&my_groups, &answers);
@@ -93,6 +84,7 @@ async fn profile_page(
         pace,
         led_to_choices: LedTo::ALL,
         nudges: me.user.nudges_enabled,
+        missing: unanswered(&me.user, &choices),
         errors,
         values,
         choices,
@@ -157,6 +149,18 @@ impl From<MyGroup> for GroupView {
                 .collect(),
         }
     }
+}
+
+/// The profile questions an account made before they were asked leaves unanswered.
+fn unanswered(user: &crate::store::users::User, choices: &Choices) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if choices.asks_site() && user.site.is_none() {
+        missing.push("your site");
+    }
+    if user.free_times.is_empty() {
+        missing.push("the times you can usually take 20 minutes");
+    }
+    missing
 }
 
 pub async fn show(State(state): State<AppState>, me: LoggedIn) -> AppResult<ProfilePage> {

@@ -101,6 +101,9 @@ pub struct DashboardView {
     pub departments: Chart,
     pub roles: Chart,
     pub stages: Chart,
+    pub sites: Chart,
+    pub formats: Chart,
+    pub times: Chart,
     pub signups: MonthlyChart,
 }
 
@@ -110,6 +113,9 @@ impl DashboardView {
             departments: Chart::new(&dashboard.departments),
             roles: Chart::new(&dashboard.roles),
             stages: Chart::new(&dashboard.stages),
+            sites: Chart::new(&dashboard.sites),
+            formats: Chart::new(&dashboard.formats),
+            times: Chart::new(&dashboard.times),
             signups: MonthlyChart::new(&dashboard.signups),
             totals: dashboard.totals,
         }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::charts::{DashboardView, OutcomesView};
 use crate::{
     coordinator::{Dashboard, Export, Outcomes},
-    domain::Calendar,
+    domain::{Calendar, MeetFormat, Slot},
     mail::queue::QueueReport,
     store::dashboard::Filter,
     web::{AppState, Layout, error::AppResult, extract::Query, pages::Choices, visitor::Coordinator},
@@ -30,14 +30,23 @@ pub struct FilterQuery {
     department: String,
     role: String,
     stage: String,
+    site: String,
+    format: String,
+    time: String,
 }
 
 impl FilterQuery {
+    /// The filters; a value that does not parse filters nothing.
     fn parse(&self) -> Filter {
         Filter {
             department: self.department.trim().to_owned(),
             role: self.role.trim().to_owned(),
             level: crate::domain::Level::parse(&self.stage).ok(),
+            site: self.site.trim().to_owned(),
+            format: Some(self.format.trim())
+                .filter(|f| !f.is_empty())
+                .and_then(|f| MeetFormat::parse(f).ok()),
+            time: Slot::parse(&self.time),
         }
     }
 }

@@ -97,7 +97,7 @@ pub async fn upload(
     }
     let lists = state.store.lists().await?;
     let allowed = state.settings().await?.allowed_email_domains;
-    let parsed = roster::parse(&text, &lists.departments, &lists.roles, &allowed);
+    let parsed = roster::parse(&text, &lists, &allowed);
     if !parsed.errors.is_empty() && (!upload.import_valid || parsed.rows.is_empty()) {
         let stage = Stage::Report {
             valid: parsed.rows.len(),

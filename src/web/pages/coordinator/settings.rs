@@ -53,7 +53,9 @@ pub(super) async fn settings_page(
         None => state.settings().await?.form,
     };
     let mut lists = Vec::new();
-    for (kind, title) in [(ListKind::Departments, "Departments"), (ListKind::Roles, "Professions")] {
+    for (kind, title) in
+        [(ListKind::Departments, "Departments"), (ListKind::Roles, "Professions"), (ListKind::Sites, "Sites")]
+    {
         let (error, values) = match &refused {
             Some((k, message, values)) if *k == kind => (Some(message.clone()), values.clone()),
             _ => (None, ListForm::default()),
