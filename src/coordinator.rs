@@ -4,11 +4,13 @@
 
 use crate::{
     domain::stage_name,
-    domain::{Calendar, Month, RoundId},
+    domain::{Calendar, LedTo, Month, RoundId},
+    rounds::network::{FIRST_YEAR_PACE, PER_YEAR_PACE},
     store::{
         Store,
         coordinators::{Actor, RoleChange},
         dashboard::{Count, Filter, RoundMix, RoundRow, StatusTotals},
+        outcomes::{LedToCount, RoundLedTo},
     },
 };
 
@@ -101,9 +103,225 @@ pub struct RoundRate {
     pub video: (i64, i64),
 }
 
-/// Outcomes over time: meet rate per round, and how far each person's network has reached, as
-/// distributions (never a list of names).
+/// Fewer answers than this behind a figure about what conversations led to, and the figure is
+/// not shown ("too few answers"), so that nobody's answer can be told from a small count.
+pub const MIN_ANSWERS: i64 = 5;
+
+/// The playbook's claim: 10 to 20 % of conversations lead to something concrete.
+pub const PLAYBOOK_SHARE: (i64, i64) = (10, 20);
+
+/// A figure about what met conversations led to: how many answers it rests on, and how many of
+/// them said `what` (something concrete, or one kind of outcome).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Share {
+    pub label: String,
+    pub answers: i64,
+    /// `None`: too few answers to show it (see [`hidden`]).
+    pub count: Option<i64>,
+}
+
+impl Share {
+    /// The count as a whole percentage of the answers, when shown.
+    pub fn percent(&self) -> Option<i64> {
+        let answers = self.answers;
+        self.count.map(|n| if answers > 0 { (n * 100 + answers / 2) / answers } else { 0 })
+    }
+}
+
+/// Which of a set of figures to hide, given the answers behind each. A figure resting on fewer
+/// than [`MIN_ANSWERS`] answers is hidden; and since the set adds up to a total that may be
+/// shown, the next smallest are hidden with it until the hidden ones together rest on none or at
+/// least [`MIN_ANSWERS`] answers: no hidden figure can then be worked out by subtracting the
+/// shown ones from the total.
+pub fn hidden(answers: &[i64]) -> Vec<bool> {
+    let mut hide: Vec<bool> = answers.iter().map(|n| *n < MIN_ANSWERS).collect();
+    loop {
+        let hidden_answers: i64 = answers.iter().zip(&hide).filter(|(_, h)| **h).map(|(n, _)| n).sum();
+        if hidden_answers == 0 || hidden_answers >= MIN_ANSWERS {
+            return hide;
+        }
+        let next = (0..answers.len()).filter(|i| !hide[*i] && answers[*i] > 0).min_by_key(|i| answers[*i]);
+        match next {
+            Some(i) => hide[i] = true,
+            None => return hide,
+        }
+    }
+}
+
+/// Figures from (label, answers, count) rows that add up to a total, with [`hidden`] applied.
+fn shares(rows: Vec<(String, i64, i64)>) -> Vec<Share> {
+    let hide = hidden(&rows.iter().map(|(_, answers, _)| *answers).collect::<Vec<_>>());
+    rows.into_iter()
+        .zip(hide)
+        .map(|((label, answers, count), hide)| Share { label, answers, count: (!hide).then_some(count) })
+        .collect()
+}
+
+/// Which answers a figure counts.
+type Keep<'a> = &'a dyn Fn(&LedToCount) -> bool;
+
+/// One round's met groups and what the answers about them say.
+#[derive(Clone, Debug)]
+pub struct RoundShare {
+    pub round_id: RoundId,
+    pub month: Month,
+    pub month_name: String,
+    pub met_groups: i64,
+    /// Answers saying the conversation led to something concrete.
+    pub share: Share,
+}
+
+/// What met conversations led to: per round, and over the last 12 months by kind, by department
+/// mix and by career-stage gap. Every figure resting on too few answers is hidden.
+#[derive(Clone, Debug)]
+pub struct LedToReport {
+    /// The 12 months counted: rounds from `since` to `until`.
+    pub since: Month,
+    pub until: Month,
+    /// Every round, oldest first.
+    pub rounds: Vec<RoundShare>,
+    /// The last 12 months: answers saying it led to something concrete.
+    pub total: Share,
+    /// Groups reported as met in the rounds of the last 12 months.
+    pub met_groups: i64,
+    /// Each concrete kind of outcome, of all answers of the last 12 months.
+    pub kinds: Vec<Share>,
+    /// Groups across departments, then within one.
+    pub departments: Vec<Share>,
+    /// Groups by career-stage gap: none, one or two stages, three or more.
+    pub gaps: Vec<Share>,
+}
+
+impl LedToReport {
+    pub async fn load(store: &Store, this_month: Month) -> sqlx::Result<Self> {
+        let (since, until) = (this_month.plus(-11), this_month);
+        let (by_round, counts) =
+            tokio::try_join!(store.led_to_by_round(), store.led_to_counts(since, until))?;
+        Ok(Self::from_counts(since, until, by_round, &counts))
+    }
+
+    fn from_counts(since: Month, until: Month, by_round: Vec<RoundLedTo>, counts: &[LedToCount]) -> Self {
+        let tally = |keep: Keep| {
+            counts.iter().filter(|c| keep(c)).fold((0, 0), |(answers, concrete), c| {
+                (answers + c.n, concrete + if c.led_to.is_concrete() { c.n } else { 0 })
+            })
+        };
+        let (answers, concrete) = tally(&|_| true);
+        let total = Share {
+            label: "Last 12 months".to_owned(),
+            answers,
+            count: (answers >= MIN_ANSWERS).then_some(concrete),
+        };
+        let kinds = LedTo::ALL
+            .into_iter()
+            .filter(|kind| kind.is_concrete())
+            .map(|kind| Share {
+                label: kind.label().to_owned(),
+                answers,
+                count: total.count.map(|_| counts.iter().filter(|c| c.led_to == kind).map(|c| c.n).sum()),
+            })
+            .collect();
+        let split = |rows: Vec<(&str, Keep)>| {
+            shares(
+                rows.into_iter()
+                    .map(|(label, keep)| {
+                        let (answers, concrete) = tally(keep);
+                        (label.to_owned(), answers, concrete)
+                    })
+                    .collect(),
+            )
+        };
+        let departments = split(vec![
+            ("Different departments", &|c| c.cross_department),
+            ("Same department", &|c| !c.cross_department),
+        ]);
+        let gaps = split(vec![
+            ("Same career stage", &|c| c.gap == 0),
+            ("1 or 2 stages apart", &|c| c.gap == 1),
+            ("3 or more stages apart", &|c| c.gap >= 3),
+        ]);
+        // The rounds of the 12 months add up to the total; older ones stand alone.
+        let in_window = |m: Month| m >= since && m <= until;
+        let window: Vec<i64> = by_round.iter().filter(|r| in_window(r.month)).map(|r| r.answers).collect();
+        let mut window_hidden = hidden(&window).into_iter();
+        let met_groups = by_round.iter().filter(|r| in_window(r.month)).map(|r| r.met_groups).sum();
+        let rounds = by_round
+            .into_iter()
+            .map(|r| {
+                let hide = if in_window(r.month) {
+                    window_hidden.next().unwrap_or(true)
+                } else {
+                    r.answers < MIN_ANSWERS
+                };
+                RoundShare {
+                    round_id: r.id,
+                    month_name: r.month.long_name(),
+                    month: r.month,
+                    met_groups: r.met_groups,
+                    share: Share {
+                        label: r.month.long_name(),
+                        answers: r.answers,
+                        count: (!hide).then_some(r.concrete),
+                    },
+                }
+            })
+            .collect();
+        Self { since, until, rounds, total, met_groups, kinds, departments, gaps }
+    }
+}
+
+/// Conversations per person over the last 12 months, against the playbook's pace.
+#[derive(Clone, Debug)]
+pub struct Pace {
+    pub since: Month,
+    pub until: Month,
+    /// People placed in a group in those months.
+    pub people: i64,
+    /// How many people had each number of conversations, from 0 to [`PER_YEAR_PACE`] (the most
+    /// monthly rounds allow), every number listed.
+    pub counts: Vec<(i64, i64)>,
+    /// The median number of conversations, when anyone took part.
+    pub median: Option<i64>,
+    /// People with at least the playbook's first-year pace ([`FIRST_YEAR_PACE`]).
+    pub on_pace: i64,
+}
+
+impl Pace {
+    pub async fn load(store: &Store, this_month: Month) -> sqlx::Result<Self> {
+        let (since, until) = (this_month.plus(-11), this_month);
+        let counts = store.conversations_per_person(since, until).await?;
+        Ok(Self::from_counts(since, until, &counts))
+    }
+
+    fn from_counts(since: Month, until: Month, counts: &[Count<i64>]) -> Self {
+        let counts: Vec<(i64, i64)> = (0..=PER_YEAR_PACE)
+            .map(|k| {
+                let n = counts.iter().filter(|c| c.key.min(PER_YEAR_PACE) == k).map(|c| c.n).sum();
+                (k, n)
+            })
+            .collect();
+        let people: i64 = counts.iter().map(|(_, n)| n).sum();
+        let median = (people > 0).then(|| {
+            let middle = (people + 1) / 2;
+            let mut seen = 0;
+            counts
+                .iter()
+                .find(|(_, n)| {
+                    seen += n;
+                    seen >= middle
+                })
+                .map_or(0, |(k, _)| *k)
+        });
+        let on_pace = counts.iter().filter(|(k, _)| *k >= FIRST_YEAR_PACE).map(|(_, n)| n).sum();
+        Self { since, until, people, counts, median, on_pace }
+    }
+}
+
+/// Outcomes over time: meet rate per round, how far each person's network has reached, as
+/// distributions (never a list of names), what conversations led to, and the pace.
 pub struct Outcomes {
+    pub led_to: LedToReport,
+    pub pace: Pace,
     pub rounds: Vec<RoundRate>,
     /// Met groups ÷ groups over every round.
     pub overall: (i64, i64),
@@ -118,7 +336,10 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
-    pub async fn load(store: &Store) -> sqlx::Result<Self> {
+    /// The figures as of `this_month` (the last 12 months end with it).
+    pub async fn load(store: &Store, this_month: Month) -> sqlx::Result<Self> {
+        let led_to = LedToReport::load(store, this_month).await?;
+        let pace = Pace::load(store, this_month).await?;
         let rounds: Vec<RoundRate> = store
             .round_outcomes()
             .await?
@@ -168,6 +389,8 @@ impl Outcomes {
             "None yet",
         );
         Ok(Self {
+            led_to,
+            pace,
             rounds,
             overall,
             grouped,
@@ -447,6 +670,9 @@ fn write_csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> anyhow
 pub enum Export {
     Participants,
     Results,
+    /// The Outcomes page's figures about what conversations led to and the pace, hidden where
+    /// the page hides them; nobody's answer.
+    Outcomes,
 }
 
 impl Export {
@@ -454,8 +680,53 @@ impl Export {
         match self {
             Self::Participants => "coffee-rounds-participants.csv",
             Self::Results => "coffee-rounds-results.csv",
+            Self::Outcomes => "coffee-rounds-outcomes.csv",
         }
     }
+}
+
+/// The CSV cell of a figure that may be hidden.
+const TOO_FEW: &str = "too few answers";
+
+/// The outcomes export's rows: what conversations led to (the last 12 months, each round, by
+/// kind, by departments, by career-stage gap) and the pace, as the Outcomes page shows them.
+fn outcome_rows(led_to: &LedToReport, pace: &Pace) -> Vec<Vec<String>> {
+    let figure = |share: &Share, section: &str, group: &str, met_groups: String| {
+        vec![
+            section.to_owned(),
+            group.to_owned(),
+            met_groups,
+            share.answers.to_string(),
+            share.count.map_or_else(|| TOO_FEW.to_owned(), |n| n.to_string()),
+            share.percent().map_or_else(|| TOO_FEW.to_owned(), |p| p.to_string()),
+            String::new(),
+        ]
+    };
+    let window = format!("{} to {}", led_to.since, led_to.until);
+    let mut rows = vec![figure(&led_to.total, "last 12 months", &window, String::new())];
+    for round in &led_to.rounds {
+        rows.push(figure(&round.share, "round", &round.month.to_string(), round.met_groups.to_string()));
+    }
+    for (section, shares) in [
+        ("kind of outcome, last 12 months", &led_to.kinds),
+        ("departments, last 12 months", &led_to.departments),
+        ("career-stage gap, last 12 months", &led_to.gaps),
+    ] {
+        rows.extend(shares.iter().map(|share| figure(share, section, &share.label, String::new())));
+    }
+    for (conversations, people) in &pace.counts {
+        let share = if pace.people > 0 { (people * 100 + pace.people / 2) / pace.people } else { 0 };
+        rows.push(vec![
+            "conversations per person, last 12 months".to_owned(),
+            conversations.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            share.to_string(),
+            people.to_string(),
+        ]);
+    }
+    rows
 }
 
 /// The CSV of `export`, logged in the audit log as taken by `actor`.
@@ -532,6 +803,16 @@ pub async fn export_csv(
             )?;
             (csv, rows)
         }
+        Export::Outcomes => {
+            let this_month = Month::of(time::OffsetDateTime::now_utc().date());
+            let led_to = LedToReport::load(store, this_month).await?;
+            let pace = Pace::load(store, this_month).await?;
+            let rows = outcome_rows(&led_to, &pace);
+            let count = rows.len();
+            let header =
+                ["section", "group", "met_groups", "answers", "led_to_something", "share_percent", "people"];
+            (write_csv(&header, rows.into_iter())?, count)
+        }
     };
     store.audit(actor, "export", &format!("{} ({rows} rows)", export.file_name())).await?;
     Ok(bytes)
@@ -554,6 +835,18 @@ mod tests {
         for plain in ["Ana", "", "a=b", "O'Neil", "1-2"] {
             assert_eq!(csv_cell(plain), plain);
         }
+    }
+
+    #[test]
+    fn figures_on_fewer_than_five_answers_are_hidden_and_never_left_alone_to_subtract() {
+        assert_eq!(hidden(&[10, 7, 5]), [false, false, false]);
+        // A small figure alone could be worked out from the total: the next smallest goes too.
+        assert_eq!(hidden(&[10, 4, 6]), [false, true, true]);
+        assert_eq!(hidden(&[10, 4, 0]), [true, true, true]);
+        assert_eq!(hidden(&[10, 1, 2, 20]), [true, true, true, false], "hidden until together at least five");
+        assert_eq!(hidden(&[3, 1]), [true, true], "a total under five hides everything");
+        assert_eq!(hidden(&[0, 0, 8]), [true, true, false], "nothing to protect in empty figures");
+        assert_eq!(hidden(&[]), Vec::<bool>::new());
     }
 
     #[test]

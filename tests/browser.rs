@@ -1,7 +1,9 @@
 //! The whole journey in a real browser: a new visitor signs up (after three mistakes), confirms by
 //! the emailed link, edits, pauses and rejoins; a coordinator watches the figures change, previews
 //! and runs the round; the participant answers the intro email's "We met" link; coordinator pages
-//! refuse the participant; the back button after logout shows nothing private. Every page is
+//! refuse the participant; a colleague answers the ten-week follow-up's "Did it lead to
+//! anything?" and the Outcomes page counts it; the back button after logout shows nothing
+//! private. Every page is
 //! also checked with axe-core, for labels, for sideways scrolling on a phone, and by the Nu HTML
 //! Checker, and screenshotted at phone and desktop size.
 //!
@@ -22,7 +24,11 @@ use std::{
 };
 
 use coffee_rounds::{
-    config::MailSettings, store::coordinators::Actor, web::pages::coordinator::COORDINATOR_ROUTES,
+    config::MailSettings,
+    domain::{Calendar, Month},
+    rounds::Quiet,
+    store::{coordinators::Actor, now, rounds::Response},
+    web::pages::coordinator::COORDINATOR_ROUTES,
 };
 use common::{Backend, TestApp, unique_email};
 
@@ -98,7 +104,8 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
     let coordinator = unique_email("coordinator");
     app.member(&coordinator, PASSWORD).await;
     app.store.set_coordinator(&coordinator, true, &Actor::command_line()).await.expect("coordinator");
-    // ... nor colleagues who signed up earlier, for the new member to be paired with.
+    // ... nor colleagues who signed up earlier, for the new member to be paired with ...
+    let mut colleagues = Vec::new();
     for (name, role, level, department) in [
         ("Ana Souza", "Physician", 3, "Surgery"),
         ("Ben Okafor", "Pharmacist", 2, "Pharmacy"),
@@ -106,8 +113,28 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
         ("Dana Levi", "Physician", 5, "Anesthesiology"),
         ("Eli Park", "Nurse", 0, "Family Medicine"),
     ] {
-        app.add_participant(name, role, level, department).await;
+        colleagues.push(app.add_participant(name, role, level, department).await);
     }
+    // ... nor a conversation ten weeks old: a round three months back in which one colleague's
+    // group met, and the follow-up it sends.
+    let rounds = app.rounds().await;
+    let past = Month::of(time::OffsetDateTime::now_utc().date()).plus(-3);
+    rounds.run(past, false, &Quiet).await.expect("a past round");
+    let (follow_up, _) = colleagues[0].clone();
+    let (group,): (coffee_rounds::domain::GroupId,) =
+        sqlx::query_as("SELECT group_id FROM group_members WHERE user_id = $1")
+            .bind(follow_up)
+            .fetch_one(app.store.pool())
+            .await
+            .expect("the colleague's group");
+    app.store.record_response(group, follow_up, Response::Met).await.expect("met");
+    sqlx::query("UPDATE round_groups SET met_at = $1 WHERE id = $2")
+        .bind(now() - 71 * 86_400)
+        .bind(group)
+        .execute(app.store.pool())
+        .await
+        .expect("ten weeks ago");
+    assert!(rounds.send_nudges(now()).await.expect("follow-up") > 0);
 
     let coordinator_pages: Vec<&str> = COORDINATOR_ROUTES
         .iter()
@@ -125,6 +152,7 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
         .env("COORDINATOR_EMAIL", &coordinator)
         .env("COORDINATOR_PASSWORD", PASSWORD)
         .env("COORDINATOR_PAGES", coordinator_pages.join("\n"))
+        .env("FOLLOW_UP_EMAIL", &colleagues[0].1)
         .env("ARTIFACTS_DIR", &artifacts)
         .env("CHROMIUM", chromium());
     let started = Instant::now();

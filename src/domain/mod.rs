@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod frequency;
 pub mod ids;
+pub mod led_to;
 pub mod meeting;
 pub mod schedule;
 
@@ -14,6 +15,7 @@ pub use crate::matching::{Level, Month};
 pub use calendar::Calendar;
 pub use frequency::{Frequency, RoundKind};
 pub use ids::{GroupId, RoundId, UserId};
+pub use led_to::LedTo;
 pub use meeting::{FreeTimes, MeetFormat, Mode, Reach, Slot};
 
 /// Refuses text the databases cannot hold. PostgreSQL's `text` refuses U+0000 (NUL) outright;

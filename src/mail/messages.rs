@@ -174,8 +174,13 @@ email!(
     "nudge",
     "email/nudge.txt",
     "email/nudge.html",
-    |_| "A brief update to your coffee partner?".to_owned(),
-    { name: String, partners: String, profile_link: String }
+    |_| "Did your Coffee Rounds conversation lead to anything?".to_owned(),
+    {
+        name: String,
+        partners: String,
+        led_to_links: Vec<(String, String)>,
+        profile_link: String,
+    }
 );
 
 email!(

@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::{GroupId, UserId};
+use crate::domain::{GroupId, LedTo, UserId};
 
 /// What a link does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum Action {
     Unsubscribe,
     /// Come back after an automatic pause.
     Resume,
+    /// The follow-up's "Did it lead to anything?" answer about a group that met.
+    LedTo(LedTo),
 }
 
 impl Action {
@@ -34,12 +36,18 @@ impl Action {
             Self::Skip => "skip",
             Self::Unsubscribe => "unsub",
             Self::Resume => "resume",
+            Self::LedTo(LedTo::NotYet) => "led-notyet",
+            Self::LedTo(LedTo::Advice) => "led-advice",
+            Self::LedTo(LedTo::Introduction) => "led-intro",
+            Self::LedTo(LedTo::Project) => "led-project",
+            Self::LedTo(LedTo::Opportunity) => "led-opportunity",
         }
     }
 
     fn from_code(code: &str) -> Option<Self> {
         [Self::Met, Self::NotYet, Self::Skip, Self::Unsubscribe, Self::Resume]
             .into_iter()
+            .chain(LedTo::ALL.map(Self::LedTo))
             .find(|a| a.code() == code)
     }
 }
@@ -53,10 +61,13 @@ impl Action {
     /// An answer about a meeting is welcome until the ten-week follow-up has long passed; a
     /// skip concerns one round, the month after its email's (the round job also checks that
     /// this round has not run yet); a way back from an automatic pause is offered again by the
-    /// profile page at any time.
+    /// profile page at any time. What a conversation led to may take months to show (a role, a
+    /// letter), so the follow-up's answers work for half a year after it, and the profile asks
+    /// the same question for good.
     pub fn lifetime_days(self) -> Option<i64> {
         match self {
             Self::Met | Self::NotYet => Some(120),
+            Self::LedTo(_) => Some(180),
             Self::Skip => Some(62),
             Self::Resume => Some(90),
             Self::Unsubscribe => None,
@@ -154,9 +165,27 @@ mod tests {
     }
 
     #[test]
+    fn each_follow_up_answer_is_a_link_of_its_own() {
+        let signer = LinkSigner::new(b"a key for the test");
+        for answer in LedTo::ALL {
+            let link = Link { action: Action::LedTo(answer), group_id: GroupId(12), user_id: UserId(34) };
+            assert_eq!(signer.verify(&signer.token(link, NOW), NOW), Ok(link), "{answer:?}");
+        }
+        let advice = signer.token(
+            Link { action: Action::LedTo(LedTo::Advice), group_id: GroupId(12), user_id: UserId(34) },
+            NOW,
+        );
+        let upgraded = advice.replacen("led-advice.", "led-opportunity.", 1);
+        assert_eq!(signer.verify(&upgraded, NOW), Err(Refusal::Invalid), "the answer is signed too");
+        let other_group = advice.replacen(".12.34.", ".13.34.", 1);
+        assert_eq!(signer.verify(&other_group, NOW), Err(Refusal::Invalid), "so is the group");
+    }
+
+    #[test]
     fn links_expire_after_their_lifetime_except_unsubscribe() {
         let signer = LinkSigner::new(b"a key for the test");
-        for action in [Action::Met, Action::NotYet, Action::Skip, Action::Resume] {
+        let led_to = LedTo::ALL.map(Action::LedTo);
+        for action in [Action::Met, Action::NotYet, Action::Skip, Action::Resume].into_iter().chain(led_to) {
             let link = Link { action, group_id: GroupId(1), user_id: UserId(2) };
             let token = signer.token(link, NOW);
             let days = action.lifetime_days().unwrap();

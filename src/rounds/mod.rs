@@ -20,7 +20,9 @@ use tokio::sync::Notify;
 use crate::{
     domain::Calendar,
     domain::stage_name,
-    domain::{self, FreeTimes, GroupId, MeetFormat, Mode, Month, Reach, RoundId, RoundKind, Slot, UserId},
+    domain::{
+        self, FreeTimes, GroupId, LedTo, MeetFormat, Mode, Month, Reach, RoundId, RoundKind, Slot, UserId,
+    },
     mail::{
         self,
         messages::{AutoPaused, CheckIn, Email as _, Intro, MemberCard, Nudge, SitOut},
@@ -696,7 +698,8 @@ impl Rounds {
         Ok(names.join(" and "))
     }
 
-    /// Sends the one follow-up nudge to members of groups that met about ten weeks before `now`.
+    /// Sends the one follow-up nudge to members of groups that met about ten weeks before `now`,
+    /// with the question "Did it lead to anything?" and a signed link per answer.
     #[tracing::instrument(skip(self))]
     pub async fn send_nudges(&self, now: i64) -> anyhow::Result<usize> {
         const TEN_WEEKS: i64 = 70 * 24 * 3600;
@@ -716,6 +719,12 @@ impl Rounds {
                 let email = Nudge {
                     name: member.name.first().to_owned(),
                     partners: self.partner_names(&mut groups, group_id, member.user_id).await?,
+                    led_to_links: LedTo::ALL
+                        .iter()
+                        .map(|a| {
+                            (a.label().to_owned(), self.link(Action::LedTo(*a), group_id, member.user_id))
+                        })
+                        .collect(),
                     profile_link: format!("{}/profile", self.base_url),
                 };
                 messages
@@ -774,6 +783,7 @@ impl Rounds {
                 Store::set_auto_paused(&mut conn, user.id, false).await?;
                 true
             }
+            Action::LedTo(answer) => self.store.record_led_to(link.group_id, user.id, answer).await?,
         };
         Ok(if recorded { LinkResult::Recorded(link.action) } else { LinkResult::Gone })
     }

@@ -9,8 +9,8 @@
 use sqlx::{Database, Decode, Encode, Type, encode::IsNull, error::BoxDynError};
 
 use crate::domain::{
-    Email, FreeTimes, Frequency, GroupId, Level, MeetFormat, Mode, Month, PersonName, RoundId, RoundKind,
-    UserId,
+    Email, FreeTimes, Frequency, GroupId, LedTo, Level, MeetFormat, Mode, Month, PersonName, RoundId,
+    RoundKind, UserId,
 };
 
 /// Implements `Type`, `Decode` and `Encode` for a value stored as `$raw`: decoded with `$parse`
@@ -68,6 +68,7 @@ stored_as!(Frequency, String, |raw| Frequency::parse(&raw), |v| v.as_str().to_ow
 stored_as!(RoundKind, String, |raw| RoundKind::parse(&raw).ok_or("not a kind of round"), |v| v
     .as_str()
     .to_owned());
+stored_as!(LedTo, String, |raw| LedTo::parse(&raw), |v| v.as_str().to_owned());
 stored_as!(UserId, i64, |raw| Ok::<_, String>(UserId(raw)), |v| v.0);
 stored_as!(GroupId, i64, |raw| Ok::<_, String>(GroupId(raw)), |v| v.0);
 stored_as!(RoundId, i64, |raw| Ok::<_, String>(RoundId(raw)), |v| v.0);

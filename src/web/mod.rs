@@ -154,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .route("/profile/resume", post(profile::resume))
         .route("/profile/address-works", post(profile::address_works))
         .route("/profile/nudges", post(profile::nudges))
+        .route("/rounds/{group}/outcome", post(profile::led_to))
         .route("/rounds/{group}/{answer}", post(profile::respond))
         .route("/r/{token}", get(links::show).post(links::follow))
         .route("/u/{token}", get(links::show).post(links::unsubscribe))

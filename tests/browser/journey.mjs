@@ -6,7 +6,8 @@
 //
 // Environment (set by tests/browser.rs): BASE_URL, MAIL_DIRS (folders of received mail, separated
 // by the platform's path delimiter), SIGNUP_DOMAIN, COORDINATOR_EMAIL, COORDINATOR_PASSWORD,
-// COORDINATOR_PAGES (one GET path per line, `{id}` for a round), ARTIFACTS_DIR, CHROMIUM.
+// COORDINATOR_PAGES (one GET path per line, `{id}` for a round), FOLLOW_UP_EMAIL (a colleague sent
+// the ten-week follow-up before the journey starts), ARTIFACTS_DIR, CHROMIUM.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -162,6 +163,12 @@ async function statusCount(page, status) {
   await goto(page, '/coordinator');
   const cell = page.locator('#totals tr', { has: page.locator('th', { hasText: new RegExp(`^${status}$`) }) }).locator('td');
   return Number(await text(cell));
+}
+
+/** The number of answers to "Did it lead to anything?" of the last 12 months, as the Outcomes page shows it. */
+async function followUpAnswers(page) {
+  await goto(page, '/coordinator/outcomes');
+  return Number(await text(page.locator('#led-to-rounds tr[data-led-to="last-12-months"] td[data-figure="answers"]')));
 }
 
 /** The "Met" figure of the round of `month` on the rounds page, as shown. */
@@ -376,7 +383,25 @@ try {
   expect(rateAfter !== rateBefore && rateAfter !== '0%', `the coordinator sees the meet rate change (${rateBefore} -> ${rateAfter})`);
   await goto(me, '/profile');
   await expectText(me, '#my-rounds', /You met/, 'the profile lists the round as met');
+  await expectText(me, '#my-rounds', /Did it lead to anything\?/, 'a met round asks what it led to');
+  await expectText(me, '#my-network', /1 conversation so far/, 'My coffee network shows the pace so far');
   await inspect(me, 'profile-after-round');
+
+  // 4b. A colleague who met ten weeks ago answers the follow-up's "Did it lead to anything?" in
+  // one click, without logging in, and the coordinator's Outcomes page counts the answer.
+  const answersBefore = await followUpAnswers(coordinator);
+  let followUp = await mailbox.next(env('FOLLOW_UP_EMAIL'));
+  while (!/lead to anything/.test(followUp.subject)) followUp = await mailbox.next(env('FOLLOW_UP_EMAIL'));
+  const colleague = await tab(await newContext(), 'colleague');
+  await goto(colleague, linkIn(followUp, { label: 'Advice I used:', prefix: `${BASE}/r/` }));
+  await expectText(colleague, 'h1', /Did it lead to anything\?/, 'the follow-up link asks to confirm the answer');
+  await inspect(colleague, 'link-led-to');
+  await follow(colleague, colleague.getByRole('button', { name: 'Record my answer' }));
+  await expectText(colleague, 'main', /recorded your answer: “Advice I used”/, 'the answer is recorded');
+  await inspect(colleague, 'link-led-to-done');
+  const answersAfter = await followUpAnswers(coordinator);
+  expect(answersAfter === answersBefore + 1, `the Outcomes page counts one more answer (${answersBefore} -> ${answersAfter})`);
+  await expectText(coordinator, '#summary-led-to', new RegExp(`${answersAfter} answers?`), 'the summary counts it too');
 
   // 5. A participant cannot open a coordinator page; unknown addresses and links are explained.
   await goto(me, '/coordinator');

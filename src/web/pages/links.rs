@@ -91,6 +91,13 @@ fn describe(link: Link, next_round: Month) -> (String, String, &'static str) {
         Action::Resume => {
             ("Come back to Coffee Rounds?".into(), format!("You will be matched again from the {next} round."), "Put me back in")
         }
+        Action::LedTo(answer) => (
+            "Did it lead to anything?".into(),
+            format!(
+                "Your answer: “{answer}”. Only you see it: the other members of your group do not, and coordinators see totals only. You can change it later on your profile."
+            ),
+            "Record my answer",
+        ),
     }
 }
 
@@ -165,6 +172,10 @@ pub async fn follow(
                 ("You will not get more monthly emails", "You can rejoin from your profile.".into())
             }
             Action::Resume => ("Welcome back", "You are in the next round.".into()),
+            Action::LedTo(answer) => (
+                "Thank you",
+                format!("We have recorded your answer: “{answer}”. You can change it on your profile."),
+            ),
         },
     };
     let notice = Notice {

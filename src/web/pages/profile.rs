@@ -12,9 +12,9 @@ use super::{Choices, Notice};
 use crate::{
     accounts::{self, AccountError, Participation, ProfileInput},
     domain::stage_name,
-    domain::{Calendar, GroupId, Month, RoundKind},
+    domain::{Calendar, GroupId, LedTo, Month, RoundKind},
     forms::FieldErrors,
-    rounds::network::{Bar, Network, growth_bars, network},
+    rounds::network::{Network, PaceChart, network, pace_chart},
     store::rounds::{MyGroup, Response as Answer},
     web::{
         AppState, Layout, Refused,
@@ -32,7 +32,9 @@ pub struct ProfilePage {
     participation: Participation,
     groups: Vec<GroupView>,
     network: Network,
-    bars: Vec<Bar>,
+    pace: Option<PaceChart>,
+    /// The answers "Did it lead to anything?" offers, in order.
+    led_to_choices: [LedTo; 5],
     nudges: bool,
     /// Questions the profile asks that this person has not answered yet ("your site").
     missing: Vec<&'static str>,
@@ -50,15 +52,23 @@ async fn profile_page(
     let choices = Choices::load(&state.store).await?;
     let values = values.unwrap_or_else(|| ProfileInput::of(&me.user.profile(), &choices.departments));
     let my_groups = state.store.my_groups(me.user.id).await?;
-    let network = network(&my_groups);
-    let bars = growth_bars(&network);
-    let mut groups: Vec<GroupView> = my_groups.into_iter().map(GroupView::from).collect();
+    let answers = state.store.my_led_to(me.user.id).await?;
+    let network = network(&my_groups, &answers);
+    let pace = pace_chart(&network, Month::of(time::OffsetDateTime::now_utc().date()));
+    let mut groups: Vec<GroupView> = my_groups
+        .into_iter()
+        .map(|group| {
+            let led_to = answers.iter().find(|(id, _)| *id == group.group_id).map(|(_, answer)| *answer);
+            GroupView { led_to, ..GroupView::from(group) }
+        })
+        .collect();
     for (month, _) in state.store.my_sit_outs(me.user.id).await? {
         groups.push(GroupView {
             group_id: GroupId(0),
             month_name: month.long_name(),
             month,
             answerable: false,
+            led_to: None,
             status: "sat_out".into(),
             status_text: "No match this month: you had priority the month after",
             partners: Vec::new(),
@@ -71,7 +81,8 @@ async fn profile_page(
         participation: accounts::participation(&me.user, state.next_round().await?),
         groups,
         network,
-        bars,
+        pace,
+        led_to_choices: LedTo::ALL,
         nudges: me.user.nudges_enabled,
         missing: unanswered(&me.user, &choices),
         errors,
@@ -86,11 +97,21 @@ pub struct GroupView {
     group_id: GroupId,
     month: Month,
     month_name: String,
-    /// Whether the We met / Not yet control applies (a group not reported as met).
+    /// Whether the We met / Not yet control applies (a group not reported as met); a met group
+    /// asks "Did it lead to anything?" instead.
     answerable: bool,
+    /// The person's own answer about what the conversation led to.
+    led_to: Option<LedTo>,
     status: String,
     status_text: &'static str,
     partners: Vec<PartnerView>,
+}
+
+impl GroupView {
+    /// The stored value of the person's answer, or "" before they answer.
+    fn led_to_value(&self) -> &'static str {
+        self.led_to.map_or("", LedTo::as_str)
+    }
 }
 
 pub struct PartnerView {
@@ -111,6 +132,7 @@ impl From<MyGroup> for GroupView {
         Self {
             group_id: group.group_id,
             answerable: group.status != "met",
+            led_to: None,
             month_name: match group.kind {
                 RoundKind::Main => group.month.long_name(),
                 RoundKind::MidMonth => format!("Mid-{}", group.month.long_name()),
@@ -336,4 +358,26 @@ pub async fn respond(
         return Err(crate::web::error::AppError::NotFound);
     }
     back_to_profile(&me, message).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LedToForm {
+    led_to: String,
+}
+
+/// "Did it lead to anything?" from the profile, for one of the person's own groups that met.
+pub async fn led_to(
+    State(state): State<AppState>,
+    me: LoggedIn,
+    Path(group_id): Path<GroupId>,
+    Form(form): Form<LedToForm>,
+) -> AppResult<Response> {
+    let answer = LedTo::parse(&form.led_to).map_err(crate::web::error::AppError::BadRequest)?;
+    if !state.store.record_led_to(group_id, me.user.id, answer).await? {
+        return Err(crate::web::error::AppError::NotFound);
+    }
+    visitor::flash(&me.session, format!("Thanks: your answer is recorded as “{answer}”. Only you see it."))
+        .await?;
+    Ok(Redirect::to(&format!("/profile#round-{group_id}")).into_response())
 }

@@ -3,8 +3,9 @@
 //! `crate::coordinator`.
 
 use crate::{
-    coordinator::{Dashboard, Outcomes, RoundRate},
+    coordinator::{Dashboard, LedToReport, Outcomes, PLAYBOOK_SHARE, Pace, RoundRate, Share},
     domain::{Calendar, Month},
+    rounds::network::{FIRST_YEAR_PACE, PER_YEAR_PACE},
     store::dashboard::StatusTotals,
 };
 
@@ -130,8 +131,125 @@ pub struct RateBar {
     pub offset: i64,
 }
 
+/// Room above the rows of a share chart for the reference band's label.
+const BAND_LABEL: i64 = 18;
+
+/// One bar of a share chart: a figure and where its bar is drawn.
+#[derive(Clone, Debug)]
+pub struct ShareBar {
+    pub share: Share,
+    /// Length in SVG units; 0 when the figure is hidden.
+    pub length: i64,
+    /// Top of the row.
+    pub offset: i64,
+    /// Where the figure (or "too few answers") is written: after the bar and the band.
+    pub figure_x: i64,
+}
+
+/// Shares as horizontal bars on a scale of 0 to `scale_max` %, with the playbook's 10–20 % as a
+/// shaded band between two dashed lines when it applies.
+#[derive(Clone, Debug)]
+pub struct ShareChart {
+    pub bars: Vec<ShareBar>,
+    pub height: i64,
+    /// The percentage at the end of the bar space: 50, or more when a share is larger.
+    pub scale_max: i64,
+    /// The playbook's band: where it starts and how wide it is, in SVG units.
+    pub band: Option<(i64, i64)>,
+}
+
+impl ShareChart {
+    pub fn new(shares: &[Share], with_band: bool) -> Self {
+        let largest = shares.iter().filter_map(Share::percent).max().unwrap_or(0);
+        let scale_max = (largest.max(50) + 9) / 10 * 10;
+        let top = if with_band { BAND_LABEL } else { 0 };
+        let (low, high) = PLAYBOOK_SHARE;
+        let x = |percent: i64| percent * BAR_SPACE / scale_max;
+        let band_end = if with_band { x(high) } else { 0 };
+        let bars: Vec<ShareBar> = shares
+            .iter()
+            .enumerate()
+            .map(|(i, share)| {
+                let length = share.percent().map_or(0, |p| scale(p, scale_max, BAR_SPACE));
+                ShareBar {
+                    length,
+                    offset: top + i as i64 * ROW_HEIGHT,
+                    figure_x: length.max(band_end) + 4,
+                    share: share.clone(),
+                }
+            })
+            .collect();
+        Self {
+            height: top + (bars.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT),
+            bars,
+            scale_max,
+            band: with_band.then(|| (x(low), x(high) - x(low))),
+        }
+    }
+}
+
+/// What conversations led to, ready to draw: the last 12 months and each round on one chart, and
+/// the breakdowns each on its own.
+pub struct LedToView {
+    pub report: LedToReport,
+    pub rounds: ShareChart,
+    pub kinds: ShareChart,
+    pub departments: ShareChart,
+    pub gaps: ShareChart,
+}
+
+impl LedToView {
+    pub fn new(report: LedToReport) -> Self {
+        let mut per_round = vec![report.total.clone()];
+        per_round.extend(report.rounds.iter().map(|r| r.share.clone()));
+        Self {
+            rounds: ShareChart::new(&per_round, true),
+            kinds: ShareChart::new(&report.kinds, false),
+            departments: ShareChart::new(&report.departments, true),
+            gaps: ShareChart::new(&report.gaps, true),
+            report,
+        }
+    }
+}
+
+/// Width of one column of the pace chart, and where the first starts.
+const PACE_COLUMN: i64 = 22;
+const PACE_LEFT: i64 = 12;
+
+/// Conversations per person as columns from 0 to 12, with the playbook's pace shaded.
+pub struct PaceView {
+    pub pace: Pace,
+    /// Each column: `label` the number of conversations, `n` the people, `length` its height,
+    /// `offset` its left edge, `percent` its share of the people.
+    pub bars: Vec<Bar>,
+    /// Where the playbook's pace (10 a year and more) starts, and how wide it is.
+    pub band: (i64, i64),
+}
+
+impl PaceView {
+    pub fn new(pace: Pace) -> Self {
+        let max = pace.counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let bars = pace
+            .counts
+            .iter()
+            .map(|(k, n)| Bar {
+                label: k.to_string(),
+                short: k.to_string(),
+                n: *n,
+                length: scale(*n, max, COLUMN_SPACE),
+                offset: PACE_LEFT + k * PACE_COLUMN,
+                percent: if pace.people > 0 { (n * 100 + pace.people / 2) / pace.people } else { 0 },
+            })
+            .collect();
+        let start = PACE_LEFT + FIRST_YEAR_PACE * PACE_COLUMN;
+        Self { bars, band: (start, (PER_YEAR_PACE + 1 - FIRST_YEAR_PACE) * PACE_COLUMN), pace }
+    }
+}
+
 /// The outcomes page's figures, ready to draw.
 pub struct OutcomesView {
+    pub led_to: LedToView,
+    pub pace: PaceView,
     pub rounds: Vec<RateBar>,
     /// Height of the meet-rate chart.
     pub height: i64,
@@ -156,6 +274,8 @@ impl OutcomesView {
             })
             .collect();
         Self {
+            led_to: LedToView::new(outcomes.led_to),
+            pace: PaceView::new(outcomes.pace),
             height: (rounds.len() as i64 * ROW_HEIGHT).max(ROW_HEIGHT),
             rounds,
             overall: outcomes.overall,
@@ -179,6 +299,20 @@ mod tests {
         assert_eq!(lengths, vec![BAR_SPACE, 1, 0]);
         assert_eq!(chart.bars[1].offset, ROW_HEIGHT);
         assert_eq!(chart.bars.iter().map(|b| b.percent).collect::<Vec<_>>(), vec![100, 0, 0]);
+    }
+
+    #[test]
+    fn a_share_chart_draws_shown_figures_only_and_the_playbook_band_on_its_scale() {
+        let share = |answers, count| Share { label: "x".into(), answers, count };
+        let chart = ShareChart::new(&[share(10, Some(2)), share(3, None), share(20, Some(16))], true);
+        assert_eq!(chart.scale_max, 80, "the largest share (80 %) sets the scale");
+        assert_eq!(
+            chart.bars.iter().map(|b| b.length).collect::<Vec<_>>(),
+            vec![BAR_SPACE / 4, 0, BAR_SPACE]
+        );
+        assert_eq!(chart.band, Some((BAR_SPACE / 8, BAR_SPACE / 8)));
+        let small = ShareChart::new(&[share(10, Some(1))], false);
+        assert_eq!((small.scale_max, small.band), (50, None));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::charts::{DashboardView, OutcomesView};
 use crate::{
     coordinator::{Dashboard, Export, Outcomes},
-    domain::{MeetFormat, Slot},
+    domain::{Calendar, MeetFormat, Slot},
     mail::queue::QueueReport,
     store::dashboard::Filter,
     web::{AppState, Layout, error::AppResult, extract::Query, pages::Choices, visitor::Coordinator},
@@ -86,7 +86,8 @@ pub struct OutcomesPage {
 }
 
 pub async fn outcomes(State(state): State<AppState>, me: Coordinator) -> AppResult<OutcomesPage> {
-    let outcomes = OutcomesView::new(Outcomes::load(&state.store).await?);
+    let this_month = crate::domain::Month::of(today());
+    let outcomes = OutcomesView::new(Outcomes::load(&state.store, this_month).await?);
     Ok(OutcomesPage { outcomes, layout: me.layout("Outcomes").await? })
 }
 
@@ -96,6 +97,10 @@ pub async fn export_participants(State(state): State<AppState>, me: Coordinator)
 
 pub async fn export_results(State(state): State<AppState>, me: Coordinator) -> AppResult<Response> {
     download(&state, &me, Export::Results).await
+}
+
+pub async fn export_outcomes(State(state): State<AppState>, me: Coordinator) -> AppResult<Response> {
+    download(&state, &me, Export::Outcomes).await
 }
 
 async fn download(state: &AppState, me: &Coordinator, export: Export) -> AppResult<Response> {
