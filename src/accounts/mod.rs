@@ -5,6 +5,7 @@
 //! No answer here reveals whether an email has an account: sign-up, reset and resend do the same
 //! work and give the same result either way, and the email itself tells the owner what happened.
 
+pub mod leavers;
 pub mod oidc;
 pub mod password;
 pub mod sign_in;
