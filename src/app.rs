@@ -113,12 +113,22 @@ impl Application {
         };
         let sender = mail_sender(&config, store.clone(), wake.clone()).await?;
         let hasher = Hasher::new(config.hash_concurrency).await?;
+        // Built from the final BASE_URL: the redirect URI is fixed by it.
+        let provider = match &config.oidc {
+            Some(settings) => {
+                let provider = crate::accounts::oidc::Provider::new(settings, &config.base_url)?;
+                tracing::info!(issuer = %settings.issuer_url, redirect_uri = provider.redirect_uri(), "sign-in through the identity provider is on");
+                Some(Arc::new(provider))
+            }
+            None => None,
+        };
         let accounts = Accounts {
             store: store.clone(),
             settings,
             hasher: hasher.clone(),
             config: config.clone(),
             mail_wake: wake,
+            provider,
         };
         let limiters = Limiters::new(&config.rate_limits, config.trusted_proxies);
         let state = AppState {

@@ -235,3 +235,90 @@ pub async fn coordinator_list() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `coffee-rounds leavers deactivate FILE [--dry-run] [--valid-rows]`: closes the accounts of the
+/// file's addresses. Every bad row is listed by line and column; a file with any is refused
+/// unless `--valid-rows`. The audit log names each account closed, as done from the command line.
+pub async fn leavers_deactivate(
+    file: &std::path::Path,
+    dry_run: bool,
+    valid_rows: bool,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text: save it as \"CSV UTF-8\"", file.display()))?;
+    let parsed = crate::accounts::leavers::parse(&text);
+    for error in &parsed.errors {
+        match error.column {
+            0 => eprintln!("line {}: {}", error.line, error.message),
+            column => eprintln!("line {}, column {column} ({}): {}", error.line, error.header, error.message),
+        }
+    }
+    if !parsed.errors.is_empty() && !valid_rows {
+        anyhow::bail!(
+            "{} rows have errors; nothing was changed. Correct them, or pass --valid-rows to close the {} good rows' accounts",
+            parsed.errors.len(),
+            parsed.rows.len()
+        );
+    }
+    let store = migrated_store().await?;
+    if dry_run {
+        let mut closing = Vec::new();
+        let mut missing = Vec::new();
+        for row in &parsed.rows {
+            match store.user_by_email(&row.email).await? {
+                Some(user) if !store.is_deactivated(user.id).await? => closing.push(row.email.to_string()),
+                Some(_) => {}
+                None => missing.push(row.email.to_string()),
+            }
+        }
+        store.close().await;
+        println!("Dry run: nothing was changed. Would close {} accounts.", closing.len());
+        for email in closing {
+            println!("  would close\t{email}");
+        }
+        for email in missing {
+            println!("  no account\t{email}");
+        }
+        return Ok(());
+    }
+    let actor = crate::store::coordinators::Actor::command_line();
+    let done = crate::accounts::leavers::deactivate(&store, &parsed.rows, parsed.errors.len(), &actor).await;
+    store.close().await;
+    let done = done.context("closing the accounts")?;
+    for email in &done.closed {
+        println!("closed\t{email}");
+    }
+    for email in &done.already {
+        println!("already closed\t{email}");
+    }
+    for email in &done.unknown {
+        println!("no account\t{email}");
+    }
+    println!(
+        "{} accounts closed, {} were closed already, {} addresses have no account{}.",
+        done.closed.len(),
+        done.already.len(),
+        done.unknown.len(),
+        if parsed.errors.is_empty() {
+            String::new()
+        } else {
+            format!(", {} bad rows left out", parsed.errors.len())
+        }
+    );
+    Ok(())
+}
+
+/// `coffee-rounds leavers reactivate EMAIL`.
+pub async fn leavers_reactivate(email: &str) -> anyhow::Result<()> {
+    let email = crate::domain::Email::parse(email).map_err(|why| anyhow::anyhow!("{email:?}: {why}"))?;
+    let store = migrated_store().await?;
+    let done = store.reactivate(&email, &crate::store::coordinators::Actor::command_line()).await;
+    store.close().await;
+    if done.context("opening the account")? {
+        println!("{email} is open again; it stays opted out of the rounds until its owner rejoins.");
+        Ok(())
+    } else {
+        anyhow::bail!("{email} has no closed account")
+    }
+}

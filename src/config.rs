@@ -57,6 +57,48 @@ pub struct Config {
     pub reset_ttl: Duration,
     /// How long a request may take before it is answered 408 (30 s; tests shorten it).
     pub request_timeout: Duration,
+    /// Sign-in through the hospital's identity provider (`OIDC_*`), when `OIDC_ISSUER_URL` is set.
+    pub oidc: Option<OidcSettings>,
+    /// Whether people may log in with a password (`PASSWORD_LOGIN`, default on). Off, only
+    /// coordinators can, at `/login/coordinator` (the break-glass login).
+    pub password_login: bool,
+}
+
+/// The identity provider the app signs people in through (OpenID Connect, authorization code
+/// flow with PKCE). See "Sign in with your identity provider" in README.md.
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// The provider's issuer (`OIDC_ISSUER_URL`), without a trailing slash unless the provider's
+    /// own issuer has one; its discovery document is at `/.well-known/openid-configuration`.
+    pub issuer_url: String,
+    /// The app's client id at the provider (`OIDC_CLIENT_ID`).
+    pub client_id: String,
+    /// The app's client secret at the provider (`OIDC_CLIENT_SECRET`).
+    pub client_secret: Secret,
+    /// The sign-in button's words (`OIDC_BUTTON_LABEL`), e.g. "Sign in with St Mary's".
+    pub button_label: String,
+    /// Scopes asked for besides `openid` (`OIDC_SCOPES`, default `email profile`).
+    pub scopes: Vec<String>,
+    /// A claim and a value that make a person a coordinator (`OIDC_COORDINATOR_CLAIM`, e.g.
+    /// `groups=coffee-coordinators` or `roles=Coordinator`).
+    pub coordinator_claim: Option<(String, String)>,
+    /// How long a session started through the provider lasts, counted from the sign-in and never
+    /// extended (`OIDC_SESSION_HOURS`, default 12); then the person signs in again.
+    pub session_lifetime: Duration,
+}
+
+impl fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer_url", &self.issuer_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("button_label", &self.button_label)
+            .field("scopes", &self.scopes)
+            .field("coordinator_claim", &self.coordinator_claim)
+            .field("session_lifetime", &self.session_lifetime)
+            .finish()
+    }
 }
 
 /// Transport for outgoing email.
@@ -131,6 +173,8 @@ impl fmt::Debug for Config {
             .field("timezone", &self.timezone)
             .field("rate_limits", &self.rate_limits)
             .field("hash_concurrency", &self.hash_concurrency)
+            .field("oidc", &self.oidc)
+            .field("password_login", &self.password_login)
             .finish_non_exhaustive()
     }
 }
@@ -183,6 +227,14 @@ impl Config {
         };
         let secret_key = lookup("SECRET_KEY").map(Secret);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let oidc = parse_oidc(&lookup)?;
+        let password_login = parse_switch(&lookup, "PASSWORD_LOGIN", true)?;
+        if !password_login && oidc.is_none() {
+            bail!(
+                "PASSWORD_LOGIN=off needs an identity provider (OIDC_ISSUER_URL): otherwise nobody but \
+                 coordinators could log in"
+            );
+        }
         Ok(Self {
             bind,
             base_url,
@@ -220,6 +272,8 @@ impl Config {
             confirm_ttl: Duration::from_secs(48 * 3600),
             reset_ttl: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(30),
+            oidc,
+            password_login,
         })
     }
 
@@ -243,6 +297,75 @@ impl Config {
     /// Whether cookies must carry the `Secure` flag.
     pub fn is_https(&self) -> bool {
         self.base_url.starts_with("https://")
+    }
+}
+
+/// The `OIDC_*` settings, when `OIDC_ISSUER_URL` is set; the client id and secret are then required.
+fn parse_oidc(lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<OidcSettings>> {
+    let Some(issuer_url) = lookup("OIDC_ISSUER_URL").map(|v| v.trim().to_owned()) else {
+        for name in ["OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_COORDINATOR_CLAIM"] {
+            if lookup(name).is_some() {
+                bail!("{name} is set but OIDC_ISSUER_URL is not: set the provider's issuer URL too");
+            }
+        }
+        return Ok(None);
+    };
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|prefix| {
+        issuer_url.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+    });
+    if !issuer_url.starts_with("https://") && !loopback {
+        bail!(
+            "OIDC_ISSUER_URL must start with https:// (plain http only on this machine's loopback), not {issuer_url:?}"
+        );
+    }
+    let required = |name: &str| {
+        lookup(name).map(|v| v.trim().to_owned()).ok_or_else(|| {
+            anyhow::anyhow!("{name} is required when OIDC_ISSUER_URL is set (see README, Sign in with your identity provider)")
+        })
+    };
+    let client_id = required("OIDC_CLIENT_ID")?;
+    let client_secret = Secret(required("OIDC_CLIENT_SECRET")?);
+    let coordinator_claim = match lookup("OIDC_COORDINATOR_CLAIM") {
+        None => None,
+        Some(value) => match value.trim().split_once('=') {
+            Some((claim, wanted)) if !claim.trim().is_empty() && !wanted.trim().is_empty() => {
+                Some((claim.trim().to_owned(), wanted.trim().to_owned()))
+            }
+            _ => bail!(
+                "OIDC_COORDINATOR_CLAIM must be CLAIM=VALUE, e.g. groups=coffee-coordinators, not {value:?}"
+            ),
+        },
+    };
+    let scopes = lookup("OIDC_SCOPES")
+        .unwrap_or_else(|| "email profile".into())
+        .split([' ', ','])
+        .filter(|s| !s.is_empty() && *s != "openid")
+        .map(str::to_owned)
+        .collect();
+    let hours = parse_number(lookup, "OIDC_SESSION_HOURS", 12)?;
+    if hours > 24 * 14 {
+        bail!("OIDC_SESSION_HOURS must be at most 336 (14 days, the longest any session lasts), not {hours}");
+    }
+    Ok(Some(OidcSettings {
+        issuer_url,
+        client_id,
+        client_secret,
+        button_label: lookup("OIDC_BUTTON_LABEL")
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| "Sign in with your hospital account".into()),
+        scopes,
+        coordinator_claim,
+        session_lifetime: Duration::from_secs(u64::from(hours) * 3600),
+    }))
+}
+
+/// An on/off variable: `on`, `1`, `true`, `yes` or `off`, `0`, `false`, `no`.
+fn parse_switch(lookup: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> anyhow::Result<bool> {
+    match lookup(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "on" | "1" | "true" | "yes") => Ok(true),
+        Some(v) if matches!(v.as_str(), "off" | "0" | "false" | "no") => Ok(false),
+        Some(v) => bail!("{name} must be on or off, not {v:?}"),
     }
 }
 
@@ -357,6 +480,60 @@ mod tests {
         }
         config("127.0.0.1:3000", None).require_link_address().unwrap();
         config("10.1.2.3:3000", None).require_link_address().unwrap();
+    }
+
+    fn with(pairs: &'static [(&'static str, &'static str)]) -> anyhow::Result<Config> {
+        Config::from_lookup(|name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn the_identity_provider_needs_its_client_and_keeps_its_secret_out_of_debug_output() {
+        assert!(with(&[]).unwrap().oidc.is_none());
+        let config = with(&[
+            ("OIDC_ISSUER_URL", "https://login.example.org/tenant/v2.0"),
+            ("OIDC_CLIENT_ID", "coffee"),
+            ("OIDC_CLIENT_SECRET", "hunter2hunter2"),
+            ("OIDC_BUTTON_LABEL", "Sign in with St Mary's"),
+            ("OIDC_COORDINATOR_CLAIM", "roles = Coordinator"),
+        ])
+        .unwrap();
+        let oidc = config.oidc.as_ref().unwrap();
+        assert_eq!(oidc.coordinator_claim, Some(("roles".into(), "Coordinator".into())));
+        assert_eq!(oidc.scopes, ["email", "profile"]);
+        assert_eq!(oidc.session_lifetime, Duration::from_secs(12 * 3600));
+        assert_eq!(oidc.button_label, "Sign in with St Mary's");
+        assert!(config.password_login);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("coffee"), "{shown}");
+
+        for refused in [
+            &[("OIDC_ISSUER_URL", "https://login.example.org")][..],
+            &[
+                ("OIDC_ISSUER_URL", "http://login.example.org"),
+                ("OIDC_CLIENT_ID", "c"),
+                ("OIDC_CLIENT_SECRET", "s"),
+            ],
+            &[("OIDC_CLIENT_ID", "c")],
+            &[("PASSWORD_LOGIN", "off")],
+            &[("PASSWORD_LOGIN", "maybe")],
+            &[
+                ("OIDC_ISSUER_URL", "https://login.example.org"),
+                ("OIDC_CLIENT_ID", "c"),
+                ("OIDC_CLIENT_SECRET", "s"),
+                ("OIDC_COORDINATOR_CLAIM", "groups"),
+            ],
+        ] {
+            assert!(with(refused).is_err(), "{refused:?}");
+        }
+        let local = with(&[
+            ("OIDC_ISSUER_URL", "http://127.0.0.1:4455"),
+            ("OIDC_CLIENT_ID", "c"),
+            ("OIDC_CLIENT_SECRET", "s"),
+            ("PASSWORD_LOGIN", "off"),
+        ])
+        .unwrap();
+        assert!(!local.password_login);
     }
 
     #[test]

@@ -29,6 +29,9 @@ enum Command {
     /// Who may use the coordinator dashboard.
     #[command(subcommand)]
     Coordinator(CoordinatorCommand),
+    /// Close the accounts of people who left (a list from HR), or open one again.
+    #[command(subcommand)]
+    Leavers(LeaversCommand),
     /// Match participants from CSV files offline and print the groups as CSV.
     Plan(coffee_rounds::plan::PlanArgs),
     /// Write a synthetic hospital roster (and optional history) as CSV.
@@ -68,6 +71,24 @@ enum CoordinatorCommand {
     Remove { email: String },
     /// List the coordinators.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum LeaversCommand {
+    /// Close the accounts of the addresses in a CSV file's email column: no login, no email,
+    /// opted out, sessions ended. Refuses a file with bad rows unless --valid-rows.
+    Deactivate {
+        /// The CSV file (a header line with an `email` column; other columns are ignored).
+        file: std::path::PathBuf,
+        /// Show what would be closed, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Close the accounts of the good rows even when some rows have errors.
+        #[arg(long)]
+        valid_rows: bool,
+    },
+    /// Open a closed account again (it stays opted out until its owner rejoins).
+    Reactivate { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +133,10 @@ fn main() -> ExitCode {
                 cli::coordinator_set(&email, false).await
             }
             Command::Coordinator(CoordinatorCommand::List) => cli::coordinator_list().await,
+            Command::Leavers(LeaversCommand::Deactivate { file, dry_run, valid_rows }) => {
+                cli::leavers_deactivate(&file, dry_run, valid_rows).await
+            }
+            Command::Leavers(LeaversCommand::Reactivate { email }) => cli::leavers_reactivate(&email).await,
             Command::Plan(_) | Command::GenRoster(_) => unreachable!("handled above"),
         }
     });

@@ -87,7 +87,7 @@ fn parse_stage(input: &str) -> Result<Level, String> {
 
 /// The lines of `text` with their 1-based numbers. `\n`, `\r\n` and a lone `\r` (old Mac
 /// spreadsheets) each end a line, as they each end a record for the csv crate.
-fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
     let mut rest = text;
     let mut number = 0;
     std::iter::from_fn(move || {
@@ -107,16 +107,16 @@ fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
 
 /// A quote that opens a cell and is still open at the end of its line.
 #[derive(Debug, PartialEq, Eq)]
-struct OpenQuote {
+pub(crate) struct OpenQuote {
     /// 0-based index of the cell it opens.
-    cell: usize,
+    pub(crate) cell: usize,
 }
 
 /// One line split into trimmed cells, read as RFC 4180 and the csv crate read it (a quote opens a
 /// quoted cell only as the cell's first character, `""` inside it is one quote, text after the
 /// closing quote joins the cell), except that a quoted cell must close on its own line: a roster
 /// has one person per line, and a cell running on into the next lines would swallow those people.
-fn split_line(line: &str) -> Result<Vec<String>, OpenQuote> {
+pub(crate) fn split_line(line: &str) -> Result<Vec<String>, OpenQuote> {
     enum State {
         Start,
         Plain,

@@ -13,6 +13,9 @@
 //! reads either, as a person's mail client would, waiting as a person would), seeds what a
 //! browser cannot do (a coordinator, colleagues to be paired with), and runs the script. Without Chromium, Node, Java or `tests/browser/node_modules`
 //! it prints why and skips, unless `BROWSER_TESTS=required` (as `.ci/run` sets), where it fails.
+//! With `TEST_OIDC_ISSUER` (the test OpenID provider, as `.ci/run` starts it) the journey also
+//! signs a new person in with the hospital's account and answers the profile questions, and
+//! cancels a sign-in at the provider.
 
 mod common;
 
@@ -34,6 +37,7 @@ use common::{Backend, TestApp, unique_email};
 
 const PASSWORD: &str = "correct horse battery staple";
 const DOMAIN: &str = "hospital.test";
+const OIDC_BUTTON: &str = "Sign in with St Mary's";
 
 fn package_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -91,8 +95,30 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
     // The browser clicks and the mail must go as it would in production: by the app's own
     // sender, into a mail folder the script can read.
     let mail_dir = tempfile::tempdir().expect("mail folder");
+    // The "Sign in with" path needs the test OpenID provider (tests/oidc/provider.mjs), as
+    // tests/oidc.rs does.
+    let issuer = std::env::var("TEST_OIDC_ISSUER").ok().filter(|i| !i.trim().is_empty());
+    assert!(
+        issuer.is_some() || std::env::var("OIDC_TESTS").as_deref() != Ok("required"),
+        "OIDC_TESTS=required but TEST_OIDC_ISSUER is not set"
+    );
+    if issuer.is_none() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "browser journey: the \"Sign in with\" path is skipped (TEST_OIDC_ISSUER is not set)"
+        );
+    }
     let app = TestApp::spawn_with(Backend::Sqlite, |config| {
         config.allowed_email_domains = vec![DOMAIN.into()];
+        config.oidc = issuer.clone().map(|issuer_url| coffee_rounds::config::OidcSettings {
+            issuer_url,
+            client_id: "coffee-rounds".into(),
+            client_secret: coffee_rounds::config::Secret::new("coffee-rounds-test-secret"),
+            button_label: OIDC_BUTTON.into(),
+            scopes: vec!["email".into(), "profile".into(), "groups".into()],
+            coordinator_claim: Some(("groups".into(), "coffee-coordinators".into())),
+            session_lifetime: std::time::Duration::from_secs(12 * 3600),
+        });
         config.run_mail_sender = true;
         if let MailSettings::Memory = config.mail {
             config.mail = MailSettings::Files(mail_dir.path().join("mail"));
@@ -155,6 +181,9 @@ async fn the_whole_journey_works_in_a_real_browser_and_every_page_is_accessible_
         .env("FOLLOW_UP_EMAIL", &colleagues[0].1)
         .env("ARTIFACTS_DIR", &artifacts)
         .env("CHROMIUM", chromium());
+    if issuer.is_some() {
+        node.env("OIDC_BUTTON", OIDC_BUTTON).env("OIDC_LOGIN", unique_email("rosa.sso"));
+    }
     let started = Instant::now();
     // The app serves the browser from this runtime's other threads while the script runs.
     let status = tokio::task::spawn_blocking(move || node.status()).await.expect("join").expect("start node");

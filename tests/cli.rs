@@ -29,6 +29,8 @@ fn serve_then_stop(dir: &std::path::Path, env: &[(&str, &str)]) -> (bool, String
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/healthz");
     let deadline = Instant::now() + Duration::from_secs(30);
+    // reqwest's TLS takes the process's crypto provider (the app's is ring), even for http://.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     loop {
         let up = runtime.block_on(async { reqwest::get(&url).await.map(|r| r.status().as_u16()).ok() });

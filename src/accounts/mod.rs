@@ -5,7 +5,10 @@
 //! No answer here reveals whether an email has an account: sign-up, reset and resend do the same
 //! work and give the same result either way, and the email itself tells the owner what happened.
 
+pub mod leavers;
+pub mod oidc;
 pub mod password;
+pub mod sign_in;
 
 use std::sync::Arc;
 
@@ -215,6 +218,14 @@ pub struct Accounts {
     pub config: Arc<Config>,
     /// Wakes the mail sender after a message is queued.
     pub mail_wake: Arc<Notify>,
+    /// The identity provider people sign in through, when one is configured.
+    pub provider: Option<Arc<oidc::Provider>>,
+}
+
+/// Whether the account has a password that can log in (not an invited account's or a
+/// provider-made account's placeholder).
+pub fn has_password(user: &User) -> bool {
+    password::is_password_hash(&user.password_hash)
 }
 
 impl Accounts {
@@ -292,8 +303,11 @@ impl Accounts {
                     User { id, name, .. } => {
                         // One note an hour at most: sign-ups with someone else's address must
                         // not fill their inbox. The answer on the page is the same either way.
+                        // A closed (leaver's) account gets no email at all.
                         let since = crate::store::now() - ALREADY_REGISTERED_INTERVAL_SECS;
-                        if outbox::queued_since(&mut tx, id, AlreadyRegistered::KIND, since).await? == 0 {
+                        if !Store::is_deactivated_in(&mut tx, id).await?
+                            && outbox::queued_since(&mut tx, id, AlreadyRegistered::KIND, since).await? == 0
+                        {
                             let message = AlreadyRegistered {
                                 name: name.to_string(),
                                 login_link: format!("{}/login", self.config.base_url),
@@ -395,6 +409,7 @@ impl Accounts {
     async fn resend_to(&self, email: &Email) -> Result<()> {
         if let Some(user) = self.store.user_by_email(email).await?
             && user.confirmed_at.is_none()
+            && !self.store.is_deactivated(user.id).await?
         {
             let mut tx = self.store.pool().begin().await?;
             self.queue_confirmation(&mut tx, user.id, &user.name, &user.email).await?;
@@ -405,6 +420,8 @@ impl Accounts {
     }
 
     /// Checks a login. Unknown emails are checked against a dummy hash so they take as long.
+    /// A closed (leaver's) account, and with `PASSWORD_LOGIN=off` any account that is not a
+    /// coordinator's, is refused as a wrong password is: the answer never tells them apart.
     #[tracing::instrument(skip_all)]
     pub async fn log_in(
         &self,
@@ -416,9 +433,16 @@ impl Accounts {
             Err(_) => None,
         };
         let ok = self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        Ok(match user {
-            Some(user) if ok && user.confirmed_at.is_some() => Ok(user),
+        let allowed = match &user {
             Some(user) if ok => {
+                !self.store.is_deactivated(user.id).await?
+                    && (self.config.password_login || user.is_coordinator())
+            }
+            _ => false,
+        };
+        Ok(match user {
+            Some(user) if allowed && user.confirmed_at.is_some() => Ok(user),
+            Some(user) if allowed => {
                 self.resend_to(&user.email).await?;
                 Err(LoginRefusal::Unconfirmed)
             }
@@ -432,7 +456,11 @@ impl Accounts {
         let email =
             Email::parse(email).map_err(|e| AccountError::Invalid(FieldErrors::single("email", e)))?;
         let mut tx = self.store.pool().begin().await?;
-        if let Some(user) = self.store.user_by_email(&email).await? {
+        if let Some(user) = self.store.user_by_email(&email).await?
+            && !self.store.is_deactivated(user.id).await?
+            // With password login off, a password is only any use to a coordinator.
+            && (self.config.password_login || user.is_coordinator())
+        {
             let (token, hash) = new_token();
             let ttl = self.config.reset_ttl.as_secs();
             tokens::insert(&mut tx, &hash, user.id, Purpose::Reset, ttl as i64).await?;
@@ -605,10 +633,19 @@ impl Accounts {
         Ok(())
     }
 
-    /// Deletes the account and everything stored about the person, after checking the password.
+    /// Deletes the account and everything stored about the person, after checking the password,
+    /// or, for an account without one (made through the identity provider), the email address
+    /// typed in its place.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn delete(&self, user: &User, password: &str) -> Result<()> {
-        if !self.hasher.verify(password, Some(&user.password_hash)).await? {
+        if !has_password(user) {
+            if Email::parse(password).ok().as_ref() != Some(&user.email) {
+                return Err(AccountError::Invalid(FieldErrors::single(
+                    "password",
+                    "That is not your email address. Type it exactly as shown.",
+                )));
+            }
+        } else if !self.hasher.verify(password, Some(&user.password_hash)).await? {
             return Err(AccountError::Invalid(FieldErrors::single("password", "That is not your password.")));
         }
         self.store.delete_user(user.id).await.context("deleting an account")?;

@@ -86,6 +86,12 @@ fn verify_blocking(password: &[u8], hash: &str, runs: &AtomicU64) -> bool {
     }
 }
 
+/// Whether `hash` is a real password hash (a PHC string) rather than a placeholder no password
+/// matches.
+pub fn is_password_hash(hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok()
+}
+
 impl Hasher {
     /// Starts the hashing threads and prepares the dummy hash (one hashing, at start-up).
     pub async fn new(concurrency: usize) -> anyhow::Result<Self> {

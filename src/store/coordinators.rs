@@ -68,12 +68,16 @@ impl Store {
         if bool::from(current) == grant {
             return Ok(RoleChange::Unchanged);
         }
-        sqlx::query("UPDATE users SET is_coordinator = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(Flag(grant))
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+        // From here on the role is the dashboard's or the command line's, whatever the provider's
+        // claim says at later sign-ins (see `store::identities`).
+        sqlx::query(
+            "UPDATE users SET is_coordinator = $2, coordinator_from_claim = 0, updated_at = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(Flag(grant))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
         let action = if grant { "role granted" } else { "role removed" };
         Self::audit_in(&mut tx, actor, action, email.trim()).await?;
         tx.commit().await?;

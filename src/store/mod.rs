@@ -7,6 +7,7 @@
 
 pub mod coordinators;
 pub mod dashboard;
+pub mod identities;
 pub mod lists;
 pub mod outbox;
 pub mod outcomes;

@@ -379,12 +379,13 @@ impl Store {
     }
 
     /// Members of the round's groups that no one has reported as met, who have not answered
-    /// (and whose address has not bounced).
+    /// (and whose address has not bounced, and whose account is not closed).
     pub async fn checkin_recipients(&self, round_id: RoundId) -> sqlx::Result<Vec<GroupMember>> {
         sqlx::query_as(
             "SELECT g.round_id, m.group_id, u.id AS user_id, u.name, u.email FROM round_groups g \
              JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id \
              WHERE g.round_id = $1 AND g.status <> 'met' AND m.response IS NULL AND u.email_bounced_at IS NULL \
+               AND u.deactivated_at IS NULL \
              ORDER BY m.group_id, u.id",
         )
         .bind(round_id)

@@ -9,6 +9,9 @@
 //! its session was ended (logout, a password change or reset elsewhere) must not bring that
 //! session back.
 //!
+//! A session started through the identity provider also carries the time it must end by
+//! ([`ENDS_AT_KEY`]): its row expires then, however active it was, and is never extended.
+//!
 //! Visitors who are not logged in rarely have a session at all (their CSRF token lives in a
 //! cookie of its own); when one is stored, for a one-time message, it lasts an hour at most.
 
@@ -22,6 +25,11 @@ use super::{Store, now};
 
 /// Session data key holding the logged-in account's id.
 pub const USER_ID_KEY: &str = "user_id";
+
+/// Session data key holding the latest time (Unix seconds) the session may last, whatever the
+/// activity: a session started through the identity provider ends then, and its owner signs in
+/// again (see `accounts::oidc`).
+pub const ENDS_AT_KEY: &str = "ends_at";
 
 /// The [`SessionStore`] over the application database.
 #[derive(Clone, Debug)]
@@ -96,6 +104,9 @@ fn encode(record: &Record) -> session_store::Result<Row> {
     let mut expires_at = record.expiry_date.unix_timestamp();
     if user_id.is_none() {
         expires_at = expires_at.min(now() + ANONYMOUS_TTL_SECS);
+    }
+    if let Some(ends_at) = record.data.get(ENDS_AT_KEY).and_then(serde_json::Value::as_i64) {
+        expires_at = expires_at.min(ends_at);
     }
     Ok(Row { user_id, data, expires_at })
 }

@@ -111,7 +111,7 @@ fn static_dir() -> PathBuf {
 
 /// The whole application as one router.
 pub fn router(state: AppState) -> Router {
-    use pages::{auth, home, links, profile};
+    use pages::{auth, home, links, oidc, profile};
 
     let https = state.config.is_https();
     let request_timeout = state.config.request_timeout;
@@ -127,6 +127,8 @@ pub fn router(state: AppState) -> Router {
     let limited = Router::new()
         .route("/signup", get(auth::signup_form).post(auth::signup))
         .route("/login", get(auth::login_form).post(auth::login))
+        .route("/login/coordinator", get(auth::coordinator_login_form).post(auth::coordinator_login))
+        .route("/login/oidc", post(oidc::start))
         .route("/confirm/resend", get(auth::resend_form).post(auth::resend))
         .route("/password/forgot", get(auth::forgot_form).post(auth::forgot))
         .route("/password/reset", get(auth::reset_form).post(auth::reset))
@@ -145,6 +147,8 @@ pub fn router(state: AppState) -> Router {
         .route("/check-email", get(auth::check_email))
         .route("/confirm", get(auth::confirm_page).post(auth::confirm))
         .route("/logout", post(auth::logout))
+        .route(crate::accounts::oidc::CALLBACK_PATH, get(oidc::callback))
+        .route("/signin/profile", get(oidc::profile_form).post(oidc::complete))
         .route("/password/change", get(profile::password_form).post(profile::change_password))
         .route("/profile", get(profile::show).post(profile::update))
         .route("/profile/pause", post(profile::pause))

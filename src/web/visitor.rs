@@ -11,7 +11,11 @@ use super::{
 };
 use crate::{
     domain::UserId,
-    store::{coordinators::Actor, sessions::USER_ID_KEY, users::User},
+    store::{
+        coordinators::Actor,
+        sessions::{ENDS_AT_KEY, USER_ID_KEY},
+        users::User,
+    },
 };
 
 const FLASH_KEY: &str = "flash";
@@ -111,9 +115,22 @@ impl Visitor {
 
     /// Starts a logged-in session with a new id and a new CSRF token (no session fixation).
     pub async fn log_in(&self, user: &User) -> Result<(), AppError> {
+        self.log_in_until(user, None).await
+    }
+
+    /// Starts a logged-in session, as [`Self::log_in`], that ends at `ends_at` (Unix seconds)
+    /// however active it is (a sign-in through the identity provider); `None`: after 14 days
+    /// without a visit, as any.
+    pub async fn log_in_until(&self, user: &User, ends_at: Option<i64>) -> Result<(), AppError> {
         self.csrf.clear();
         self.session.cycle_id().await?;
         self.session.insert(USER_ID_KEY, user.id).await?;
+        match ends_at {
+            Some(ends_at) => self.session.insert(ENDS_AT_KEY, ends_at).await?,
+            None => {
+                self.session.remove_value(ENDS_AT_KEY).await?;
+            }
+        }
         security::rotate_csrf(&self.session).await
     }
 }

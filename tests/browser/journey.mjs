@@ -488,6 +488,46 @@ try {
   await expectText(kb, 'h1', /Check your email/, 'a keyboard-only signup goes through');
   const kbMail = await mailbox.next(kbEmail);
   expect(kbMail.text.includes('/confirm?token='), 'the keyboard-only signup is sent its confirmation link');
+
+  // 7. Signing in with the hospital's account (when the app has an identity provider): a new
+  // person answers the profile questions on one page; another cancels at the provider.
+  if (process.env.OIDC_BUTTON) {
+    // Only this machine: the provider's development pages load a web font from elsewhere.
+    const isolated = async () => {
+      const context = await newContext();
+      await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());
+      return context;
+    };
+    const sso = await tab(await isolated(), 'sso');
+    await goto(sso, '/login');
+    await inspect(sso, 'login-with-provider');
+    await follow(sso, sso.getByRole('button', { name: process.env.OIDC_BUTTON }));
+    // The provider's own development pages (not this app's, so not checked): log in, consent.
+    await sso.locator('input[name=login]').fill(process.env.OIDC_LOGIN);
+    await sso.locator('input[name=password]').fill('any password');
+    await follow(sso, sso.locator('button[type=submit]'));
+    await follow(sso, sso.locator('button[type=submit]'));
+    await expectText(sso, 'h1', /Welcome to Coffee Rounds/, 'a first sign-in asks the profile questions');
+    await expectText(sso, 'main', new RegExp(process.env.OIDC_LOGIN.replace(/[.+]/g, '\\$&')), 'the page names the address the provider gave');
+    await inspect(sso, 'first-sign-in');
+    await follow(sso, sso.getByRole('button', { name: 'Join Coffee Rounds' }));
+    await expectText(sso, '.error-summary', /Please check the form/, 'missing answers are pointed out');
+    await inspect(sso, 'first-sign-in-missing-answers', { status: 422 });
+    await sso.getByLabel('Profession').selectOption({ label: 'Nurse' });
+    await sso.getByRole('radio', { name: /^Trainee\b/ }).check();
+    await sso.getByLabel('Department', { exact: true }).selectOption({ label: 'Oncology' });
+    await follow(sso, sso.getByRole('button', { name: 'Join Coffee Rounds' }));
+    await expectText(sso, 'h1', /Your profile/, 'the answers open the profile');
+    await expectText(sso, '#participation', /You are taking part/, 'the new member takes part');
+    await inspect(sso, 'profile-after-sign-in');
+
+    const cancel = await tab(await isolated(), 'sso-cancel');
+    await goto(cancel, '/login');
+    await follow(cancel, cancel.getByRole('button', { name: process.env.OIDC_BUTTON }));
+    await follow(cancel, cancel.getByRole('link', { name: /Cancel/ }));
+    await expectText(cancel, 'h1', /You were not signed in/, 'cancelling at the provider is explained');
+    await inspect(cancel, 'sign-in-cancelled', { status: 403 });
+  }
 } catch (error) {
   failed = true;
   console.error(`\nJOURNEY FAILED: ${error.stack || error}`);

@@ -31,6 +31,8 @@ pub struct SignupPage {
     values: ProfileInput,
     choices: Choices,
     domains_hint: String,
+    /// The identity provider's button, when sign-in through it is on.
+    provider: Option<String>,
 }
 
 async fn signup_page(
@@ -52,12 +54,17 @@ async fn signup_page(
         values: values.profile,
         choices: Choices::load(&state.store).await?,
         domains_hint,
+        provider: state.accounts.provider.as_ref().map(|p| p.button_label().to_owned()),
     })
 }
 
 pub async fn signup_form(State(state): State<AppState>, visitor: Visitor) -> AppResult<Response> {
     if visitor.user.is_some() {
         return Ok(Redirect::to("/profile").into_response());
+    }
+    if !state.config.password_login {
+        let page = login_page(&state, &visitor, LoginKind::Join, String::new(), String::new(), None).await?;
+        return Ok(page.into_response());
     }
     Ok(signup_page(&state, &visitor, SignupInput::default(), FieldErrors::default()).await?.into_response())
 }
@@ -67,6 +74,11 @@ pub async fn signup(
     visitor: Visitor,
     Form(input): Form<SignupInput>,
 ) -> AppResult<Response> {
+    if !state.config.password_login {
+        let problem = "Accounts are made by signing in with your hospital account.".to_owned();
+        let page = login_page(&state, &visitor, LoginKind::Join, String::new(), String::new(), Some(problem));
+        return Ok((StatusCode::FORBIDDEN, page.await?).into_response());
+    }
     // Counted per address, like resets: a sign-up may email the address's owner.
     state.limiters.check_account(&input.email)?;
     match state.accounts.sign_up(&input).await {
@@ -295,10 +307,77 @@ pub async fn forgot(
 #[template(path = "pages/login.html")]
 pub struct LoginPage {
     layout: Layout,
+    heading: &'static str,
+    intro: &'static str,
     email: String,
     next: String,
     problem: Option<String>,
     errors: FieldErrors,
+    /// The identity provider's button, when sign-in through it is on.
+    provider: Option<String>,
+    /// Where the email-and-password form posts, when it shows.
+    password_action: Option<&'static str>,
+    /// Whether the sign-up and resend links show under the password form.
+    signup_links: bool,
+}
+
+/// The three faces of the login page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// `/login`: the provider's button when there is one, and the password form unless
+    /// `PASSWORD_LOGIN=off`.
+    Everyone,
+    /// `/login/coordinator`: the password form for coordinators, whatever `PASSWORD_LOGIN` says
+    /// (the break-glass login for when the provider is down).
+    Coordinators,
+    /// `/signup` with `PASSWORD_LOGIN=off`: accounts are made by signing in through the provider.
+    Join,
+}
+
+pub async fn login_page(
+    state: &AppState,
+    visitor: &Visitor,
+    kind: LoginKind,
+    email: String,
+    next: String,
+    problem: Option<String>,
+) -> AppResult<LoginPage> {
+    let provider = state.accounts.provider.as_ref().map(|p| p.button_label().to_owned());
+    let (heading, intro, provider, password_action) = match kind {
+        LoginKind::Everyone => {
+            let password = state.config.password_login.then_some("/login");
+            let intro = if password.is_none() {
+                "Coffee Rounds signs you in with your hospital account. New here? The same button creates your account."
+            } else {
+                ""
+            };
+            ("Log in", intro, provider, password)
+        }
+        LoginKind::Coordinators => (
+            "Coordinator login",
+            "For coordinators, with the email and password of their account, when signing in with the hospital account is not possible. Everyone else signs in from the login page.",
+            None,
+            Some("/login/coordinator"),
+        ),
+        LoginKind::Join => (
+            "Join Coffee Rounds",
+            "Sign in with your hospital account; three questions about your work come next, and you are in the next round.",
+            provider,
+            None,
+        ),
+    };
+    Ok(LoginPage {
+        layout: visitor.layout(heading).await?,
+        heading,
+        intro,
+        email,
+        next,
+        problem,
+        errors: FieldErrors::default(),
+        provider,
+        signup_links: password_action == Some("/login"),
+        password_action,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -309,24 +388,51 @@ pub struct LoginForm {
     next: String,
 }
 
-pub async fn login_form(visitor: Visitor, Query(query): Query<LoginForm>) -> AppResult<Response> {
+pub async fn login_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<LoginForm>,
+) -> AppResult<Response> {
     if visitor.user.is_some() {
         return Ok(Redirect::to(local_path(&query.next)).into_response());
     }
-    let page = LoginPage {
-        layout: visitor.layout("Log in").await?,
-        email: String::new(),
-        next: query.next,
-        problem: None,
-        errors: FieldErrors::default(),
-    };
-    Ok(page.into_response())
+    Ok(login_page(&state, &visitor, LoginKind::Everyone, String::new(), query.next, None)
+        .await?
+        .into_response())
 }
 
-pub async fn login(
+/// The break-glass login page.
+pub async fn coordinator_login_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<LoginForm>,
+) -> AppResult<Response> {
+    if visitor.user.is_some() {
+        return Ok(Redirect::to(local_path(&query.next)).into_response());
+    }
+    Ok(login_page(&state, &visitor, LoginKind::Coordinators, String::new(), query.next, None)
+        .await?
+        .into_response())
+}
+
+pub async fn login(state: State<AppState>, visitor: Visitor, form: Form<LoginForm>) -> AppResult<Response> {
+    let kind = if state.config.password_login { LoginKind::Everyone } else { LoginKind::Coordinators };
+    password_login(state, visitor, form, kind).await
+}
+
+pub async fn coordinator_login(
+    state: State<AppState>,
+    visitor: Visitor,
+    form: Form<LoginForm>,
+) -> AppResult<Response> {
+    password_login(state, visitor, form, LoginKind::Coordinators).await
+}
+
+async fn password_login(
     State(state): State<AppState>,
     visitor: Visitor,
     Form(form): Form<LoginForm>,
+    kind: LoginKind,
 ) -> AppResult<Response> {
     state.limiters.check_account(&form.email)?;
     let problem = match state.accounts.log_in(&form.email, &form.password).await? {
@@ -348,13 +454,7 @@ pub async fn login(
             "Your account is not active yet. We have sent a new confirmation link to your email.".to_owned()
         }
     };
-    let page = LoginPage {
-        layout: visitor.layout("Log in").await?,
-        email: form.email,
-        next: form.next,
-        problem: Some(problem),
-        errors: FieldErrors::default(),
-    };
+    let page = login_page(&state, &visitor, kind, form.email, form.next, Some(problem)).await?;
     Ok((StatusCode::UNAUTHORIZED, page).into_response())
 }
 

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod coordinator;
 pub mod home;
 pub mod links;
+pub mod oidc;
 pub mod profile;
 
 use askama::Template;

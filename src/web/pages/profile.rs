@@ -41,6 +41,8 @@ pub struct ProfilePage {
     errors: FieldErrors,
     values: ProfileInput,
     choices: Choices,
+    /// Whether the account has a password (one made through the identity provider has none).
+    has_password: bool,
 }
 
 async fn profile_page(
@@ -88,6 +90,7 @@ async fn profile_page(
         errors,
         values,
         choices,
+        has_password: accounts::has_password(&me.user),
     })
 }
 
@@ -277,10 +280,29 @@ pub async fn change_password(
 pub struct DeletePage {
     layout: Layout,
     errors: FieldErrors,
+    /// Without a password (an account made through the identity provider), the email address
+    /// is typed to confirm.
+    has_password: bool,
+    /// What to type instead of a password.
+    confirm_hint: String,
+}
+
+impl DeletePage {
+    async fn new(me: &LoggedIn, errors: FieldErrors) -> AppResult<Self> {
+        Ok(Self {
+            layout: me.layout("Delete your account").await?,
+            errors,
+            has_password: accounts::has_password(&me.user),
+            confirm_hint: format!(
+                "You sign in with your hospital account, so there is no password here: type {} instead.",
+                me.user.email
+            ),
+        })
+    }
 }
 
 pub async fn delete_form(me: LoggedIn) -> AppResult<DeletePage> {
-    Ok(DeletePage { layout: me.layout("Delete your account").await?, errors: FieldErrors::default() })
+    DeletePage::new(&me, FieldErrors::default()).await
 }
 
 #[derive(Deserialize, Default)]
@@ -308,8 +330,7 @@ pub async fn delete(
             Ok(notice.into_response())
         }
         Err(AccountError::Invalid(errors)) => {
-            let page = DeletePage { layout: me.layout("Delete your account").await?, errors };
-            Ok(Refused(page).into_response())
+            Ok(Refused(DeletePage::new(&me, errors).await?).into_response())
         }
         Err(err) => Err(err.into()),
     }
