@@ -289,7 +289,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
     eprintln!(
         "plan {month}: {} participants, {groups} groups ({} pairs, {triples} triples), {} sit out, \
          total score {}, cross-department {cross:.1}%, priority {}/{} grouped, \
-         candidate graph {} edges ({} widenings), matching {solve_ms:.0} ms, elapsed {:.0} ms",
+         candidate graph {} edges ({} widenings), {}, matching {solve_ms:.0} ms, elapsed {:.0} ms",
         st.participants,
         groups - triples,
         plan.sit_outs.len(),
@@ -298,6 +298,10 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
         st.priority_participants,
         st.candidate_edges,
         st.widenings,
+        match st.proven_gap {
+            None => "exact optimum".to_string(),
+            Some(g) => format!("widening limit reached: proven gap at most {g}"),
+        },
         started.elapsed().as_secs_f64() * 1e3,
     );
     ExitCode::SUCCESS
