@@ -21,7 +21,8 @@ use crate::{
     domain::Calendar,
     domain::stage_name,
     domain::{
-        self, FreeTimes, GroupId, LedTo, MeetFormat, Mode, Month, Reach, RoundId, RoundKind, Slot, UserId,
+        self, FreeTimes, Frequency, GroupId, LedTo, MeetFormat, Mode, Month, Reach, RoundId, RoundKind, Slot,
+        UserId,
     },
     mail::{
         self,
@@ -584,6 +585,12 @@ impl Rounds {
                     skip_link: self.link(Action::Skip, *group_id, me.id),
                     unsubscribe_link: self.unsubscribe_link(me.id),
                     profile_link: format!("{}/profile", self.base_url),
+                    frequency: me.frequency.label().to_lowercase(),
+                    frequency_links: Frequency::ALL
+                        .into_iter()
+                        .filter(|f| *f != me.frequency)
+                        .map(|f| (f.label().to_owned(), self.link(Action::Frequency(f), GroupId(0), me.id)))
+                        .collect(),
                 };
                 let message = self.with_unsubscribe(intro.to_message(Some(me.id), &me.email)?, me.id);
                 messages.push((mail::new_message_id(), message));
@@ -784,6 +791,10 @@ impl Rounds {
                 true
             }
             Action::LedTo(answer) => self.store.record_led_to(link.group_id, user.id, answer).await?,
+            Action::Frequency(frequency) => {
+                self.store.set_frequency(user.id, frequency).await?;
+                true
+            }
         };
         Ok(if recorded { LinkResult::Recorded(link.action) } else { LinkResult::Gone })
     }
@@ -805,6 +816,7 @@ mod tests {
             site: None,
             meet_format: crate::domain::MeetFormat::Either,
             free_times: FreeTimes::none(),
+            frequency: Frequency::Monthly,
         }
     }
 

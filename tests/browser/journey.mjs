@@ -516,6 +516,8 @@ try {
     await sso.getByLabel('Profession').selectOption({ label: 'Nurse' });
     await sso.getByRole('radio', { name: /^Trainee\b/ }).check();
     await sso.getByLabel('Department', { exact: true }).selectOption({ label: 'Oncology' });
+    // The program lists two campuses, so the first sign-in asks for one like the sign-up form.
+    await sso.getByLabel('Site', { exact: true }).selectOption({ label: 'South Campus' });
     await follow(sso, sso.getByRole('button', { name: 'Join Coffee Rounds' }));
     await expectText(sso, 'h1', /Your profile/, 'the answers open the profile');
     await expectText(sso, '#participation', /You are taking part/, 'the new member takes part');
