@@ -428,6 +428,9 @@ impl Rounds {
                     role: p.role.clone(),
                     level: p.level,
                     department: p.department.clone(),
+                    site: p.site.clone(),
+                    format: p.meet_format,
+                    times: p.free_times,
                 })
                 .collect(),
             history: history
