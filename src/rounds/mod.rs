@@ -565,7 +565,7 @@ impl Rounds {
                 let others: Vec<&Participant> = cards.iter().filter(|o| o.id != me.id).copied().collect();
                 let intro = Intro {
                     name: me.name.first().to_owned(),
-                    month_name: month.long_name(),
+                    month_name: kind.in_sentence(*month),
                     others: others
                         .iter()
                         .map(|o| MemberCard {
