@@ -28,6 +28,12 @@ pub struct Dashboard {
     pub formats: Counts,
     /// How many gave each slot among their free times, then how many gave none.
     pub times: Counts,
+    pub frequencies: Counts,
+    /// The conversations a month the frequencies chosen make: the people taking part, each
+    /// counted by how often they chose, two to a conversation.
+    pub chats_per_month: f64,
+    /// The latest month with a round, and the groups its rounds made.
+    pub latest_groups: Option<(Month, i64)>,
     /// Signups in each of the last twelve months, oldest first, months without signups included.
     pub signups: Vec<(Month, i64)>,
 }
@@ -45,7 +51,7 @@ impl Dashboard {
         let pairs = |counts: Vec<Count<String>>| counts.into_iter().map(|c| (c.key, c.n)).collect::<Counts>();
         // Scans of the accounts, each on a connection of its own: on PostgreSQL they run side by
         // side, so the page waits for the slowest rather than for their sum.
-        let (totals, departments, roles, stages, sites, formats, times, signups) = tokio::try_join!(
+        let (totals, departments, roles, stages, sites, formats, times, frequencies, signups) = tokio::try_join!(
             store.status_totals(filter, next_round),
             store.count_by_department(filter),
             store.count_by_role(filter),
@@ -53,6 +59,7 @@ impl Dashboard {
             store.count_by_site(filter),
             store.count_by_format(filter),
             store.count_by_free_time(filter),
+            store.count_by_frequency(filter),
             store.signups_by_month(filter, since),
         )?;
         let mut sites = pairs(sites);
@@ -72,6 +79,15 @@ impl Dashboard {
                 .into_iter()
                 .map(|c| (c.key.map_or("None given (any time)", |slot| slot.label()).to_owned(), c.n))
                 .collect(),
+            frequencies: frequencies.into_iter().map(|c| (c.key.label().to_owned(), c.n)).collect(),
+            chats_per_month: store
+                .taking_part_by_frequency()
+                .await?
+                .iter()
+                .map(|c| c.n as f64 * c.key.per_month())
+                .sum::<f64>()
+                / 2.0,
+            latest_groups: store.latest_month_groups().await?,
             signups: last_twelve_months(this_month, &signups),
         })
     }
@@ -255,11 +271,11 @@ impl LedToReport {
                 };
                 RoundShare {
                     round_id: r.id,
-                    month_name: r.month.long_name(),
+                    month_name: r.kind.label(r.month),
                     month: r.month,
                     met_groups: r.met_groups,
                     share: Share {
-                        label: r.month.long_name(),
+                        label: r.kind.label(r.month),
                         answers: r.answers,
                         count: (!hide).then_some(r.concrete),
                     },
@@ -346,7 +362,7 @@ impl Outcomes {
             .into_iter()
             .map(|r| RoundRate {
                 round_id: r.id,
-                month_name: r.month.long_name(),
+                month_name: r.kind.label(r.month),
                 rate: if r.groups > 0 { (r.met * 100 + r.groups / 2) / r.groups } else { 0 },
                 month: r.month,
                 groups: r.groups,

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::matching::{self, HistoryEntry, Input, Level, Month, Participant, ParticipantId, Tuning, Weights};
+use crate::matching::{
+    self, FreeTimes, HistoryEntry, Input, Level, MeetFormat, Month, Participant, ParticipantId, Tuning,
+    Weights,
+};
 
 const PLAN_HELP: &str = "\
 INPUT
@@ -17,19 +20,26 @@ INPUT
                trimmed). level: non-negative integer (0 Student, 1 Trainee, 2 Early career,
                3 Mid career, 4 Senior, 5 Leader). role and department are compared trimmed and
                case-insensitively. Everyone in the file takes part.
+               Optional columns: site (hospital or campus, compared trimmed and
+               case-insensitively), format (in person, video or either; empty = either) and
+               times (early, midday, afternoon, evening, night, weekend, separated by ';';
+               empty = any time). Two people are grouped only if they can meet: in person
+               (both accept it, same site when both gave one) or by video (both accept it).
   history.csv  header row required; columns a,b,month (YYYY-MM). A row is a past meeting of a
                and b; a row with an empty b records that a sat out that month (a previous plan
                output's sit-out rows, with the month added, are valid history). Ids not in
                people.csv are ignored, and so are rows dated at or after the target month.
 
 OUTPUT (stdout)
-  CSV with header a,b,c,score: one row per group; c is empty for a pair; score is the group's
-  total (w(a,b) for a pair, w(a,b)+w(a,c)+w(b,c) for a triple). Participants who sit out follow
-  as rows with only a filled. One summary line goes to stderr.
+  CSV with header a,b,c,score,mode: one row per group; c is empty for a pair; score is the
+  group's total (w(a,b) for a pair, w(a,b)+w(a,c)+w(b,c) for a triple); mode is how the group
+  meets (in person, or video when not every pair can meet in person). Participants who sit out
+  follow as rows with only a filled. One summary line goes to stderr.
 
 SCORE w(a,b) (pairs met in the 6 months before the target month are never grouped)
   +40 departments differ, +20 roles differ, level gap 0/1/2/3/>=4: +0/+30/+30/+10/+0,
-  -20 if they met before that window, plus a seeded jitter in [0, --jitter].
+  -20 if they met before that window, +20 if both gave times and share one (-20 if they share
+  none), plus a seeded jitter in [0, --jitter].
 
 EXIT STATUS
   0 on success; 2 on bad input (file, line and column named; nothing on stdout).";
@@ -110,6 +120,14 @@ fn at(file: &Path, line: u64, column: &str, msg: impl std::fmt::Display) -> Inpu
 struct Table {
     rows: Vec<(u64, csv::StringRecord)>,
     cols: Vec<usize>,
+    headers: csv::StringRecord,
+}
+
+impl Table {
+    /// The index of an optional column, found by name (trimmed, any case).
+    fn optional(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+    }
 }
 
 /// Reads a CSV file with a header, finding `wanted` columns by name (trimmed, any case).
@@ -135,16 +153,22 @@ fn read_table(file: &Path, wanted: &[&str]) -> Result<Table, InputError> {
         let line = rec.position().map_or(0, |p| p.line());
         rows.push((line, rec));
     }
-    Ok(Table { rows, cols })
+    Ok(Table { rows, cols, headers })
 }
 
 fn field(rec: &csv::StringRecord, col: usize) -> &str {
     rec.get(col).unwrap_or("")
 }
 
+/// An optional column's value, empty when the file has no such column.
+fn optional(rec: &csv::StringRecord, col: Option<usize>) -> &str {
+    col.map_or("", |c| field(rec, c))
+}
+
 fn read_people(file: &Path) -> Result<Vec<Participant>, InputError> {
     let names = ["id", "email", "name", "role", "level", "department"];
     let t = read_table(file, &names)?;
+    let (site_col, format_col, times_col) = (t.optional("site"), t.optional("format"), t.optional("times"));
     let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut people = Vec::with_capacity(t.rows.len());
     for (line, rec) in &t.rows {
@@ -158,11 +182,25 @@ fn read_people(file: &Path) -> Result<Vec<Participant>, InputError> {
             ));
         }
         let level = Level::parse(field(rec, t.cols[4])).map_err(|e| at(file, *line, "level", e))?;
+        let site = optional(rec, site_col).trim();
+        let format = MeetFormat::parse(optional(rec, format_col)).map_err(|_| {
+            at(
+                file,
+                *line,
+                "format",
+                format!("{:?} is not one of: in person, video, either", optional(rec, format_col).trim()),
+            )
+        })?;
+        let times =
+            FreeTimes::parse_list(optional(rec, times_col)).map_err(|e| at(file, *line, "times", e))?;
         people.push(Participant {
             id,
             role: field(rec, t.cols[3]).trim().to_string(),
             level,
             department: field(rec, t.cols[5]).trim().to_string(),
+            site: (!site.is_empty()).then(|| site.to_string()),
+            format,
+            times,
         });
     }
     Ok(people)
@@ -239,13 +277,13 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
     let solve_ms = solve_started.elapsed().as_secs_f64() * 1e3;
 
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut rows = vec![["a", "b", "c", "score"].map(String::from)];
+    let mut rows = vec![["a", "b", "c", "score", "mode"].map(String::from)];
     for g in &plan.groups {
         let m = |i: usize| g.members.get(i).map_or(String::new(), |x| x.to_string());
-        rows.push([m(0), m(1), m(2), g.score.to_string()]);
+        rows.push([m(0), m(1), m(2), g.score.to_string(), g.mode.to_string()]);
     }
     for s in &plan.sit_outs {
-        rows.push([s.id.to_string(), String::new(), String::new(), String::new()]);
+        rows.push([s.id.to_string(), String::new(), String::new(), String::new(), String::new()]);
     }
     for r in &rows {
         if let Err(e) = w.write_record(r) {

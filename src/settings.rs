@@ -46,6 +46,7 @@ pub struct SettingsForm {
     pub repeat_penalty: String,
     pub repeat_window: String,
     pub jitter: String,
+    pub weight_shared_times: String,
 }
 
 /// The settings in force.
@@ -87,11 +88,12 @@ impl SettingsForm {
             repeat_penalty: w.repeat_penalty.to_string(),
             repeat_window: w.repeat_window.to_string(),
             jitter: w.jitter.to_string(),
+            weight_shared_times: w.shared_times.to_string(),
         }
     }
 
     /// The fields by name, in form order.
-    pub fn fields(&self) -> [(&'static str, &String); 16] {
+    pub fn fields(&self) -> [(&'static str, &String); 17] {
         [
             ("allowed_email_domains", &self.allowed_email_domains),
             ("timezone", &self.timezone),
@@ -109,6 +111,7 @@ impl SettingsForm {
             ("repeat_penalty", &self.repeat_penalty),
             ("repeat_window", &self.repeat_window),
             ("jitter", &self.jitter),
+            ("weight_shared_times", &self.weight_shared_times),
         ]
     }
 
@@ -130,6 +133,7 @@ impl SettingsForm {
             "repeat_penalty" => &mut self.repeat_penalty,
             "repeat_window" => &mut self.repeat_window,
             "jitter" => &mut self.jitter,
+            "weight_shared_times" => &mut self.weight_shared_times,
             _ => return None,
         })
     }
@@ -248,6 +252,7 @@ impl SettingsForm {
         let repeat_penalty = number("repeat_penalty", &self.repeat_penalty, MAX_WEIGHT);
         let repeat_window = number("repeat_window", &self.repeat_window, 24);
         let jitter = number("jitter", &self.jitter, 50);
+        let shared_times = number("weight_shared_times", &self.weight_shared_times, MAX_WEIGHT);
         Some(Weights {
             department: department?,
             role: role?,
@@ -255,6 +260,7 @@ impl SettingsForm {
             repeat_penalty: repeat_penalty?,
             repeat_window: u32::try_from(repeat_window?).ok()?,
             jitter: u32::try_from(jitter?).ok()?,
+            shared_times: shared_times?,
         })
     }
 }

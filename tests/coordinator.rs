@@ -420,6 +420,7 @@ fn settings_fields(changes: &[(&'static str, &'static str)]) -> Vec<(&'static st
         ("repeat_penalty", "20"),
         ("repeat_window", "6"),
         ("jitter", "10"),
+        ("weight_shared_times", "20"),
     ];
     for (name, value) in changes {
         fields.iter_mut().find(|(n, _)| n == name).expect("a settings field").1 = value;
@@ -487,7 +488,7 @@ both_backends! {
         assert_eq!(app.count("settings").await, 0);
         assert_eq!(app.count("rounds").await, 0);
 
-        let good = settings_fields(&[("weight_department", "90"), ("allowed_email_domains", "Hospital.test, clinic.test"), ("round_day", "3"), ("checkin_day", "20")]);
+        let good = settings_fields(&[("weight_department", "90"), ("weight_shared_times", "35"), ("allowed_email_domains", "Hospital.test, clinic.test"), ("round_day", "3"), ("checkin_day", "20")]);
         let saved = app.submit("/coordinator/settings", "/coordinator/settings", &good).await;
         assert_eq!(saved.status(), 200);
         let saved = saved.text().await.unwrap();
@@ -500,6 +501,8 @@ both_backends! {
         let preview = app.get("/coordinator/preview").await.text().await.unwrap();
         assert!(preview.contains("<th scope=\"row\">Different departments</th><td class=\"num\">90</td>"));
         assert!(!preview.contains("not saved"));
+        assert!(preview.contains("<th scope=\"row\">Free times shared (taken off when none shared)</th><td class=\"num\">±35</td>"), "{preview}");
+        assert!(preview.contains("<th scope=\"col\" class=\"num\">Times</th>"));
 
         let elsewhere = app.sign_up("someone@elsewhere.org", PASSWORD).await.text().await.unwrap();
         assert!(elsewhere.contains("ending in hospital.test or clinic.test"), "{elsewhere}");
@@ -507,6 +510,7 @@ both_backends! {
         app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
         let (weights,): (String,) = sqlx::query_as("SELECT weights FROM rounds").fetch_one(app.store.pool()).await.unwrap();
         assert!(weights.contains("department: 90"), "the round used the saved weights: {weights}");
+        assert!(weights.contains("shared_times: 35"), "{weights}");
         app.stop().await;
     }
 

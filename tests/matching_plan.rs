@@ -49,12 +49,7 @@ fn input(
         participants: people
             .iter()
             .enumerate()
-            .map(|(i, &(d, r, l))| Participant {
-                id: id(i),
-                role: ROLES[r].to_string(),
-                level: Level(l),
-                department: DEPTS[d].to_string(),
-            })
+            .map(|(i, &(d, r, l))| Participant::new(id(i), ROLES[r], Level(l), DEPTS[d]))
             .collect(),
         history,
         month: month(),

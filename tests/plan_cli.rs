@@ -50,7 +50,7 @@ fn rows(out: &Output) -> Vec<Vec<String>> {
 fn ok(out: &Output) -> Vec<Vec<String>> {
     assert!(out.status.success(), "exit {:?}, stderr: {}", out.status, String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    assert!(text.starts_with("a,b,c,score\n"), "{text}");
+    assert!(text.starts_with("a,b,c,score,mode\n"), "{text}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "one summary line: {stderr}");
     rows(out)
@@ -101,14 +101,14 @@ fn no_people_gives_only_the_header() {
 #[test]
 fn one_person_sits_out() {
     let r = ok(&plan(&people(&[("7", "Nurse", 1, "ICU")]), None, &["--month", "2026-02"]));
-    assert_eq!(r, vec![vec!["7", "", "", ""]]);
+    assert_eq!(r, vec![vec!["7", "", "", "", ""]]);
 }
 
 #[test]
 fn two_people_make_a_pair() {
     let csv = people(&[("1", "Nurse", 1, "ICU"), ("2", "Nurse", 1, "ICU")]);
     let r = ok(&plan(&csv, None, &["--month", "2026-02", "--jitter", "0"]));
-    assert_eq!(r, vec![vec!["1", "2", "", "0"]]);
+    assert_eq!(r, vec![vec!["1", "2", "", "0", "in person"]]);
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn an_old_meeting_is_allowed_with_a_penalty() {
     // 2025-07 is M-7 for M = 2026-02: outside the 6-month window.
     let hist = "a,b,month\n1,2,2025-07\n";
     let r = ok(&plan(&csv, Some(hist), &["--month", "2026-02", "--jitter", "0"]));
-    assert_eq!(r, vec![vec!["1", "2", "", "70"]]);
+    assert_eq!(r, vec![vec!["1", "2", "", "70", "in person"]]);
     // 2025-08 is M-6: forbidden.
     let hist = "a,b,month\n1,2,2025-08\n";
     let r = ok(&plan(&csv, Some(hist), &["--month", "2026-02"]));
@@ -205,7 +205,7 @@ fn a_participant_who_sat_out_last_month_is_paired_first() {
 fn names_are_compared_trimmed_and_ignoring_case() {
     let csv = "id, Email ,name,ROLE,level,department,extra\n 1 ,a@x,A, nurse ,1, Emergency ,z\n2,b@x,B,NURSE, 1 ,emergency,z\n";
     let r = ok(&plan(csv, None, &["--month", "2026-02", "--jitter", "0"]));
-    assert_eq!(r, vec![vec!["1", "2", "", "0"]]);
+    assert_eq!(r, vec![vec!["1", "2", "", "0", "in person"]]);
 }
 
 #[test]
@@ -314,4 +314,31 @@ fn gen_roster_is_deterministic_and_plannable() {
     assert_eq!(r.len(), 150);
     assert_eq!(r.iter().filter(|x| !x[2].is_empty()).count(), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("plan 2026-01"));
+}
+
+#[test]
+fn sites_formats_and_times_decide_who_meets_and_how() {
+    // Two on North in person only, two on South who take video too, one video-only: the North
+    // pair meets in person, the South pair and the video-only person meet by video.
+    let csv = "id,email,name,role,level,department,site,format,times\n\
+               1,a,A,Nurse,1,ICU,North Campus,in person,midday\n\
+               2,b,B,Physician,3,Surgery, north campus ,In Person,MIDDAY; night\n\
+               3,c,C,Nurse,1,ICU,South Campus,either,\n\
+               4,d,D,Physician,3,Surgery,South Campus,video,early\n\
+               5,e,E,Pharmacist,2,Pharmacy,,video,\n";
+    let r = ok(&plan(csv, None, &["--month", "2026-02", "--jitter", "0"]));
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[0], vec!["1", "2", "", &(40 + 20 + 30 + 20).to_string(), "in person"]);
+    assert_eq!(&r[1][..2], ["3", "4"]);
+    assert_eq!(r[1][2], "5");
+    assert_eq!(r[1][4], "video");
+}
+
+#[test]
+fn an_unknown_format_or_time_names_the_line_and_column() {
+    let header = "id,email,name,role,level,department,format,times\n";
+    let csv = format!("{header}1,a,A,Nurse,1,ICU,either,midday\n2,b,B,Nurse,1,ICU,phone,\n");
+    bad(&plan(&csv, None, &["--month", "2026-02"]), &["people.csv", "line 3", "\"format\"", "phone"]);
+    let csv = format!("{header}1,a,A,Nurse,1,ICU,either,midday; lunch\n");
+    bad(&plan(&csv, None, &["--month", "2026-02"]), &["people.csv", "line 2", "\"times\"", "lunch"]);
 }

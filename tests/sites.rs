@@ -168,6 +168,31 @@ both_backends! {
         app.stop().await;
     }
 
+    async fn someone_no_one_can_meet_sits_out_and_is_told_what_would_help(backend) {
+        let app = TestApp::spawn(backend).await;
+        let me = coordinator(&app).await;
+        sqlx::query("UPDATE users SET opted_out_at = 1 WHERE email = $1").bind(&me).execute(app.store.pool()).await.unwrap();
+        two_sites(&app).await;
+        let (ana, ana_email) = app.add_participant("Ana Souza", "Nurse", 1, "Cardiology").await;
+        let (ben, _) = app.add_participant("Ben Okafor", "Physician", 3, "Surgery").await;
+        let (cy, _) = app.add_participant("Cy Adams", "Pharmacist", 2, "Pharmacy").await;
+        place(&app, ana, Some("North Campus"), MeetFormat::InPerson, &[]).await;
+        place(&app, ben, Some("South Campus"), MeetFormat::Either, &[]).await;
+        place(&app, cy, Some("South Campus"), MeetFormat::Either, &[]).await;
+        let hint = "Nobody else at North Campus meets in person this month; choosing Either (in person or by video) on the profile would help.";
+        let preview = app.get("/coordinator/preview?month=2027-01").await.text().await.unwrap();
+        assert!(preview.contains("Ana Souza: no allowed partner"), "{preview}");
+        assert!(preview.contains(hint), "{preview}");
+        assert!(preview.contains("meets in person"), "Ben and Cy share South Campus: {preview}");
+
+        app.rounds().await.run(Month::parse("2027-01").unwrap(), false, &Quiet).await.unwrap();
+        let note = app.email_to(&ana_email).await;
+        assert!(note.text.contains(hint), "{}", note.text);
+        let (mode,): (String,) = sqlx::query_as("SELECT mode FROM round_groups").fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(mode, "in person");
+        app.stop().await;
+    }
+
     async fn the_roster_takes_site_format_and_times_and_names_bad_cells(backend) {
         let app = TestApp::spawn(backend).await;
         coordinator(&app).await;

@@ -90,6 +90,24 @@ impl RoundKind {
         }
     }
 
+    /// "January 2027" / "Mid-January 2027", to label a round in a list.
+    pub fn label(self, month: super::Month) -> String {
+        use super::Calendar;
+        match self {
+            Self::Main => month.long_name(),
+            Self::MidMonth => format!("Mid-{}", month.long_name()),
+        }
+    }
+
+    /// The round inside a sentence: "January 2027" / "mid-January 2027".
+    pub fn in_sentence(self, month: super::Month) -> String {
+        use super::Calendar;
+        match self {
+            Self::Main => month.long_name(),
+            Self::MidMonth => format!("mid-{}", month.long_name()),
+        }
+    }
+
     /// "the January 2027 round" / "the mid-January 2027 round", with the month's long name.
     pub fn round_name(self, month_name: &str) -> String {
         match self {

@@ -132,6 +132,8 @@ email!(
         skip_link: String,
         unsubscribe_link: String,
         profile_link: String,
+        frequency: String,
+        frequency_links: Vec<(String, String)>,
     }
 );
 

@@ -34,8 +34,10 @@
 //!   still gives priority (history is taken as written).
 
 pub mod blossom;
+pub mod meeting;
 mod types;
 
+pub use meeting::{FreeTimes, MeetFormat, Mode, Reach, Slot};
 pub use types::*;
 
 use std::collections::BTreeMap;
@@ -154,11 +156,21 @@ struct Ctx<'a> {
     role: Vec<u32>,
     level: Vec<u32>,
     idhash: Vec<u64>,
+    /// Interned site, [`NO_SITE`] when not given.
+    site: Vec<u32>,
+    format: Vec<MeetFormat>,
+    times: Vec<FreeTimes>,
+    /// Largest size of the shared-times term: 0 when nobody gave times, so a v1 roster gets
+    /// exactly the weights (and so the groups) it got before the term existed.
+    times_bound: i64,
     priority: Vec<bool>,
     /// Per participant, sorted by partner: (partner, latest month index before the target).
     met: Vec<Vec<(u32, i64)>>,
     window_start: i64,
 }
+
+/// The interned site of a participant who gave none.
+const NO_SITE: u32 = u32::MAX;
 
 fn intern(map: &mut BTreeMap<String, u32>, raw: &str) -> u32 {
     let key = raw.trim().to_lowercase();
@@ -179,6 +191,15 @@ impl<'a> Ctx<'a> {
         let mut roles = BTreeMap::new();
         let dept = input.participants.iter().map(|p| intern(&mut depts, &p.department)).collect();
         let role = input.participants.iter().map(|p| intern(&mut roles, &p.role)).collect();
+        let mut sites = BTreeMap::new();
+        let site = input
+            .participants
+            .iter()
+            .map(|p| match p.site.as_deref().map(str::trim) {
+                Some(s) if !s.is_empty() => intern(&mut sites, s),
+                _ => NO_SITE,
+            })
+            .collect();
         let target = input.month.index();
         let mut priority = vec![false; n];
         let mut met: Vec<Vec<(u32, i64)>> = vec![Vec::new(); n];
@@ -218,6 +239,14 @@ impl<'a> Ctx<'a> {
             role,
             level: input.participants.iter().map(|p| p.level.0).collect(),
             idhash: input.participants.iter().map(|p| fnv1a(p.id.as_str())).collect(),
+            site,
+            format: input.participants.iter().map(|p| p.format).collect(),
+            times: input.participants.iter().map(|p| p.times).collect(),
+            times_bound: if input.participants.iter().any(|p| !p.times.is_empty()) {
+                input.weights.shared_times.abs()
+            } else {
+                0
+            },
             priority,
             met,
             window_start: target - i64::from(input.weights.repeat_window),
@@ -229,8 +258,58 @@ impl<'a> Ctx<'a> {
         list.binary_search_by_key(&(b as u32), |x| x.0).ok().map(|i| list[i].1)
     }
 
+    fn in_person(&self, a: usize, b: usize) -> bool {
+        let (sa, sb) = (self.site[a], self.site[b]);
+        self.format[a].accepts_in_person()
+            && self.format[b].accepts_in_person()
+            && (sa == NO_SITE || sb == NO_SITE || sa == sb)
+    }
+
+    fn video(&self, a: usize, b: usize) -> bool {
+        self.format[a].accepts_video() && self.format[b].accepts_video()
+    }
+
+    /// How `a` and `b` can meet: in person if they can, else by video, else `None`.
+    fn pair_mode(&self, a: usize, b: usize) -> Option<Mode> {
+        if self.in_person(a, b) {
+            Some(Mode::InPerson)
+        } else if self.video(a, b) {
+            Some(Mode::Video)
+        } else {
+            None
+        }
+    }
+
+    /// The mode of a group (the spec's rule, as [`meeting::group_mode`] states it).
+    fn group_mode(&self, members: &[usize]) -> Option<Mode> {
+        let reach: Vec<Reach<'_>> = members
+            .iter()
+            .map(|&v| {
+                let p = &self.input.participants[v];
+                Reach { site: p.site.as_deref(), format: p.format }
+            })
+            .collect();
+        meeting::group_mode(&reach)
+    }
+
+    /// Whether the pair may not be placed together: the same person, a meeting within the
+    /// repeat window, or no way to meet (spec "Who can meet whom").
     fn forbidden(&self, a: usize, b: usize) -> bool {
-        a == b || self.last_met(a, b).is_some_and(|m| m >= self.window_start)
+        a == b
+            || self.last_met(a, b).is_some_and(|m| m >= self.window_start)
+            || self.pair_mode(a, b).is_none()
+    }
+
+    /// The shared-times term: both gave times and share one (+), share none (−), else 0.
+    fn times_term(&self, a: usize, b: usize) -> i64 {
+        let (ta, tb) = (self.times[a], self.times[b]);
+        if ta.is_empty() || tb.is_empty() {
+            0
+        } else if ta.shared(tb).is_empty() {
+            -self.input.weights.shared_times
+        } else {
+            self.input.weights.shared_times
+        }
     }
 
     fn jitter(&self, a: usize, b: usize) -> i64 {
@@ -259,6 +338,7 @@ impl<'a> Ctx<'a> {
             level: w.level_term(Level(self.level[a]), Level(self.level[b])),
             history: if self.last_met(a, b).is_some() { -w.repeat_penalty } else { 0 },
             jitter: self.jitter(a, b),
+            times: self.times_term(a, b),
         })
     }
 
@@ -271,8 +351,9 @@ impl<'a> Ctx<'a> {
         let w = &self.input.weights;
         let lmax = *w.level_gap.iter().max().unwrap_or(&0);
         let lmin = *w.level_gap.iter().min().unwrap_or(&0);
-        let hi = w.department.max(0) + w.role.max(0) + lmax + i64::from(w.jitter);
-        let lo = w.department.min(0) + w.role.min(0) + lmin - w.repeat_penalty.max(0);
+        let times = self.times_bound;
+        let hi = w.department.max(0) + w.role.max(0) + lmax + i64::from(w.jitter) + times;
+        let lo = w.department.min(0) + w.role.min(0) + lmin - w.repeat_penalty.max(0) - times;
         (hi, lo.min(hi))
     }
 
@@ -295,6 +376,7 @@ impl<'a> Ctx<'a> {
             + w.level_term(Level(la), Level(lb))
             + i64::from(w.jitter)
             + (-w.repeat_penalty).max(0)
+            + self.times_bound
     }
 }
 
@@ -761,7 +843,9 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
             if third[pi].is_some() {
                 continue;
             }
-            if let (Some(sa), Some(sb)) = (ctx.score(x, a), ctx.score(x, b)) {
+            if let (Some(sa), Some(sb)) = (ctx.score(x, a), ctx.score(x, b))
+                && ctx.group_mode(&[a, b, x]).is_some()
+            {
                 let tie =
                     splitmix(input.seed ^ splitmix(ctx.idhash[x] ^ splitmix(ctx.idhash[a] ^ ctx.idhash[b])));
                 let key = (sa + sb, tie, pi);
@@ -814,7 +898,8 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
         if members.iter().any(|&v| ctx.dept[v] != ctx.dept[a]) {
             stats.cross_department_groups += 1;
         }
-        groups.push(Group { members: members.into_iter().map(id).collect(), score, pairs: ps });
+        let mode = ctx.group_mode(&members).unwrap_or(Mode::InPerson);
+        groups.push(Group { members: members.into_iter().map(id).collect(), score, pairs: ps, mode });
     }
     Ok(Plan { groups, sit_outs, stats, solver_graph })
 }

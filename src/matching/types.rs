@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::meeting::{FreeTimes, MeetFormat, Mode};
+
 /// A participant id: any non-empty string, surrounding whitespace trimmed. The web app stores
 /// decimal integers; the `plan` command accepts any string.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,6 +132,27 @@ pub struct Participant {
     pub level: Level,
     /// Compared trimmed and case-insensitively.
     pub department: String,
+    /// The hospital or campus, if given; compared trimmed and case-insensitively.
+    pub site: Option<String>,
+    /// In person, video or either (the default).
+    pub format: MeetFormat,
+    /// When they can usually meet; empty when not given (any time).
+    pub times: FreeTimes,
+}
+
+impl Participant {
+    /// A participant of a v1 roster: no site, either format, any time.
+    pub fn new(id: ParticipantId, role: &str, level: Level, department: &str) -> Self {
+        Participant {
+            id,
+            role: role.to_owned(),
+            level,
+            department: department.to_owned(),
+            site: None,
+            format: MeetFormat::Either,
+            times: FreeTimes::none(),
+        }
+    }
 }
 
 /// A past meeting (`b` is `Some`) or a sit-out of `a` (`b` is `None`) in `month`.
@@ -155,6 +178,9 @@ pub struct Weights {
     pub repeat_window: u32,
     /// Upper bound of the jitter term, inclusive (default 10; 0 turns jitter off).
     pub jitter: u32,
+    /// Added when both gave free times and share one, subtracted when they share none
+    /// (default 20; 0 when either gave none).
+    pub shared_times: i64,
 }
 
 impl Default for Weights {
@@ -166,6 +192,7 @@ impl Default for Weights {
             repeat_penalty: 20,
             repeat_window: 6,
             jitter: 10,
+            shared_times: 20,
         }
     }
 }
@@ -201,11 +228,14 @@ pub struct ScoreTerms {
     /// `-repeat_penalty` if the pair met before the window, else 0.
     pub history: i64,
     pub jitter: i64,
+    /// `+shared_times` if both gave free times and share one, `-shared_times` if they share
+    /// none, 0 if either gave none.
+    pub times: i64,
 }
 
 impl ScoreTerms {
     pub fn total(&self) -> i64 {
-        self.department + self.role + self.level + self.history + self.jitter
+        self.department + self.role + self.level + self.history + self.jitter + self.times
     }
 }
 
@@ -226,15 +256,18 @@ pub struct Group {
     pub score: i64,
     /// Every pair inside the group: one for a pair, three for a triple.
     pub pairs: Vec<PairScore>,
+    /// How the group meets: in person when every pair can, else by video.
+    pub mode: Mode,
 }
 
 /// Why a participant has no group this month.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SitOutReason {
-    /// Nobody else may meet them: they are alone, or met everyone within the repeat window.
+    /// Nobody else may meet them: they are alone, met everyone within the repeat window, or
+    /// nobody else shares a way to meet (site and format).
     NoAllowedPartner,
     /// They could meet someone, but no maximum pairing has room for them and no pair can take
-    /// them as a third member without repeating a recent meeting.
+    /// them as a third member (a recent meeting, or no way to meet common to the three).
     NoGroupCanTakeThem,
 }
 
@@ -242,10 +275,10 @@ impl SitOutReason {
     pub fn describe(self) -> &'static str {
         match self {
             SitOutReason::NoAllowedPartner => {
-                "no allowed partner: alone, or met everyone within the repeat window"
+                "no allowed partner: alone, met everyone within the repeat window, or shares no way to meet with anyone"
             }
             SitOutReason::NoGroupCanTakeThem => {
-                "left over, and no pair can take them without repeating a recent meeting"
+                "left over, and no pair can take them (a recent meeting, or no way to meet common to the three)"
             }
         }
     }

@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::{GroupId, LedTo, UserId};
+use crate::domain::{Frequency, GroupId, LedTo, UserId};
 
 /// What a link does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum Action {
     Resume,
     /// The follow-up's "Did it lead to anything?" answer about a group that met.
     LedTo(LedTo),
+    /// How often the person takes part, from an introduction's footer.
+    Frequency(Frequency),
 }
 
 impl Action {
@@ -41,6 +43,9 @@ impl Action {
             Self::LedTo(LedTo::Introduction) => "led-intro",
             Self::LedTo(LedTo::Project) => "led-project",
             Self::LedTo(LedTo::Opportunity) => "led-opportunity",
+            Self::Frequency(Frequency::Monthly) => "often-monthly",
+            Self::Frequency(Frequency::EveryOtherMonth) => "often-every-other",
+            Self::Frequency(Frequency::TwiceMonthly) => "often-twice",
         }
     }
 
@@ -48,6 +53,7 @@ impl Action {
         [Self::Met, Self::NotYet, Self::Skip, Self::Unsubscribe, Self::Resume]
             .into_iter()
             .chain(LedTo::ALL.map(Self::LedTo))
+            .chain(Frequency::ALL.map(Self::Frequency))
             .find(|a| a.code() == code)
     }
 }
@@ -63,10 +69,12 @@ impl Action {
     /// this round has not run yet); a way back from an automatic pause is offered again by the
     /// profile page at any time. What a conversation led to may take months to show (a role, a
     /// letter), so the follow-up's answers work for half a year after it, and the profile asks
-    /// the same question for good.
+    /// the same question for good. A change of frequency from an introduction works while that
+    /// introduction is the latest (a round or two).
     pub fn lifetime_days(self) -> Option<i64> {
         match self {
             Self::Met | Self::NotYet => Some(120),
+            Self::Frequency(_) => Some(62),
             Self::LedTo(_) => Some(180),
             Self::Skip => Some(62),
             Self::Resume => Some(90),

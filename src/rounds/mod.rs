@@ -21,7 +21,8 @@ use crate::{
     domain::Calendar,
     domain::stage_name,
     domain::{
-        self, FreeTimes, GroupId, LedTo, MeetFormat, Mode, Month, Reach, RoundId, RoundKind, Slot, UserId,
+        self, FreeTimes, Frequency, GroupId, LedTo, MeetFormat, Mode, Month, Reach, RoundId, RoundKind, Slot,
+        UserId,
     },
     mail::{
         self,
@@ -427,6 +428,9 @@ impl Rounds {
                     role: p.role.clone(),
                     level: p.level,
                     department: p.department.clone(),
+                    site: p.site.clone(),
+                    format: p.meet_format,
+                    times: p.free_times,
                 })
                 .collect(),
             history: history
@@ -561,7 +565,7 @@ impl Rounds {
                 let others: Vec<&Participant> = cards.iter().filter(|o| o.id != me.id).copied().collect();
                 let intro = Intro {
                     name: me.name.first().to_owned(),
-                    month_name: month.long_name(),
+                    month_name: kind.in_sentence(*month),
                     others: others
                         .iter()
                         .map(|o| MemberCard {
@@ -584,6 +588,12 @@ impl Rounds {
                     skip_link: self.link(Action::Skip, *group_id, me.id),
                     unsubscribe_link: self.unsubscribe_link(me.id),
                     profile_link: format!("{}/profile", self.base_url),
+                    frequency: me.frequency.label().to_lowercase(),
+                    frequency_links: Frequency::ALL
+                        .into_iter()
+                        .filter(|f| *f != me.frequency)
+                        .map(|f| (f.label().to_owned(), self.link(Action::Frequency(f), GroupId(0), me.id)))
+                        .collect(),
                 };
                 let message = self.with_unsubscribe(intro.to_message(Some(me.id), &me.email)?, me.id);
                 messages.push((mail::new_message_id(), message));
@@ -784,6 +794,10 @@ impl Rounds {
                 true
             }
             Action::LedTo(answer) => self.store.record_led_to(link.group_id, user.id, answer).await?,
+            Action::Frequency(frequency) => {
+                self.store.set_frequency(user.id, frequency).await?;
+                true
+            }
         };
         Ok(if recorded { LinkResult::Recorded(link.action) } else { LinkResult::Gone })
     }
@@ -805,6 +819,7 @@ mod tests {
             site: None,
             meet_format: crate::domain::MeetFormat::Either,
             free_times: FreeTimes::none(),
+            frequency: Frequency::Monthly,
         }
     }
 

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::{Backend, Store};
 use crate::domain::{
-    Email, FreeTimes, GroupId, Level, MeetFormat, Month, PersonName, RoundId, RoundKind, Slot,
+    Email, FreeTimes, Frequency, GroupId, Level, MeetFormat, Month, PersonName, RoundId, RoundKind, Slot,
 };
 
 /// The seven sums of `count_by_free_time`: one per slot, then the accounts that gave none.
@@ -239,6 +239,42 @@ impl Store {
         let rows: Vec<(MeetFormat, i64)> =
             Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
         Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+    }
+
+    /// Accounts per frequency, largest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn count_by_frequency(&self, filter: &Filter) -> sqlx::Result<Vec<Count<Frequency>>> {
+        let sql = format!(
+            "SELECT frequency, COUNT(*) FROM users WHERE {} GROUP BY frequency ORDER BY COUNT(*) DESC, frequency",
+            filter.condition(1)
+        );
+        let rows: Vec<(Frequency, i64)> =
+            Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+    }
+
+    /// The people who take part (confirmed, opted in, not paused for good by a bounce or
+    /// silence) per frequency: what the rounds have to match in a typical month.
+    #[tracing::instrument(skip(self))]
+    pub async fn taking_part_by_frequency(&self) -> sqlx::Result<Vec<Count<Frequency>>> {
+        let rows: Vec<(Frequency, i64)> = sqlx::query_as(
+            "SELECT frequency, COUNT(*) FROM users WHERE confirmed_at IS NOT NULL AND opted_out_at IS NULL \
+             AND auto_paused_at IS NULL AND email_bounced_at IS NULL GROUP BY frequency",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+    }
+
+    /// The month of the latest round, and the groups its rounds (of both kinds) made.
+    #[tracing::instrument(skip(self))]
+    pub async fn latest_month_groups(&self) -> sqlx::Result<Option<(Month, i64)>> {
+        sqlx::query_as(
+            "SELECT r.month, COUNT(g.id) FROM rounds r LEFT JOIN round_groups g ON g.round_id = r.id \
+             WHERE r.month = (SELECT MAX(month) FROM rounds) GROUP BY r.month",
+        )
+        .fetch_optional(self.pool())
+        .await
     }
 
     /// Accounts that gave each slot among their free times (one account may count under

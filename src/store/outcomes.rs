@@ -7,13 +7,14 @@
 use sqlx::FromRow;
 
 use super::{Store, dashboard::Count, now, values::Flag};
-use crate::domain::{GroupId, LedTo, Month, RoundId, UserId};
+use crate::domain::{GroupId, LedTo, Month, RoundId, RoundKind, UserId};
 
 /// A round's meet rate.
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct RoundOutcome {
     pub id: RoundId,
     pub month: Month,
+    pub kind: RoundKind,
     pub groups: i64,
     pub met: i64,
     /// Groups in which at least one person answered (met or not yet).
@@ -28,6 +29,7 @@ pub struct RoundOutcome {
 pub struct RoundLedTo {
     pub id: RoundId,
     pub month: Month,
+    pub kind: RoundKind,
     /// Groups reported as met.
     pub met_groups: i64,
     /// Answers about those groups (one per person who answered).
@@ -68,13 +70,13 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn round_outcomes(&self) -> sqlx::Result<Vec<RoundOutcome>> {
         sqlx::query_as(
-            "SELECT r.id, r.month, COUNT(g.id) AS groups, \
+            "SELECT r.id, r.month, r.kind, COUNT(g.id) AS groups, \
                COALESCE(SUM(CASE WHEN g.status = 'met' THEN 1 ELSE 0 END), 0) AS met, \
                COALESCE(SUM(CASE WHEN g.status IN ('met', 'not_met') THEN 1 ELSE 0 END), 0) AS answered, \
                COALESCE(SUM(CASE WHEN g.mode = 'video' THEN 1 ELSE 0 END), 0) AS video_groups, \
                COALESCE(SUM(CASE WHEN g.mode = 'video' AND g.status = 'met' THEN 1 ELSE 0 END), 0) AS video_met \
-             FROM rounds r LEFT JOIN round_groups g ON g.round_id = r.id \
-             GROUP BY r.id, r.month ORDER BY r.month",
+             FROM rounds r LEFT JOIN round_groups g ON g.round_id = r.id WHERE r.skipped_reason IS NULL \
+             GROUP BY r.id, r.month, r.kind ORDER BY r.month, r.kind DESC",
         )
         .fetch_all(self.pool())
         .await
@@ -154,11 +156,11 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn led_to_by_round(&self) -> sqlx::Result<Vec<RoundLedTo>> {
         sqlx::query_as(
-            "SELECT r.id, r.month, COUNT(DISTINCT g.id) AS met_groups, COUNT(a.user_id) AS answers, \
+            "SELECT r.id, r.month, r.kind, COUNT(DISTINCT g.id) AS met_groups, COUNT(a.user_id) AS answers, \
                COALESCE(SUM(CASE WHEN a.led_to <> 'not_yet' THEN 1 ELSE 0 END), 0) AS concrete \
              FROM rounds r LEFT JOIN round_groups g ON g.round_id = r.id AND g.status = 'met' \
-             LEFT JOIN outcome_answers a ON a.group_id = g.id \
-             GROUP BY r.id, r.month ORDER BY r.month",
+             LEFT JOIN outcome_answers a ON a.group_id = g.id WHERE r.skipped_reason IS NULL \
+             GROUP BY r.id, r.month, r.kind ORDER BY r.month, r.kind DESC",
         )
         .fetch_all(self.pool())
         .await

@@ -5,7 +5,8 @@ use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
 use super::{Backend, BulkInsert, Store, now, values::Flag};
 use crate::domain::{
-    Email, FreeTimes, GroupId, Level, MeetFormat, Mode, Month, PersonName, Reach, RoundId, RoundKind, UserId,
+    Email, FreeTimes, Frequency, GroupId, Level, MeetFormat, Mode, Month, PersonName, Reach, RoundId,
+    RoundKind, UserId,
 };
 
 /// A person taking part in a round, as the round job needs them.
@@ -20,6 +21,7 @@ pub struct Participant {
     pub site: Option<String>,
     pub meet_format: MeetFormat,
     pub free_times: FreeTimes,
+    pub frequency: Frequency,
 }
 
 impl Participant {
@@ -145,7 +147,7 @@ impl Store {
             RoundKind::MidMonth => "frequency = 'twice a month'",
         };
         let sql = format!(
-            "SELECT id, email, name, role, level, department, site, meet_format, free_times FROM users \
+            "SELECT id, email, name, role, level, department, site, meet_format, free_times, frequency FROM users \
              WHERE {ACTIVE} AND {by_frequency} ORDER BY id"
         );
         let query = sqlx::query_as(&sql).bind(month);

@@ -270,6 +270,18 @@ impl Store {
         Ok(())
     }
 
+    /// How often the person takes part from now on.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_frequency(&self, user_id: UserId, frequency: Frequency) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET frequency = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(frequency)
+            .bind(now())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Opts out of matching (`true`) or rejoins (`false`); rejoining also ends a pause.
     #[tracing::instrument(skip(self))]
     pub async fn set_opted_out(&self, user_id: UserId, opted_out: bool) -> sqlx::Result<()> {

@@ -146,7 +146,7 @@ async function follow(page, locator) {
   await Promise.all([page.waitForNavigation(), locator.click()]);
 }
 
-async function fillSignup(page, { email, name, password, role = 'Nurse', stage = 'Trainee', department = 'Cardiology', site = 'North Campus', format = 'Video', times = ['Midday, 11:00 to 14:00'] }) {
+async function fillSignup(page, { email, name, password, role = 'Nurse', stage = 'Trainee', department = 'Cardiology', site = 'North Campus', format = 'Video', times = ['Midday, 11:00 to 14:00'], frequency = 'Twice a month' }) {
   await page.getByLabel('Work email').fill(email);
   await page.getByLabel('Full name').fill(name);
   await page.getByLabel('Password', { exact: true }).fill(password);
@@ -156,6 +156,7 @@ async function fillSignup(page, { email, name, password, role = 'Nurse', stage =
   if (await page.getByLabel('Site', { exact: true }).count()) await page.getByLabel('Site', { exact: true }).selectOption(site ? { label: site } : '');
   if (format) await page.getByRole('radio', { name: new RegExp(`^${format}\\b`) }).check();
   for (const time of times) await page.getByLabel(time).check();
+  if (frequency) await page.getByRole('radio', { name: new RegExp(`^${frequency}\\b`) }).check();
 }
 
 /** The figure in the dashboard's "Accounts by status" table for `status`, as shown. */
@@ -261,6 +262,8 @@ try {
   expect(await me.getByRole('radio', { name: /^Video\b/ }).isChecked(), 'the meeting format chosen is kept');
   expect(await me.getByLabel('Midday, 11:00 to 14:00').isChecked(), 'the free time ticked is kept');
   expect(await me.getByRole('radio', { name: /^Trainee\b/ }).isChecked(), 'the career stage chosen is kept');
+  expect(await me.getByRole('radio', { name: /^Twice a month\b/ }).isChecked(), 'the frequency chosen is kept');
+  await expectText(me, '#frequency', /a good pace early on/, 'the form says two a month is a good pace early on');
   await inspect(me, 'signup-wrong-domain', { status: 422 });
 
   await fillSignup(me, { email, name: 'Noor Haddad', password: 'short' });
@@ -293,6 +296,7 @@ try {
   await follow(me, me.getByRole('button', { name: 'Confirm my account' }));
   await expectText(me, 'h1', /Your profile/, 'confirming lands on the profile');
   await expectText(me, '#participation', /You are taking part/, 'the new member takes part');
+  expect(await me.getByRole('radio', { name: /^Twice a month\b/ }).isChecked(), 'the profile keeps the frequency chosen at sign-up');
   await inspect(me, 'profile');
   let active = await statusCount(coordinator, 'Active');
   expect(active === before.active + 1, `the dashboard counts one more active participant (${before.active} -> ${active})`);
@@ -379,10 +383,20 @@ try {
   await expectText(me, 'h1', /Thank you!/, 'the answer is acknowledged');
   await expectText(me, 'main', /recorded that you met/, 'the page says the meeting is recorded');
   await inspect(me, 'link-we-met-done');
+  // 4a. The intro's footer changes how often, in one click, without logging in.
+  expect(/How often: twice a month/.test(intro.text), 'the intro says how often the member meets');
+  const scanner = await tab(await newContext(), 'scanner');
+  await goto(scanner, linkIn(intro, { label: 'Once a month:', prefix: `${BASE}/r/` }));
+  await expectText(scanner, 'h1', /Once a month from now on\?/, 'the frequency link asks to confirm');
+  await inspect(scanner, 'link-frequency');
+  await follow(scanner, scanner.getByRole('button', { name: 'Yes, change it' }));
+  await expectText(scanner, 'h1', /How often: changed/, 'the change is acknowledged');
+  await expectText(scanner, 'main', /From now on: once a month/, 'the page says the new frequency');
   const rateAfter = await meetRate(coordinator, month);
   expect(rateAfter !== rateBefore && rateAfter !== '0%', `the coordinator sees the meet rate change (${rateBefore} -> ${rateAfter})`);
   await goto(me, '/profile');
   await expectText(me, '#my-rounds', /You met/, 'the profile lists the round as met');
+  expect(await me.getByRole('radio', { name: /^Once a month\b/ }).isChecked(), 'the profile shows the frequency changed from the email');
   await expectText(me, '#my-rounds', /Did it lead to anything\?/, 'a met round asks what it led to');
   await expectText(me, '#my-network', /1 conversation so far/, 'My coffee network shows the pace so far');
   await inspect(me, 'profile-after-round');
@@ -516,6 +530,8 @@ try {
     await sso.getByLabel('Profession').selectOption({ label: 'Nurse' });
     await sso.getByRole('radio', { name: /^Trainee\b/ }).check();
     await sso.getByLabel('Department', { exact: true }).selectOption({ label: 'Oncology' });
+    // The program lists two campuses, so the first sign-in asks for one like the sign-up form.
+    await sso.getByLabel('Site', { exact: true }).selectOption({ label: 'South Campus' });
     await follow(sso, sso.getByRole('button', { name: 'Join Coffee Rounds' }));
     await expectText(sso, 'h1', /Your profile/, 'the answers open the profile');
     await expectText(sso, '#participation', /You are taking part/, 'the new member takes part');

@@ -12,7 +12,7 @@ use axum::{
 
 use super::Notice;
 use crate::{
-    domain::{Calendar, Month},
+    domain::{Calendar, Frequency, Month},
     rounds::{
         LinkResult,
         links::{Action, Link, Refusal},
@@ -91,6 +91,19 @@ fn describe(link: Link, next_round: Month) -> (String, String, &'static str) {
         Action::Resume => {
             ("Come back to Coffee Rounds?".into(), format!("You will be matched again from the {next} round."), "Put me back in")
         }
+        Action::Frequency(frequency) => (
+            format!("{} from now on?", frequency.label()),
+            match frequency {
+                Frequency::Monthly => "You will be matched in every monthly round.".to_owned(),
+                Frequency::EveryOtherMonth => {
+                    "You will be matched in a monthly round when you had no group in the one before.".to_owned()
+                }
+                Frequency::TwiceMonthly => {
+                    "You will be matched in every monthly round and in the mid-month round too.".to_owned()
+                }
+            } + " You can change it again on your profile at any time.",
+            "Yes, change it",
+        ),
         Action::LedTo(answer) => (
             "Did it lead to anything?".into(),
             format!(
@@ -172,6 +185,13 @@ pub async fn follow(
                 ("You will not get more monthly emails", "You can rejoin from your profile.".into())
             }
             Action::Resume => ("Welcome back", "You are in the next round.".into()),
+            Action::Frequency(frequency) => (
+                "How often: changed",
+                format!(
+                    "From now on: {}. You can change it again on your profile.",
+                    frequency.label().to_lowercase()
+                ),
+            ),
             Action::LedTo(answer) => (
                 "Thank you",
                 format!("We have recorded your answer: “{answer}”. You can change it on your profile."),

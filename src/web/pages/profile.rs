@@ -12,7 +12,7 @@ use super::{Choices, Notice};
 use crate::{
     accounts::{self, AccountError, Participation, ProfileInput},
     domain::stage_name,
-    domain::{Calendar, GroupId, LedTo, Month, RoundKind},
+    domain::{Calendar, GroupId, LedTo, Month},
     forms::FieldErrors,
     rounds::network::{Network, PaceChart, network, pace_chart},
     store::rounds::{MyGroup, Response as Answer},
@@ -136,10 +136,7 @@ impl From<MyGroup> for GroupView {
             group_id: group.group_id,
             answerable: group.status != "met",
             led_to: None,
-            month_name: match group.kind {
-                RoundKind::Main => group.month.long_name(),
-                RoundKind::MidMonth => format!("Mid-{}", group.month.long_name()),
-            },
+            month_name: group.kind.label(group.month),
             month: group.month,
             status: group.status,
             status_text,

@@ -104,6 +104,11 @@ pub struct DashboardView {
     pub sites: Chart,
     pub formats: Chart,
     pub times: Chart,
+    pub frequencies: Chart,
+    /// About how many conversations a month the frequencies chosen make.
+    pub chats_per_month: i64,
+    /// "November 2026", and the groups its rounds made.
+    pub latest_groups: Option<(String, i64)>,
     pub signups: MonthlyChart,
 }
 
@@ -116,6 +121,9 @@ impl DashboardView {
             sites: Chart::new(&dashboard.sites),
             formats: Chart::new(&dashboard.formats),
             times: Chart::new(&dashboard.times),
+            frequencies: Chart::new(&dashboard.frequencies),
+            chats_per_month: dashboard.chats_per_month.round() as i64,
+            latest_groups: dashboard.latest_groups.map(|(month, n)| (month.long_name(), n)),
             signups: MonthlyChart::new(&dashboard.signups),
             totals: dashboard.totals,
         }
