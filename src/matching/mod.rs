@@ -72,8 +72,8 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             dense_below: 300,
-            per_kind: 2,
-            best_partners: 4,
+            per_kind: 1,
+            best_partners: 10,
             sample: 12,
             random_partners: 2,
             widen_limit: 8,
@@ -776,7 +776,7 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
         if n > tuning.dense_below {
             check_stop(tuning)?;
             if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus)
-                && let found = dense_violations(&ctx, &reduced, &[], 4 * n)
+                && let found = dense_violations(&ctx, &reduced, &[], 16 * n)
                 && found.complete
                 && found.pairs.is_empty()
             {
@@ -785,7 +785,7 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
             let reduced: Vec<i64> = (0..n).map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v)).collect();
             let budget = tuning.widen_limit.saturating_mul(n).saturating_sub(added);
             let mut found =
-                dense_violations(&ctx, &reduced, &pairs, budget.saturating_mul(4).saturating_add(16 * n));
+                dense_violations(&ctx, &reduced, &pairs, budget.saturating_mul(4).saturating_add(64 * n));
             if found.complete && found.pairs.is_empty() {
                 break sol;
             }
