@@ -307,3 +307,92 @@ fn month_parses_formats_and_steps() {
     assert!(Level::parse("2.5").is_err());
     assert!(ParticipantId::parse("  ").is_err());
 }
+
+/// A roster where department 0 holds `big` percent of the people (a dominant department) and
+/// only `depts` departments exist, spread over `sites` sites (0: no site given), some of whom
+/// meet only in person or only by video.
+fn lopsided_roster(n: usize, big: u64, depts: u64, sites: u64, jitter: u32, seed: u64) -> Input {
+    let mut x = seed | 1;
+    let mut rnd = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let people: Vec<(usize, usize, u32)> = (0..n)
+        .map(|_| {
+            let d = if rnd(100) < big { 0 } else { 1 + rnd(depts - 1) as usize };
+            (d, rnd(3) as usize, rnd(6) as u32)
+        })
+        .collect();
+    let met: Vec<((usize, usize), i64)> =
+        (0..n * 3).map(|_| ((rnd(n as u64) as usize, rnd(n as u64) as usize), 1 + rnd(9) as i64)).collect();
+    let sat: Vec<(usize, i64)> = (0..n / 20).map(|_| (rnd(n as u64) as usize, 1)).collect();
+    let mut inp = input(&people, &met, &sat, jitter, seed);
+    if sites > 0 {
+        for p in &mut inp.participants {
+            p.site = Some(format!("Site {}", rnd(sites)));
+            p.format = match rnd(10) {
+                0 => matching::MeetFormat::InPerson,
+                1 => matching::MeetFormat::Video,
+                _ => matching::MeetFormat::Either,
+            };
+        }
+    }
+    inp
+}
+
+#[test]
+fn skewed_and_pilot_rosters_reach_the_dense_optimum_with_and_without_jitter_and_sites() {
+    let dense = Tuning { dense_below: usize::MAX, ..Tuning::default() };
+    let sparse = Tuning { dense_below: 0, widen_limit: usize::MAX, ..Tuning::default() };
+    for (n, big, depts, sites, seed) in
+        [(300, 60, 4, 0, 1), (301, 70, 4, 3, 2), (280, 40, 3, 0, 3), (260, 34, 3, 2, 4)]
+    {
+        for jitter in [10, 0] {
+            let inp = lopsided_roster(n, big, depts, sites, jitter, seed);
+            let d = matching::plan_with(&inp, &dense).unwrap();
+            let s = matching::plan_with(&inp, &sparse).unwrap();
+            let case = format!("n={n} big={big}% departments={depts} sites={sites} jitter={jitter}");
+            assert_eq!(s.stats.matched_pairs, d.stats.matched_pairs, "{case}");
+            assert_eq!(s.stats.priority_grouped, d.stats.priority_grouped, "{case}");
+            assert_eq!(s.stats.matching_score, d.stats.matching_score, "{case}");
+            assert_eq!(s.stats.proven_gap, None, "{case}");
+            assert!(s.stats.candidate_edges < d.stats.candidate_edges, "{case}");
+        }
+    }
+}
+
+#[test]
+fn a_tight_widening_limit_still_gives_a_plan_and_a_gap_that_bounds_the_optimum() {
+    let dense = Tuning { dense_below: usize::MAX, ..Tuning::default() };
+    let starved = Tuning {
+        dense_below: 0,
+        per_kind: 0,
+        best_partners: 1,
+        random_partners: 1,
+        widen_limit: 0,
+        ..Tuning::default()
+    };
+    let inp = lopsided_roster(300, 60, 4, 0, 10, 5);
+    let d = matching::plan_with(&inp, &dense).unwrap();
+    let s = matching::plan_with(&inp, &starved).unwrap();
+    match s.stats.proven_gap {
+        Some(gap) => {
+            assert!(gap >= 0);
+            assert!(
+                s.stats.matching_score + gap >= d.stats.matching_score
+                    || s.stats.matched_pairs < d.stats.matched_pairs
+            );
+        }
+        None => assert_eq!(s.stats.matching_score, d.stats.matching_score),
+    }
+}
+
+#[test]
+fn a_plan_stops_when_its_stop_flag_is_set() {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let tuning = Tuning { stop: Some(flag), ..Tuning::default() };
+    let inp = lopsided_roster(400, 60, 4, 0, 10, 6);
+    assert_eq!(matching::plan_with(&inp, &tuning), Err(matching::PlanError::Cancelled));
+}

@@ -82,6 +82,10 @@ pub fn solve_with(
     warm: Option<&Solution>,
     stop: Option<&AtomicBool>,
 ) -> Option<Solution> {
+    let stopped = || stop.is_some_and(|f| f.load(Ordering::Relaxed));
+    if stopped() {
+        return None;
+    }
     let mut s = Solver::new(n, edges);
     match warm {
         Some(w) => s.warm_start(w),
