@@ -398,7 +398,8 @@ impl Rng {
 ///
 /// Pairs of participants whose cells (level, department, role) are the same two cells differ in
 /// score only by jitter and history, so "kinds" of partner are what the optimum chooses between:
-/// same or other department, same or other role, each career-level gap. Each participant gets its
+/// same or other department, same or other role, each career-level gap, and (when sites are given)
+/// the same site at each level gap. Each participant gets its
 /// best [`Tuning::per_kind`] partners of every kind (from [`Tuning::sample`] draws of that kind, or
 /// all of them when the kind is small), its best [`Tuning::best_partners`] over all draws, and
 /// [`Tuning::random_partners`] uniformly random ones. A dominant department then has its inside
@@ -436,12 +437,23 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
         };
     let gap_class = |la: u32, lb: u32| la.abs_diff(lb).min(4);
     // A pool: ranges of one order, and which attribute must differ from the participant's.
+    // A third order by (site, level) gives each participant's same-site partners of every
+    // level gap (those who meet only in person can meet no one else).
+    let site_key = |v: u32| (ctx.site[v as usize], ctx.level[v as usize], 0);
+    let has_sites = ctx.site.iter().any(|&x| x != NO_SITE);
+    let mut by_sl: Vec<u32> = if has_sites { (0..n as u32).collect() } else { Vec::new() };
+    by_sl.sort_by_key(|&v| (site_key(v), v));
     struct Pool {
-        ranges: Vec<(bool, usize, usize)>, // (in by_lrd?, start, end)
-        other_dept: bool,
-        other_role: bool,
+        /// `(order, start, end)`: order 0 is by (level, department, role), 1 by (level, role,
+        /// department), 2 by (site, level).
+        ranges: Vec<(u8, usize, usize)>,
+        /// `Some(true)`: the partner's department must differ; `Some(false)`: must be the same.
+        other_dept: Option<bool>,
+        other_role: Option<bool>,
         size: usize,
     }
+    let mut site_pools: Vec<Pool> = Vec::new();
+    let orders: [&[u32]; 3] = [&by_ldr, &by_lrd, &by_sl];
     let mut rng = Rng(ctx.input.seed ^ 0xC0FF_EE00_D15C_0A11);
     let mut pools: Vec<Pool> = Vec::new();
     let mut kind_best: Vec<(i64, u32)> = Vec::new();
@@ -463,10 +475,10 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                 let mut ranges = Vec::new();
                 for &lb in &lbs {
                     let rg = match (other_dept, other_role) {
-                        (false, false) => (false, range(&by_ldr, &ldr, (lb, d, r), (lb, d, r))),
-                        (false, true) => (false, range(&by_ldr, &ldr, (lb, d, 0), (lb, d, u32::MAX))),
-                        (true, false) => (true, range(&by_lrd, &lrd, (lb, r, 0), (lb, r, u32::MAX))),
-                        (true, true) => (false, range(&by_ldr, &ldr, (lb, 0, 0), (lb, u32::MAX, u32::MAX))),
+                        (false, false) => (0, range(&by_ldr, &ldr, (lb, d, r), (lb, d, r))),
+                        (false, true) => (0, range(&by_ldr, &ldr, (lb, d, 0), (lb, d, u32::MAX))),
+                        (true, false) => (1, range(&by_lrd, &lrd, (lb, r, 0), (lb, r, u32::MAX))),
+                        (true, true) => (0, range(&by_ldr, &ldr, (lb, 0, 0), (lb, u32::MAX, u32::MAX))),
                     };
                     if rg.1.1 > rg.1.0 {
                         ranges.push((rg.0, rg.1.0, rg.1.1));
@@ -474,19 +486,41 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                 }
                 let size = ranges.iter().map(|x| x.2 - x.1).sum();
                 if size > 0 {
-                    pools.push(Pool { ranges, other_dept, other_role, size });
+                    pools.push(Pool {
+                        ranges,
+                        other_dept: Some(other_dept),
+                        other_role: Some(other_role),
+                        size,
+                    });
                 }
             }
         }
         for &a in &by_ldr[cell_start..cell_end] {
             let a = a as usize;
             all.clear();
-            for pool in &pools {
+            site_pools.clear();
+            if has_sites && ctx.site[a] != NO_SITE {
+                let sa = ctx.site[a];
+                for class in 0..=4 {
+                    let mut ranges = Vec::new();
+                    for &lb in levels.iter().filter(|&&lb| gap_class(la, lb) == class) {
+                        let (s0, e0) = range(&by_sl, &site_key, (sa, lb, 0), (sa, lb, 0));
+                        if e0 > s0 {
+                            ranges.push((2, s0, e0));
+                        }
+                    }
+                    let size = ranges.iter().map(|x| x.2 - x.1).sum();
+                    if size > 0 {
+                        site_pools.push(Pool { ranges, other_dept: None, other_role: None, size });
+                    }
+                }
+            }
+            for pool in pools.iter().chain(&site_pools) {
                 kind_best.clear();
                 let fits = |b: usize| {
                     b != a
-                        && (ctx.dept[b] != ctx.dept[a]) == pool.other_dept
-                        && (ctx.role[b] != ctx.role[a]) == pool.other_role
+                        && pool.other_dept.is_none_or(|o| (ctx.dept[b] != ctx.dept[a]) == o)
+                        && pool.other_role.is_none_or(|o| (ctx.role[b] != ctx.role[a]) == o)
                 };
                 let consider = |b: usize, kind_best: &mut Vec<(i64, u32)>| {
                     if fits(b)
@@ -496,9 +530,8 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                     }
                 };
                 if pool.size <= tuning.sample {
-                    for &(alt, s0, e0) in &pool.ranges {
-                        let order = if alt { &by_lrd } else { &by_ldr };
-                        for &b in &order[s0..e0] {
+                    for &(o, s0, e0) in &pool.ranges {
+                        for &b in &orders[o as usize][s0..e0] {
                             consider(b as usize, &mut kind_best);
                         }
                     }
@@ -509,9 +542,9 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                             break;
                         }
                         let mut x = rng.below(pool.size);
-                        for &(alt, s0, e0) in &pool.ranges {
+                        for &(o, s0, e0) in &pool.ranges {
                             if x < e0 - s0 {
-                                let b = if alt { by_lrd[s0 + x] } else { by_ldr[s0 + x] } as usize;
+                                let b = orders[o as usize][s0 + x] as usize;
                                 if fits(b) {
                                     drawn += 1;
                                     consider(b, &mut kind_best);
