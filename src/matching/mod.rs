@@ -56,6 +56,8 @@ pub struct Tuning {
     pub best_partners: usize,
     /// Partners drawn per kind before keeping the best ones (a kind this small is taken whole).
     pub sample: usize,
+    /// Extra draws from the kinds that gave a participant's best draw (kept if among the best).
+    pub top_sample: usize,
     /// Uniformly random partners added per participant (keeps a perfect matching likely).
     pub random_partners: usize,
     /// Widening stops once it has added this many pairs per participant in all; the plan then
@@ -75,6 +77,7 @@ impl Default for Tuning {
             per_kind: 1,
             best_partners: 10,
             sample: 12,
+            top_sample: 64,
             random_partners: 2,
             widen_limit: 8,
             keep_graph: false,
@@ -515,7 +518,10 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                     }
                 }
             }
-            for pool in pools.iter().chain(&site_pools) {
+            // The kinds that gave the best draw get `top_sample` more draws: where the best
+            // partners are, the graph needs many of them (with jitter, several of the best).
+            let mut top: Vec<(i64, usize)> = Vec::new();
+            for (pi, pool) in pools.iter().chain(&site_pools).enumerate() {
                 kind_best.clear();
                 let fits = |b: usize| {
                     b != a
@@ -557,13 +563,42 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                 }
                 // Best first; among equals the first drawn (a random one).
                 kind_best.sort_by_key(|x| std::cmp::Reverse(x.0));
+                if let Some(&(best, _)) = kind_best.first() {
+                    top.push((best, pi));
+                }
                 for &(s, b) in kind_best.iter().take(tuning.per_kind) {
                     pairs.push(((a as u32).min(b), (a as u32).max(b)));
                     all.push((s, b));
                 }
                 all.extend(kind_best.iter().skip(tuning.per_kind).copied());
             }
-            all.sort_by_key(|x| std::cmp::Reverse(x.0));
+            let peak = top.iter().map(|x| x.0).max().unwrap_or(i64::MIN);
+            top.retain(|x| x.0 == peak);
+            let chosen: Vec<&Pool> =
+                top.iter().filter_map(|&(_, pi)| pools.iter().chain(&site_pools).nth(pi)).collect();
+            let size: usize = chosen.iter().map(|p| p.size).sum();
+            if size > tuning.sample {
+                for _ in 0..tuning.top_sample {
+                    let mut x = rng.below(size);
+                    'pick: for pool in &chosen {
+                        for &(o, s0, e0) in &pool.ranges {
+                            if x < e0 - s0 {
+                                let b = orders[o as usize][s0 + x] as usize;
+                                let fits = b != a
+                                    && pool.other_dept.is_none_or(|o| (ctx.dept[b] != ctx.dept[a]) == o)
+                                    && pool.other_role.is_none_or(|o| (ctx.role[b] != ctx.role[a]) == o);
+                                if fits && let Some(sc) = ctx.score(a, b) {
+                                    all.push((sc, b as u32));
+                                }
+                                break 'pick;
+                            }
+                            x -= e0 - s0;
+                        }
+                    }
+                }
+            }
+            all.sort_by_key(|x| (std::cmp::Reverse(x.0), x.1));
+            all.dedup_by_key(|x| x.1);
             for &(_, b) in all.iter().take(tuning.best_partners) {
                 pairs.push(((a as u32).min(b), (a as u32).max(b)));
             }
