@@ -80,7 +80,9 @@ Writes people.csv (columns id,email,name,role,level,department) to stdout or --o
 sizes are skewed (a few large departments, a long tail of small ones), about 40% are nurses, and
 levels are weighted toward trainee, early and mid career. With --history, also writes
 --months months of past rounds before --month (random pairings of ~97% of the roster, the
-others paused; the odd one out appears as a sit-out row). Same arguments, same files.")]
+others paused; the odd one out appears as a sit-out row). --skewed gives the first department 60%
+of the roster; --departments K keeps only the K largest departments (a pilot). Same arguments,
+same files.")]
 pub struct GenRosterArgs {
     /// Number of people.
     #[arg(long, value_name = "N")]
@@ -100,6 +102,12 @@ pub struct GenRosterArgs {
     /// The target month the history leads up to.
     #[arg(long, value_name = "YYYY-MM", default_value = "2026-01", value_parser = parse_month_arg)]
     pub month: Month,
+    /// One department holds 60% of the roster (as when, say, Nursing is one department).
+    #[arg(long)]
+    pub skewed: bool,
+    /// Use only the K largest departments (a pilot with K departments).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub departments: Option<u32>,
 }
 
 /// A bad input: message already names file, line and column.
@@ -319,7 +327,7 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
     eprintln!(
         "plan {month}: {} participants, {groups} groups ({} pairs, {triples} triples), {} sit out, \
          total score {}, cross-department {cross:.1}%, priority {}/{} grouped, \
-         candidate graph {} edges ({} widenings), matching {solve_ms:.0} ms, elapsed {:.0} ms",
+         candidate graph {} edges ({} widenings), {}, matching {solve_ms:.0} ms, elapsed {:.0} ms",
         st.participants,
         groups - triples,
         plan.sit_outs.len(),
@@ -328,6 +336,10 @@ pub fn run_plan(args: PlanArgs) -> ExitCode {
         st.priority_participants,
         st.candidate_edges,
         st.widenings,
+        match st.proven_gap {
+            None => "exact optimum".to_string(),
+            Some(g) => format!("widening limit reached: proven gap at most {g}"),
+        },
         started.elapsed().as_secs_f64() * 1e3,
     );
     ExitCode::SUCCESS
@@ -409,7 +421,13 @@ const LEVELS: &[f64] = &[0.06, 0.24, 0.26, 0.22, 0.15, 0.07];
 pub fn run_gen_roster(args: GenRosterArgs) -> ExitCode {
     let mut g = Gen(args.seed);
     // Zipf-like department sizes: the first departments are several times the last.
-    let dept_w: Vec<f64> = (0..DEPARTMENTS.len()).map(|i| 1.0 / (i as f64 + 1.0).powf(0.9)).collect();
+    let k = args.departments.map_or(DEPARTMENTS.len(), |k| k as usize).min(DEPARTMENTS.len());
+    let mut dept_w: Vec<f64> = (0..k).map(|i| 1.0 / (i as f64 + 1.0).powf(0.9)).collect();
+    if args.skewed && k > 1 {
+        // The first department gets 60 % of the weight, the others keep their proportions.
+        let rest: f64 = dept_w[1..].iter().sum();
+        dept_w[0] = rest * 1.5;
+    }
     let role_w: Vec<f64> = ROLES.iter().map(|r| r.1).collect();
     let mut people = String::from("id,email,name,role,level,department\n");
     let ids: Vec<u64> = (0..args.n as u64).map(|i| 1000 + i).collect();

@@ -265,8 +265,15 @@ fn big_roster(n: usize, seed: u64) -> Input {
 #[test]
 fn sparse_candidate_graph_reaches_the_dense_optimum() {
     let dense = Tuning { dense_below: usize::MAX, ..Tuning::default() };
-    let sparse =
-        Tuning { dense_below: 0, best_partners: 2, sample: 6, random_partners: 1, keep_graph: false };
+    let sparse = Tuning {
+        dense_below: 0,
+        per_kind: 1,
+        best_partners: 2,
+        sample: 6,
+        random_partners: 1,
+        widen_limit: usize::MAX,
+        ..Tuning::default()
+    };
     for (n, seed) in [(101, 1), (240, 2), (333, 3)] {
         let inp = big_roster(n, seed);
         let d = matching::plan_with(&inp, &dense).unwrap();
@@ -274,6 +281,7 @@ fn sparse_candidate_graph_reaches_the_dense_optimum() {
         assert_eq!(s.stats.matched_pairs, d.stats.matched_pairs, "n={n}");
         assert_eq!(s.stats.priority_grouped, d.stats.priority_grouped, "n={n}");
         assert_eq!(s.stats.matching_score, d.stats.matching_score, "n={n}");
+        assert_eq!(s.stats.proven_gap, None, "n={n}");
         assert!(s.stats.candidate_edges < d.stats.candidate_edges);
     }
 }

@@ -30,6 +30,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const NONE: usize = usize::MAX;
 
@@ -64,11 +65,33 @@ impl Solution {
 /// duplicates). If no perfect matching exists, the returned matching is maximal in the solver's
 /// sense (no augmenting path) but the caller must treat it as "not perfect".
 pub fn solve(n: usize, edges: &[(u32, u32, i64)]) -> Solution {
+    solve_with(n, edges, None, None).expect("no stop flag, so never cancelled")
+}
+
+/// [`solve`], optionally resuming from `warm`, the solution of an earlier solve on a subgraph
+/// (same vertex numbers, maybe fewer vertices, fewer edges), and stopping early (returning
+/// `None`) once `stop` is set.
+///
+/// Resuming keeps the earlier duals and matching as far as they stay valid: blossom duals are
+/// folded into their vertices (each edge's slack can only grow), matched edges that lost
+/// tightness are unmatched, and each new edge with negative slack raises one end's dual (which
+/// unmatches it). Duals stay feasible and the matching tight, so only the freed vertices search.
+pub fn solve_with(
+    n: usize,
+    edges: &[(u32, u32, i64)],
+    warm: Option<&Solution>,
+    stop: Option<&AtomicBool>,
+) -> Option<Solution> {
     let mut s = Solver::new(n, edges);
-    s.greedy_start();
+    match warm {
+        Some(w) => s.warm_start(w),
+        None => s.greedy_start(),
+    }
     s.tight_augmentations(8);
     let greedy_matched = s.mate.iter().filter(|&&m| m != NONE).count();
-    s.run();
+    if !s.run(stop) {
+        return None;
+    }
     let mate =
         (0..n).map(|v| if s.mate[v] == NONE { None } else { Some(s.endpoint[s.mate[v]] as usize) }).collect();
     let alive = |b: usize| b < n || s.blossombase[b] != NONE;
@@ -79,14 +102,26 @@ pub fn solve(n: usize, edges: &[(u32, u32, i64)]) -> Solution {
         })
         .collect();
     let blossom_dual = (n..2 * n).map(|b| if alive(b) { s.dual[b] } else { 0 }).collect();
-    Solution {
+    Some(Solution {
         mate,
         vertex_dual: s.dual[..n].to_vec(),
         parent,
         blossom_dual,
         augmentations: s.augmentations,
         greedy_matched,
-    }
+    })
+}
+
+/// What makes the dual step stop. Ordered as the tie-break between events due at one time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// An edge from an S-vertex to an unlabelled vertex becomes tight (the tree can grow).
+    GrowEdge,
+    /// An edge between two S-blossoms becomes tight (a new blossom, or an augmenting path
+    /// between two trees).
+    SsEdge,
+    /// A T-blossom's dual reaches zero (it must be expanded).
+    ExpandBlossom,
 }
 
 struct Solver {
@@ -111,18 +146,23 @@ struct Solver {
     dual: Vec<i64>,
     allowedge: Vec<u32>,
     queue: std::collections::VecDeque<usize>,
-    /// Vertices labelled in the current tree (some may have lost their label since).
-    tree_list: Vec<u32>,
-    /// Unlabelled vertices whose least-slack edge the current tree set.
-    touched: Vec<u32>,
-    /// `allowedge[k] == epoch` marks edge `k` tight in the current tree.
+    /// `root[v]`: the free vertex whose alternating tree labelled vertex `v` last (`NONE` if
+    /// never, or since that tree dissolved). Meaningful only while `v`'s blossom is labelled.
+    root: Vec<usize>,
+    /// `tree[r]`: vertices labelled by the tree of root `r` (some may have left it since).
+    tree: Vec<Vec<u32>>,
+    /// `mark[x] == epoch`: scratch flag for one dissolution (vertex or blossom).
+    mark: Vec<u32>,
+    /// `allowedge[k] == epoch` marks edge `k` tight since the last dissolution.
     epoch: u32,
     /// Sum of all dual steps so far. Duals are lazy: `dual[x]` is exact at time `stamp[x]`, and
     /// moves by ∓(now − stamp) while its top-level blossom stays labelled S or T.
     now: i64,
     stamp: Vec<i64>,
-    /// Candidate dual-step events `(time, kind, item, edge)`, validated when they reach the top.
-    events: BinaryHeap<Reverse<(i64, u8, u32, u32)>>,
+    /// Candidate dual-step events `(time, kind, item, edge)`, validated when they reach the top
+    /// (items: the unlabelled vertex for `GrowEdge`, the S-blossom for `SsEdge`, the T-blossom
+    /// for `ExpandBlossom`).
+    events: BinaryHeap<Reverse<(i64, Event, u32, u32)>>,
     bestedgeto: Vec<usize>,
     augmentations: usize,
 }
@@ -173,8 +213,9 @@ impl Solver {
             dual: vec![0; 2 * n],
             allowedge: vec![0; m],
             queue: std::collections::VecDeque::new(),
-            tree_list: Vec::new(),
-            touched: Vec::new(),
+            root: vec![NONE; n],
+            tree: vec![Vec::new(); n],
+            mark: vec![0; 2 * n],
             epoch: 1,
             now: 0,
             stamp: vec![0; 2 * n],
@@ -245,13 +286,13 @@ impl Solver {
     /// Event: S-vertex to unlabelled vertex `w` along edge `k` becomes tight.
     fn push_d2(&mut self, w: usize, k: usize) {
         let t = self.now + self.slack(k);
-        self.events.push(Reverse((t, 2, w as u32, k as u32)));
+        self.events.push(Reverse((t, Event::GrowEdge, w as u32, k as u32)));
     }
 
     /// Event: edge `k` between S-blossom `b` and another S-blossom becomes tight.
     fn push_d3(&mut self, b: usize, k: usize) {
         let t = self.now + self.slack(k) / 2;
-        self.events.push(Reverse((t, 3, b as u32, k as u32)));
+        self.events.push(Reverse((t, Event::SsEdge, b as u32, k as u32)));
     }
 
     #[inline]
@@ -386,6 +427,8 @@ impl Solver {
 
     fn assign_label(&mut self, w: usize, t: u8, p: usize) {
         let (mut w, mut t, mut p) = (w, t, p);
+        // A root starts its own tree; anyone else joins the tree of the vertex that reached it.
+        let r = if p == NONE { w } else { self.root[self.endpoint[p] as usize] };
         loop {
             let b = self.inblossom[w];
             debug_assert!(self.label[w] == 0 && self.label[b] == 0);
@@ -398,14 +441,17 @@ impl Solver {
             self.bestedge[b] = NONE;
             let mut lv = Vec::new();
             self.leaves(b, &mut lv);
-            self.tree_list.extend(lv.iter().map(|&v| v as u32));
+            for &v in &lv {
+                self.root[v] = r;
+            }
+            self.tree[r].extend(lv.iter().map(|&v| v as u32));
             if t == 1 {
                 self.queue.extend(lv.iter().copied());
                 return;
             }
             if b >= self.n {
                 let t4 = self.now + self.dual[b];
-                self.events.push(Reverse((t4, 4, b as u32, 0)));
+                self.events.push(Reverse((t4, Event::ExpandBlossom, b as u32, 0)));
             }
             let base = self.blossombase[b];
             let mb = self.mate[base];
@@ -613,7 +659,7 @@ impl Solver {
             self.bestedge[bv] = NONE;
             if bv >= self.n {
                 let t4 = self.now + self.dual[bv];
-                self.events.push(Reverse((t4, 4, bv as u32, 0)));
+                self.events.push(Reverse((t4, Event::ExpandBlossom, bv as u32, 0)));
             }
             j += jstep;
             while childs[at(j)] != entrychild {
@@ -624,6 +670,16 @@ impl Solver {
                 }
                 lv.clear();
                 self.leaves(bv, &mut lv);
+                // A vertex reached from an S-vertex of a tree that has dissolved since keeps a
+                // stale mark: forget it (the refresh below records its edges again).
+                for &v in &lv {
+                    if self.label[v] != 0
+                        && self.label[self.inblossom[self.endpoint[self.labelend[v]] as usize]] != 1
+                    {
+                        self.label[v] = 0;
+                        self.labelend[v] = NONE;
+                    }
+                }
                 if let Some(&v) = lv.iter().find(|&&v| self.label[v] != 0) {
                     debug_assert!(self.label[v] == 2 && self.inblossom[v] == bv);
                     self.label[v] = 0;
@@ -741,26 +797,64 @@ impl Solver {
         }
     }
 
-    /// After an augmentation (or when the tree is stuck): unlabel the tree. Only the tree's own
-    /// vertices, the vertices it recorded a least-slack edge for, and its events are touched.
-    fn dissolve(&mut self) {
-        let gone = std::mem::take(&mut self.tree_list);
-        for &v in &gone {
-            let v = v as usize;
-            let b = self.inblossom[v];
-            if self.label[b] != 0 {
-                self.materialize(b);
-                self.reset_labels_below(b);
-            }
-            self.label[v] = 0;
-            self.labelend[v] = NONE;
-            self.bestedge[v] = NONE;
-        }
-        for v in std::mem::take(&mut self.touched) {
-            self.bestedge[v as usize] = NONE;
-        }
-        self.events.clear();
+    /// After an augmentation: unlabel the trees of roots `r1` and `r2` (every other tree keeps
+    /// growing). Their vertices are matched now and unlabelled; each gets its least-slack edge to
+    /// the remaining S-vertices, and the least-slack edges of neighbours that pointed into the
+    /// dissolved trees are recomputed, so no event is missing.
+    fn dissolve(&mut self, r1: usize, r2: usize) {
         self.epoch += 1;
+        let mut freed: Vec<usize> = Vec::new();
+        for r in [r1, r2] {
+            for v in std::mem::take(&mut self.tree[r]) {
+                let v = v as usize;
+                if self.root[v] != r || self.mark[v] == self.epoch {
+                    continue;
+                }
+                let b = self.inblossom[v];
+                if self.label[b] != 0 {
+                    self.materialize(b);
+                    self.reset_labels_below(b);
+                }
+                self.label[v] = 0;
+                self.labelend[v] = NONE;
+                self.bestedge[v] = NONE;
+                self.root[v] = NONE;
+                self.mark[v] = self.epoch;
+                freed.push(v);
+            }
+        }
+        for &v in &freed {
+            if self.label[self.inblossom[v]] == 0 {
+                self.recompute_vertex_bestedge(v);
+            }
+        }
+        // Neighbours whose least-slack edge led into the dissolved trees.
+        let gone = |s: &Self, k: usize| {
+            k != NONE
+                && (s.mark[s.endpoint[2 * k] as usize] == s.epoch
+                    || s.mark[s.endpoint[2 * k + 1] as usize] == s.epoch)
+        };
+        let stamp = self.epoch;
+        for &v in &freed {
+            for i in self.nbs(v) {
+                let u = self.endpoint[self.nb[i] as usize] as usize;
+                if self.mark[u] == stamp {
+                    continue;
+                }
+                let bu = self.inblossom[u];
+                if self.label[bu] == 0 {
+                    if gone(self, self.bestedge[u]) {
+                        self.recompute_vertex_bestedge(u);
+                    }
+                } else if self.label[bu] == 1 && self.mark[bu] != stamp && gone(self, self.bestedge[bu]) {
+                    // Flag the blossom (ids ≥ n never collide with vertex flags here).
+                    if bu >= self.n {
+                        self.mark[bu] = stamp;
+                    }
+                    self.recompute_blossom_bestedge(bu);
+                }
+            }
+        }
     }
 
     /// Least-slack edge from unlabelled vertex `w` to any S-vertex.
@@ -781,7 +875,6 @@ impl Solver {
         }
         self.bestedge[w] = be;
         if be != NONE {
-            self.touched.push(w as u32);
             self.push_d2(w, be);
         }
     }
@@ -815,189 +908,53 @@ impl Solver {
         self.blossomparent[b] == NONE && (b < self.n || self.blossombase[b] != NONE)
     }
 
-    fn run(&mut self) {
-        let n = self.n;
-        // One alternating tree at a time: it grows from a free vertex until it reaches another
-        // free vertex (augment) or can grow no more (that vertex stays exposed in every maximum
-        // matching and is skipped from then on).
-        let mut stuck = vec![false; n];
-        let mut next_root = 0usize;
-        let mut active = NONE;
+    /// Slack of the recorded least-slack edge `k` of unlabelled vertex `w`, if its other end is
+    /// still an S-vertex (a record pointing elsewhere is stale and counts as none).
+    fn live_grow_slack(&self, w: usize, k: usize) -> Option<i64> {
+        if k == NONE {
+            return None;
+        }
+        let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
+        let other = if a == w { c } else { a };
+        (self.label[self.inblossom[other]] == 1).then(|| self.slack(k))
+    }
+
+    /// Slack of S-blossom `b`'s recorded least-slack edge `k` to another S-blossom, if still so.
+    fn live_ss_slack(&self, k: usize) -> Option<i64> {
+        if k == NONE {
+            return None;
+        }
+        let bi = self.inblossom[self.endpoint[2 * k] as usize];
+        let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
+        (bi != bj && self.label[bi] == 1 && self.label[bj] == 1).then(|| self.slack(k))
+    }
+
+    /// Every free vertex roots an alternating tree at once and all trees share one dual clock
+    /// (Galil, Micali and Gabow): trees grow along tight edges ([`Self::grow`]); when none can, the
+    /// clock jumps to the earliest event ([`Self::next_event`], [`Self::apply`]). An augmentation
+    /// dissolves only the two trees it joins. Returns `false` if `stop` was set.
+    fn run(&mut self, stop: Option<&AtomicBool>) -> bool {
+        for v in 0..self.n {
+            if self.mate[v] == NONE && self.nb_start[v] != self.nb_start[v + 1] {
+                self.assign_label(v, 1, NONE);
+            }
+        }
+        let mut steps = 0u32;
         loop {
-            if active == NONE {
-                while next_root < n && (self.mate[next_root] != NONE || stuck[next_root]) {
-                    next_root += 1;
-                }
-                if next_root == n {
-                    break;
-                }
-                self.assign_label(next_root, 1, NONE);
-                active = next_root;
+            steps = steps.wrapping_add(1);
+            if steps.is_multiple_of(1024) && stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                return false;
             }
-            // Grow trees from the queue of S-vertices.
-            while let Some(v) = self.queue.pop_back() {
-                if self.label[self.inblossom[v]] != 1 {
-                    continue;
-                }
-                for i in self.nbs(v) {
-                    let p = self.nb[i] as usize;
-                    let k = p / 2;
-                    let w = self.endpoint[p] as usize;
-                    let bv = self.inblossom[v];
-                    let bw = self.inblossom[w];
-                    if bv == bw {
-                        continue;
-                    }
-                    let mut kslack = 0;
-                    if self.allowedge[k] != self.epoch {
-                        kslack = self.slack(k);
-                        if kslack <= 0 {
-                            self.allowedge[k] = self.epoch;
-                        }
-                    }
-                    if self.allowedge[k] == self.epoch {
-                        if self.label[bw] == 0 && self.mate[self.blossombase[bw]] == NONE {
-                            // Reached a free vertex outside the tree: augment.
-                            self.assign_label(w, 1, NONE);
-                            self.augment_matching(k);
-                            self.dissolve();
-                            active = NONE;
-                            break;
-                        } else if self.label[bw] == 0 {
-                            self.assign_label(w, 2, p ^ 1);
-                        } else if self.label[bw] == 1 {
-                            let base = self.scan_blossom(v, w);
-                            if base != NONE {
-                                self.add_blossom(base, k);
-                            } else {
-                                self.augment_matching(k);
-                                self.dissolve();
-                                active = NONE;
-                                break;
-                            }
-                        } else if self.label[w] == 0 {
-                            self.label[w] = 2;
-                            self.labelend[w] = p ^ 1;
-                        }
-                    } else if self.label[bw] == 1 {
-                        let cur = self.bestedge[bv];
-                        if cur == NONE || kslack < self.slack(cur) {
-                            self.bestedge[bv] = k;
-                            self.push_d3(bv, k);
-                        }
-                    } else if self.label[w] == 0 {
-                        let cur = self.bestedge[w];
-                        if cur == NONE || kslack < self.slack(cur) {
-                            if cur == NONE {
-                                self.touched.push(w as u32);
-                            }
-                            self.bestedge[w] = k;
-                            self.push_d2(w, k);
-                        }
-                    }
-                    if self.label[self.inblossom[v]] != 1 {
-                        break;
-                    }
-                }
-            }
-
-            if active == NONE {
-                self.queue.clear();
+            if let Some(k) = self.grow() {
+                let r1 = self.root[self.endpoint[2 * k] as usize];
+                let r2 = self.root[self.endpoint[2 * k + 1] as usize];
+                self.augment_matching(k);
+                self.dissolve(r1, r2);
                 continue;
             }
-
-            // Choose the dual step: the earliest event that is still valid.
-            let mut chosen = None;
-            while let Some(&Reverse((t, kind, item, k))) = self.events.peek() {
-                let (item, k) = (item as usize, k as usize);
-                let valid = match kind {
-                    2 => {
-                        let bw = self.inblossom[item];
-                        let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
-                        let other = if a == item { c } else { a };
-                        let ok = self.label[bw] == 0
-                            && self.bestedge[item] != NONE
-                            && self.label[self.inblossom[other]] == 1;
-                        if ok && self.slack(k) != t - self.now {
-                            self.events.pop();
-                            self.recompute_vertex_bestedge(item);
-                            continue;
-                        }
-                        // An S-end that lost its label may have hidden better edges when they
-                        // were scanned: recompute, even if the vertex's best edge moved since.
-                        if !ok && self.label[bw] == 0 {
-                            self.events.pop();
-                            self.recompute_vertex_bestedge(item);
-                            continue;
-                        }
-                        ok
-                    }
-                    3 => {
-                        let bi = self.inblossom[self.endpoint[2 * k] as usize];
-                        let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
-                        let ok = bi != bj && self.label[bi] == 1 && self.label[bj] == 1;
-                        if ok && self.slack(k) / 2 != t - self.now {
-                            self.events.pop();
-                            if self.is_top(item) && self.label[item] == 1 {
-                                self.recompute_blossom_bestedge(item);
-                            } else {
-                                self.push_d3(item, k);
-                            }
-                            continue;
-                        }
-                        if !ok && self.is_top(item) && self.label[item] == 1 {
-                            self.events.pop();
-                            self.recompute_blossom_bestedge(item);
-                            continue;
-                        }
-                        ok
-                    }
-                    _ => {
-                        let ok = self.blossombase[item] != NONE && self.is_top(item) && self.label[item] == 2;
-                        if ok && self.z(item) != t - self.now {
-                            self.events.pop();
-                            let t4 = self.now + self.z(item);
-                            self.events.push(Reverse((t4, 4, item as u32, 0)));
-                            continue;
-                        }
-                        ok
-                    }
-                };
-                // A chosen event stays queued: if the scan it triggers is cut short by an
-                // augmentation, it comes back and is re-validated.
-                if valid {
-                    chosen = Some((t, kind, item, k));
-                    break;
-                }
-                self.events.pop();
-            }
-            let Some((t, deltatype, item, k)) = chosen else {
-                stuck[active] = true;
-                self.dissolve();
-                active = NONE;
-                continue;
-            };
-            debug_assert!(t >= self.now, "dual step must not be negative");
-            debug_assert!(deltatype != 3 || self.slack(k) % 2 == 0, "S-S slack must be even");
-            self.now = t;
-            let (deltaedge, deltablossom) = (k, item);
-
-            match deltatype {
-                2 => {
-                    self.allowedge[deltaedge] = self.epoch;
-                    let (mut i, j) =
-                        (self.endpoint[2 * deltaedge] as usize, self.endpoint[2 * deltaedge + 1] as usize);
-                    if self.label[self.inblossom[i]] == 0 {
-                        i = j;
-                    }
-                    debug_assert!(self.label[self.inblossom[i]] == 1);
-                    self.queue.push_back(i);
-                }
-                3 => {
-                    self.allowedge[deltaedge] = self.epoch;
-                    self.queue.push_back(self.endpoint[2 * deltaedge] as usize);
-                }
-                _ => self.expand_blossom(deltablossom),
+            match self.next_event() {
+                Some((t, kind, item, k)) => self.apply(t, kind, item, k),
+                None => break,
             }
         }
         // Freeze every dual at its final value for the certificate.
@@ -1007,6 +964,221 @@ impl Solver {
         self.dual[..self.n].copy_from_slice(&ys);
         for (b, z) in zs {
             self.dual[b] = z;
+        }
+        true
+    }
+
+    /// Scan queued S-vertices along tight edges: label, make blossoms, and record least-slack
+    /// edges of the others. Returns the edge of an augmenting path between two trees, if found
+    /// (the queue keeps the vertices not scanned yet).
+    fn grow(&mut self) -> Option<usize> {
+        while let Some(v) = self.queue.pop_back() {
+            if self.label[self.inblossom[v]] != 1 {
+                continue;
+            }
+            for i in self.nbs(v) {
+                let p = self.nb[i] as usize;
+                let k = p / 2;
+                let w = self.endpoint[p] as usize;
+                let bv = self.inblossom[v];
+                let bw = self.inblossom[w];
+                if bv == bw {
+                    continue;
+                }
+                let mut kslack = 0;
+                if self.allowedge[k] != self.epoch {
+                    kslack = self.slack(k);
+                    if kslack <= 0 {
+                        self.allowedge[k] = self.epoch;
+                    }
+                }
+                if self.allowedge[k] == self.epoch {
+                    if self.label[bw] == 0 && self.mate[self.blossombase[bw]] == NONE {
+                        // A free vertex outside every tree (only one without a tree of its
+                        // own): it becomes a root and the edge joins the two trees.
+                        self.assign_label(w, 1, NONE);
+                        return Some(k);
+                    } else if self.label[bw] == 0 {
+                        self.assign_label(w, 2, p ^ 1);
+                    } else if self.label[bw] == 1 {
+                        let base = self.scan_blossom(v, w);
+                        if base != NONE {
+                            self.add_blossom(base, k);
+                        } else {
+                            return Some(k);
+                        }
+                    } else if self.label[w] == 0 {
+                        self.label[w] = 2;
+                        self.labelend[w] = p ^ 1;
+                    }
+                } else if self.label[bw] == 1 {
+                    if self.live_ss_slack(self.bestedge[bv]).is_none_or(|cur| kslack < cur) {
+                        self.bestedge[bv] = k;
+                        self.push_d3(bv, k);
+                    }
+                } else if self.label[w] == 0
+                    && self.live_grow_slack(w, self.bestedge[w]).is_none_or(|cur| kslack < cur)
+                {
+                    self.bestedge[w] = k;
+                    self.push_d2(w, k);
+                }
+                if self.label[self.inblossom[v]] != 1 {
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// The earliest event that is still valid, left on the heap (if the scan it triggers is cut
+    /// short by an augmentation, it comes back and is validated again). Stale candidates are
+    /// dropped or recomputed on the way. `None`: no tree can grow any more.
+    fn next_event(&mut self) -> Option<(i64, Event, usize, usize)> {
+        while let Some(&Reverse((t, kind, item, k))) = self.events.peek() {
+            let (item, k) = (item as usize, k as usize);
+            let valid = match kind {
+                Event::GrowEdge => {
+                    let bw = self.inblossom[item];
+                    let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
+                    let other = if a == item { c } else { a };
+                    let ok = self.label[bw] == 0
+                        && self.bestedge[item] != NONE
+                        && self.label[self.inblossom[other]] == 1;
+                    if ok && self.slack(k) != t - self.now {
+                        self.events.pop();
+                        self.recompute_vertex_bestedge(item);
+                        continue;
+                    }
+                    // An S-end that lost its label may have hidden better edges when they
+                    // were scanned: recompute, even if the vertex's best edge moved since.
+                    if !ok && self.label[bw] == 0 {
+                        self.events.pop();
+                        self.recompute_vertex_bestedge(item);
+                        continue;
+                    }
+                    ok
+                }
+                Event::SsEdge => {
+                    let bi = self.inblossom[self.endpoint[2 * k] as usize];
+                    let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
+                    let ok = bi != bj && self.label[bi] == 1 && self.label[bj] == 1;
+                    if ok && self.slack(k) / 2 != t - self.now {
+                        self.events.pop();
+                        if self.is_top(item) && self.label[item] == 1 {
+                            self.recompute_blossom_bestedge(item);
+                        } else {
+                            self.push_d3(item, k);
+                        }
+                        continue;
+                    }
+                    if !ok && self.is_top(item) && self.label[item] == 1 {
+                        self.events.pop();
+                        self.recompute_blossom_bestedge(item);
+                        continue;
+                    }
+                    ok
+                }
+                Event::ExpandBlossom => {
+                    let ok = self.blossombase[item] != NONE && self.is_top(item) && self.label[item] == 2;
+                    if ok && self.z(item) != t - self.now {
+                        self.events.pop();
+                        let t4 = self.now + self.z(item);
+                        self.events.push(Reverse((t4, Event::ExpandBlossom, item as u32, 0)));
+                        continue;
+                    }
+                    ok
+                }
+            };
+            if valid {
+                return Some((t, kind, item, k));
+            }
+            self.events.pop();
+        }
+        None
+    }
+
+    /// Move the dual clock to `t` and act on the event: queue the S-end of a newly tight edge,
+    /// or expand a T-blossom whose dual reached zero.
+    fn apply(&mut self, t: i64, kind: Event, item: usize, k: usize) {
+        debug_assert!(t >= self.now, "dual step must not be negative");
+        debug_assert!(kind != Event::SsEdge || self.slack(k) % 2 == 0, "S-S slack must be even");
+        self.now = t;
+        match kind {
+            Event::GrowEdge => {
+                self.allowedge[k] = self.epoch;
+                let (mut i, j) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
+                if self.label[self.inblossom[i]] == 0 {
+                    i = j;
+                }
+                debug_assert!(self.label[self.inblossom[i]] == 1);
+                self.queue.push_back(i);
+            }
+            Event::SsEdge => {
+                self.allowedge[k] = self.epoch;
+                self.queue.push_back(self.endpoint[2 * k] as usize);
+            }
+            Event::ExpandBlossom => self.expand_blossom(item),
+        }
+    }
+
+    /// Start from an earlier solution (see [`solve_with`]).
+    fn warm_start(&mut self, warm: &Solution) {
+        let n = self.n;
+        let old = warm.mate.len().min(n);
+        // Fold each blossom's dual into its vertices: edges inside keep their slack, edges
+        // leaving a blossom gain its dual.
+        for v in 0..old {
+            let mut y = warm.vertex_dual[v];
+            let mut x = v;
+            while let Some(p) = warm.parent[x] {
+                y += warm.blossom_dual[p - warm.mate.len()];
+                x = p;
+            }
+            self.dual[v] = y;
+        }
+        for v in old..n {
+            let mut need = i64::MIN;
+            for i in self.nbs(v) {
+                let p = self.nb[i] as usize;
+                need = need.max(2 * self.weight[p / 2] - self.dual[self.endpoint[p] as usize]);
+            }
+            self.dual[v] = if need == i64::MIN { 0 } else { need };
+        }
+        // Keep matched edges that are still tight.
+        for v in 0..old {
+            let Some(u) = warm.mate[v] else { continue };
+            if u <= v || u >= n {
+                continue;
+            }
+            for i in self.nbs(v) {
+                let p = self.nb[i] as usize;
+                if self.endpoint[p] as usize == u && self.slack(p / 2) == 0 {
+                    self.mate[v] = p;
+                    self.mate[u] = p ^ 1;
+                    break;
+                }
+            }
+        }
+        // Raise one end of every edge with negative slack (a free end if there is one).
+        for k in 0..self.weight.len() {
+            let s = self.slack(k);
+            if s >= 0 {
+                continue;
+            }
+            let (a, b) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
+            let v = if self.mate[a] == NONE || self.mate[b] != NONE { a } else { b };
+            self.dual[v] -= s;
+            if self.mate[v] != NONE {
+                let u = self.endpoint[self.mate[v]] as usize;
+                self.mate[u] = NONE;
+                self.mate[v] = NONE;
+            }
+        }
+        // Every root must start at one parity, so that S-S slacks stay even.
+        for v in 0..n {
+            if self.mate[v] == NONE && self.dual[v] & 1 != 0 {
+                self.dual[v] += 1;
+            }
         }
     }
 }

@@ -41,26 +41,45 @@ pub use meeting::{FreeTimes, MeetFormat, Mode, Reach, Slot};
 pub use types::*;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Knobs of the candidate graph; the result is the exact optimum whatever their values, they only
-/// change the running time.
+/// Knobs of the candidate graph; the result is the exact optimum whatever their values (unless
+/// the widening limit is reached, see [`PlanStats::proven_gap`]), they only change the running time.
 #[derive(Clone, Debug)]
 pub struct Tuning {
     /// Up to this many participants, use every allowed pair (no sparse graph).
     pub dense_below: usize,
-    /// Best partners kept per participant in the sparse graph.
+    /// Best partners of each kind (department, role and level gap alike) kept per participant.
+    pub per_kind: usize,
+    /// Best partners over all kinds kept per participant, on top of `per_kind`.
     pub best_partners: usize,
-    /// Partners sampled from the best levels before keeping the best ones.
+    /// Partners drawn per kind before keeping the best ones (a kind this small is taken whole).
     pub sample: usize,
     /// Uniformly random partners added per participant (keeps a perfect matching likely).
     pub random_partners: usize,
+    /// Widening stops once it has added this many pairs per participant in all; the plan then
+    /// reports the proven gap instead of widening toward the dense graph.
+    pub widen_limit: usize,
     /// Keep the solver's final graph in [`Plan::solver_graph`] (for benchmarks).
     pub keep_graph: bool,
+    /// Set it to stop a plan that is no longer wanted: `plan_with` then returns
+    /// [`PlanError::Cancelled`] soon after (the solver checks it every few thousand steps).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { dense_below: 300, best_partners: 10, sample: 128, random_partners: 2, keep_graph: false }
+        Tuning {
+            dense_below: 300,
+            per_kind: 2,
+            best_partners: 4,
+            sample: 12,
+            random_partners: 2,
+            widen_limit: 8,
+            keep_graph: false,
+            stop: None,
+        }
     }
 }
 
@@ -338,6 +357,17 @@ impl<'a> Ctx<'a> {
         (hi, lo.min(hi))
     }
 
+    /// Upper bound of the score between anyone in `a`'s cell and anyone in `b`'s cell (same
+    /// level, department and role): the level bound with the department and role terms exact.
+    fn kind_bound(&self, a: usize, b: usize) -> i64 {
+        let w = &self.input.weights;
+        let dept = if self.dept[a] != self.dept[b] { w.department } else { 0 };
+        let role = if self.role[a] != self.role[b] { w.role } else { 0 };
+        self.level_pair_bound(self.level[a], self.level[b])
+            - (w.department.max(0) - dept)
+            - (w.role.max(0) - role)
+    }
+
     /// Upper bound of the score between anyone at level `la` and anyone at level `lb`.
     fn level_pair_bound(&self, la: u32, lb: u32) -> i64 {
         let w = &self.input.weights;
@@ -365,83 +395,196 @@ impl Rng {
 }
 
 /// The sparse candidate graph: allowed pairs `(a, b)` with `a < b`, sorted.
-fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Vec<(u32, u32)> {
+///
+/// Pairs of participants whose cells (level, department, role) are the same two cells differ in
+/// score only by jitter and history, so "kinds" of partner are what the optimum chooses between:
+/// same or other department, same or other role, each career-level gap. Each participant gets its
+/// best [`Tuning::per_kind`] partners of every kind (from [`Tuning::sample`] draws of that kind, or
+/// all of them when the kind is small), its best [`Tuning::best_partners`] over all draws, and
+/// [`Tuning::random_partners`] uniformly random ones. A dominant department then has its inside
+/// pairs in the graph from the start, instead of only its scarce outsiders.
+fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanError> {
     let n = ctx.n;
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     if n <= tuning.dense_below {
         for a in 0..n {
+            if a.is_multiple_of(256) {
+                check_stop(tuning)?;
+            }
             for b in a + 1..n {
                 if !ctx.forbidden(a, b) {
                     pairs.push((a as u32, b as u32));
                 }
             }
         }
-        return pairs;
+        return Ok(pairs);
     }
-    // Participants by level, and for each level the other levels by how much they add.
-    let mut by_level: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for a in 0..n {
-        by_level.entry(ctx.level[a]).or_default().push(a as u32);
-    }
-    let levels: Vec<u32> = by_level.keys().copied().collect();
-    let w = &ctx.input.weights;
-    let mut order: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for &la in &levels {
-        let mut others = levels.clone();
-        others.sort_by_key(|&lb| std::cmp::Reverse(w.level_term(Level(la), Level(lb))));
-        // Keep the levels that add the most, and enough of them to hold a good sample.
-        let top = w.level_term(Level(la), Level(others[0]));
-        let mut chosen = Vec::new();
-        let mut size = 0;
-        for &lb in &others {
-            if w.level_term(Level(la), Level(lb)) == top || size < tuning.sample * 4 {
-                chosen.push(lb);
-                size += by_level[&lb].len();
-            }
-        }
-        order.insert(la, chosen);
+    // Two orders of everyone: by (level, department, role) and by (level, role, department), so
+    // every pool below is a few contiguous ranges.
+    let ldr = |v: u32| (ctx.level[v as usize], ctx.dept[v as usize], ctx.role[v as usize]);
+    let lrd = |v: u32| (ctx.level[v as usize], ctx.role[v as usize], ctx.dept[v as usize]);
+    let mut by_ldr: Vec<u32> = (0..n as u32).collect();
+    by_ldr.sort_by_key(|&v| (ldr(v), v));
+    let mut by_lrd: Vec<u32> = (0..n as u32).collect();
+    by_lrd.sort_by_key(|&v| (lrd(v), v));
+    let mut levels: Vec<u32> = ctx.level.clone();
+    levels.sort_unstable();
+    levels.dedup();
+    let range =
+        |order: &[u32], key: &dyn Fn(u32) -> (u32, u32, u32), lo: (u32, u32, u32), hi: (u32, u32, u32)| {
+            (order.partition_point(|&v| key(v) < lo), order.partition_point(|&v| key(v) <= hi))
+        };
+    let gap_class = |la: u32, lb: u32| la.abs_diff(lb).min(4);
+    // A pool: ranges of one order, and which attribute must differ from the participant's.
+    struct Pool {
+        ranges: Vec<(bool, usize, usize)>, // (in by_lrd?, start, end)
+        other_dept: bool,
+        other_role: bool,
+        size: usize,
     }
     let mut rng = Rng(ctx.input.seed ^ 0xC0FF_EE00_D15C_0A11);
-    let mut pool: Vec<(i64, u32)> = Vec::new();
-    for a in 0..n {
-        pool.clear();
-        let chosen = &order[&ctx.level[a]];
-        let total: usize = chosen.iter().map(|l| by_level[l].len()).sum();
-        for _ in 0..tuning.sample {
-            let mut r = rng.below(total.max(1));
-            for l in chosen {
-                let members = &by_level[l];
-                if r < members.len() {
-                    let b = members[r] as usize;
-                    if let Some(s) = ctx.score(a, b) {
-                        pool.push((s, b as u32));
+    let mut pools: Vec<Pool> = Vec::new();
+    let mut kind_best: Vec<(i64, u32)> = Vec::new();
+    let mut all: Vec<(i64, u32)> = Vec::new();
+    let mut cell_start = 0;
+    while cell_start < n {
+        check_stop(tuning)?;
+        let first = by_ldr[cell_start];
+        let key = ldr(first);
+        let cell_end = cell_start + by_ldr[cell_start..].partition_point(|&v| ldr(v) == key);
+        let (la, d, r) = key;
+        pools.clear();
+        for class in 0..=4 {
+            let lbs: Vec<u32> = levels.iter().copied().filter(|&lb| gap_class(la, lb) == class).collect();
+            if lbs.is_empty() {
+                continue;
+            }
+            for (other_dept, other_role) in [(false, false), (false, true), (true, false), (true, true)] {
+                let mut ranges = Vec::new();
+                for &lb in &lbs {
+                    let rg = match (other_dept, other_role) {
+                        (false, false) => (false, range(&by_ldr, &ldr, (lb, d, r), (lb, d, r))),
+                        (false, true) => (false, range(&by_ldr, &ldr, (lb, d, 0), (lb, d, u32::MAX))),
+                        (true, false) => (true, range(&by_lrd, &lrd, (lb, r, 0), (lb, r, u32::MAX))),
+                        (true, true) => (false, range(&by_ldr, &ldr, (lb, 0, 0), (lb, u32::MAX, u32::MAX))),
+                    };
+                    if rg.1.1 > rg.1.0 {
+                        ranges.push((rg.0, rg.1.0, rg.1.1));
                     }
-                    break;
                 }
-                r -= members.len();
+                let size = ranges.iter().map(|x| x.2 - x.1).sum();
+                if size > 0 {
+                    pools.push(Pool { ranges, other_dept, other_role, size });
+                }
             }
         }
-        pool.sort_unstable_by(|x, y| y.cmp(x));
-        pool.dedup_by_key(|x| x.1);
-        pool.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-        for &(_, b) in pool.iter().take(tuning.best_partners) {
-            pairs.push(((a as u32).min(b), (a as u32).max(b)));
-        }
-        for _ in 0..tuning.random_partners {
-            let b = rng.below(n);
-            if !ctx.forbidden(a, b) {
-                pairs.push(((a as u32).min(b as u32), (a as u32).max(b as u32)));
+        for &a in &by_ldr[cell_start..cell_end] {
+            let a = a as usize;
+            all.clear();
+            for pool in &pools {
+                kind_best.clear();
+                let fits = |b: usize| {
+                    b != a
+                        && (ctx.dept[b] != ctx.dept[a]) == pool.other_dept
+                        && (ctx.role[b] != ctx.role[a]) == pool.other_role
+                };
+                let consider = |b: usize, kind_best: &mut Vec<(i64, u32)>| {
+                    if fits(b)
+                        && let Some(s) = ctx.score(a, b)
+                    {
+                        kind_best.push((s, b as u32));
+                    }
+                };
+                if pool.size <= tuning.sample {
+                    for &(alt, s0, e0) in &pool.ranges {
+                        let order = if alt { &by_lrd } else { &by_ldr };
+                        for &b in &order[s0..e0] {
+                            consider(b as usize, &mut kind_best);
+                        }
+                    }
+                } else {
+                    let mut drawn = 0;
+                    for _ in 0..4 * tuning.sample {
+                        if drawn == tuning.sample {
+                            break;
+                        }
+                        let mut x = rng.below(pool.size);
+                        for &(alt, s0, e0) in &pool.ranges {
+                            if x < e0 - s0 {
+                                let b = if alt { by_lrd[s0 + x] } else { by_ldr[s0 + x] } as usize;
+                                if fits(b) {
+                                    drawn += 1;
+                                    consider(b, &mut kind_best);
+                                }
+                                break;
+                            }
+                            x -= e0 - s0;
+                        }
+                    }
+                }
+                // Best first; among equals the first drawn (a random one).
+                kind_best.sort_by_key(|x| std::cmp::Reverse(x.0));
+                for &(s, b) in kind_best.iter().take(tuning.per_kind) {
+                    pairs.push(((a as u32).min(b), (a as u32).max(b)));
+                    all.push((s, b));
+                }
+                all.extend(kind_best.iter().skip(tuning.per_kind).copied());
+            }
+            all.sort_by_key(|x| std::cmp::Reverse(x.0));
+            for &(_, b) in all.iter().take(tuning.best_partners) {
+                pairs.push(((a as u32).min(b), (a as u32).max(b)));
+            }
+            for _ in 0..tuning.random_partners {
+                let b = rng.below(n);
+                if !ctx.forbidden(a, b) {
+                    pairs.push(((a as u32).min(b as u32), (a as u32).max(b as u32)));
+                }
             }
         }
+        cell_start = cell_end;
     }
     pairs.sort_unstable();
     pairs.dedup();
-    pairs
+    Ok(pairs)
 }
 
-/// Allowed pairs outside `pairs` whose slack under `dual` may be negative (blossom duals, which
+fn check_stop(tuning: &Tuning) -> Result<(), PlanError> {
+    match &tuning.stop {
+        Some(flag) if flag.load(Ordering::Relaxed) => Err(PlanError::Cancelled),
+        _ => Ok(()),
+    }
+}
+
+/// What the certificate check found: allowed pairs outside the graph whose slack under the given
+/// duals is negative, each with its deficit `2·w − (r_a + r_b)`, and whether the list is complete
+/// (the check stops after visiting `budget` candidate pairs).
+struct Violations {
+    pairs: Vec<(u32, u32, i64)>,
+    complete: bool,
+}
+
+/// Participants grouped by cell (level, department, role): pairs between two cells share one
+/// score bound ([`Ctx::kind_bound`]). Each cell lists `(reduced dual, participant)` ascending.
+fn cells_by_dual(ctx: &Ctx, reduced: &[i64]) -> Vec<Vec<(i64, u32)>> {
+    let mut order: Vec<u32> = (0..ctx.n as u32).collect();
+    let key = |v: u32| (ctx.level[v as usize], ctx.dept[v as usize], ctx.role[v as usize]);
+    order.sort_by_key(|&v| (key(v), reduced[v as usize], v));
+    let mut cells: Vec<Vec<(i64, u32)>> = Vec::new();
+    for (i, &v) in order.iter().enumerate() {
+        if i == 0 || key(order[i - 1]) != key(v) {
+            cells.push(Vec::new());
+        }
+        if let Some(c) = cells.last_mut() {
+            c.push((reduced[v as usize], v));
+        }
+    }
+    cells
+}
+
+/// Allowed pairs outside `pairs` whose slack under `reduced` may be negative (blossom duals, which
 /// only add slack, are left out, so a flagged pair may in fact be fine: adding it is harmless).
-fn dense_violations(ctx: &Ctx, reduced: &[i64], pairs: &[(u32, u32)]) -> Vec<(u32, u32)> {
+/// Only pairs whose duals sum below twice their cells' score bound are visited.
+fn dense_violations(ctx: &Ctx, reduced: &[i64], pairs: &[(u32, u32)], budget: usize) -> Violations {
     let n = ctx.n;
     let mut start = vec![0usize; n + 1];
     for &(a, b) in pairs {
@@ -462,28 +605,27 @@ fn dense_violations(ctx: &Ctx, reduced: &[i64], pairs: &[(u32, u32)]) -> Vec<(u3
     for v in 0..n {
         adj[start[v]..start[v + 1]].sort_unstable();
     }
-    let mut by_level: BTreeMap<u32, Vec<(i64, u32)>> = BTreeMap::new();
-    for (v, &r) in reduced.iter().enumerate().take(n) {
-        by_level.entry(ctx.level[v]).or_default().push((r, v as u32));
-    }
-    for list in by_level.values_mut() {
-        list.sort_unstable();
-    }
+    let cells = cells_by_dual(ctx, reduced);
     let mut out = Vec::new();
-    let levels: Vec<(&u32, &Vec<(i64, u32)>)> = by_level.iter().collect();
-    for (i, &(la, list_a)) in levels.iter().enumerate() {
-        for &(lb, list_b) in &levels[i..] {
-            let bound = 2 * ctx.level_pair_bound(*la, *lb);
-            for &(ya, a) in list_a.iter() {
-                if ya + list_b[0].0 >= bound {
+    let mut visits = 0usize;
+    for (i, cell_a) in cells.iter().enumerate() {
+        for (j, cell_b) in cells.iter().enumerate().skip(i) {
+            let bound = 2 * ctx.kind_bound(cell_a[0].1 as usize, cell_b[0].1 as usize);
+            if cell_a[0].0 + cell_b[0].0 >= bound {
+                continue;
+            }
+            for (ia, &(ya, a)) in cell_a.iter().enumerate() {
+                if ya + cell_b[0].0 >= bound {
                     break;
                 }
-                for &(yb, b) in list_b.iter() {
+                let from = if i == j { ia + 1 } else { 0 };
+                for &(yb, b) in &cell_b[from..] {
                     if ya + yb >= bound {
                         break;
                     }
-                    if la == lb && b <= a {
-                        continue;
+                    visits += 1;
+                    if visits > budget {
+                        return Violations { pairs: out, complete: false };
                     }
                     let (x, y) = (a.min(b), a.max(b));
                     if adj[start[x as usize]..start[x as usize + 1]].binary_search(&y).is_ok() {
@@ -492,13 +634,50 @@ fn dense_violations(ctx: &Ctx, reduced: &[i64], pairs: &[(u32, u32)]) -> Vec<(u3
                     if let Some(s) = ctx.score(x as usize, y as usize)
                         && ya + yb < 2 * s
                     {
-                        out.push((x, y));
+                        out.push((x, y, 2 * s - ya - yb));
                     }
                 }
             }
         }
     }
-    out
+    Violations { pairs: out, complete: true }
+}
+
+/// An upper bound on how much the full allowed-pair graph's optimum can exceed the matching
+/// whose (tight, feasible on the candidate graph) reduced duals are `reduced`: raise duals until
+/// every allowed pair is feasible; the optimum is at most the raised dual objective. With the
+/// complete list of violations the raise is per pair; otherwise per cell pair, from each cell's
+/// least dual (looser, still a bound).
+fn proven_gap_of(ctx: &Ctx, reduced: &[i64], found: &Violations) -> i64 {
+    let mut extra = vec![0i64; ctx.n];
+    if found.complete {
+        let mut list = found.pairs.clone();
+        list.sort_by_key(|x| std::cmp::Reverse(x.2));
+        for (a, b, d) in list {
+            let (a, b) = (a as usize, b as usize);
+            if extra[a] + extra[b] >= d {
+                continue;
+            }
+            let v = if extra[a] >= extra[b] { a } else { b };
+            extra[v] = d - extra[if v == a { b } else { a }];
+        }
+    } else {
+        let cells = cells_by_dual(ctx, reduced);
+        for cell_a in &cells {
+            for cell_b in &cells {
+                let bound = 2 * ctx.kind_bound(cell_a[0].1 as usize, cell_b[0].1 as usize);
+                for &(ya, a) in cell_a {
+                    let need = bound - ya - cell_b[0].0;
+                    if need <= 0 {
+                        break;
+                    }
+                    extra[a as usize] = extra[a as usize].max(need);
+                }
+            }
+        }
+    }
+    // Duals are doubled: the objective moves by half the raise.
+    (extra.iter().sum::<i64>() + 1) / 2
 }
 
 /// A second certificate, tried before the solver's own duals: every matched pair splits its
@@ -560,9 +739,14 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
     let b_bonus = 2 * ((2 * p_bonus + span) * half + 1);
     let prio = |v: usize| if ctx.priority[v] { p_bonus } else { 0 };
 
-    let mut pairs = candidate_pairs(&ctx, tuning);
+    check_stop(tuning)?;
+    let mut pairs = candidate_pairs(&ctx, tuning)?;
     let mut dummies = n % 2;
     let mut widenings = 0;
+    let mut added = 0usize;
+    let mut proven_gap = None;
+    let mut warm: Option<blossom::Solution> = None;
+    let stop = tuning.stop.as_deref();
     let sol = loop {
         let mut edges: Vec<(u32, u32, i64)> = Vec::with_capacity(pairs.len() + dummies * n);
         for &(a, b) in &pairs {
@@ -580,27 +764,45 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
                 edges.push((dv, (n + e) as u32, 0));
             }
         }
-        let sol = blossom::solve(n + dummies, &edges);
+        // After a widening the solver resumes from the previous matching and duals.
+        let sol =
+            blossom::solve_with(n + dummies, &edges, warm.as_ref(), stop).ok_or(PlanError::Cancelled)?;
         if !sol.is_perfect() {
             dummies += sol.mate.iter().filter(|m| m.is_none()).count();
             widenings += 1;
+            warm = Some(sol);
             continue;
         }
         if n > tuning.dense_below {
+            check_stop(tuning)?;
             if let Some(reduced) = balanced_dual(&ctx, &sol.mate, n, b_bonus, p_bonus)
-                && dense_violations(&ctx, &reduced, &[]).is_empty()
+                && let found = dense_violations(&ctx, &reduced, &[], 4 * n)
+                && found.complete
+                && found.pairs.is_empty()
             {
                 break sol;
             }
             let reduced: Vec<i64> = (0..n).map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v)).collect();
-            let extra = dense_violations(&ctx, &reduced, &pairs);
-            if !extra.is_empty() {
-                pairs.extend(extra);
-                pairs.sort_unstable();
-                pairs.dedup();
-                widenings += 1;
-                continue;
+            let budget = tuning.widen_limit.saturating_mul(n).saturating_sub(added);
+            let mut found =
+                dense_violations(&ctx, &reduced, &pairs, budget.saturating_mul(4).saturating_add(16 * n));
+            if found.complete && found.pairs.is_empty() {
+                break sol;
             }
+            if !found.complete || budget == 0 {
+                proven_gap = Some(proven_gap_of(&ctx, &reduced, &found));
+                break sol;
+            }
+            // Add the worst pairs first when there are more than the limit allows.
+            found.pairs.sort_by_key(|x| (std::cmp::Reverse(x.2), x.0, x.1));
+            found.pairs.truncate(budget);
+            added += found.pairs.len();
+            pairs.extend(found.pairs.iter().map(|x| (x.0, x.1)));
+            pairs.sort_unstable();
+            pairs.dedup();
+            widenings += 1;
+            warm = Some(sol);
+            continue;
         }
         break sol;
     };
@@ -678,6 +880,7 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
         matched_pairs: matched.len(),
         candidate_edges: pairs.len(),
         widenings,
+        proven_gap,
         matching_score,
         ..PlanStats::default()
     };

@@ -305,6 +305,11 @@ pub struct PlanStats {
     pub candidate_edges: usize,
     /// How many times the candidate graph was widened (edges added, or dummies added).
     pub widenings: usize,
+    /// `None` when the plan is the certified exact optimum of the full allowed-pair graph (the
+    /// normal case). `Some(g)` when widening stopped at its limit: the optimum of the folded
+    /// objective (cardinality, priority, then score) is at most `g` above this plan's; a gap below
+    /// the priority weight means cardinality and priority are optimal and the score is within `g`.
+    pub proven_gap: Option<i64>,
     /// Sum of `w` over the pairs of the matching (the objective of step 3).
     pub matching_score: i64,
     /// Sum of group scores (what the CSV's `score` column adds up to).
@@ -339,12 +344,15 @@ pub struct SolverGraph {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlanError {
     DuplicateId(ParticipantId),
+    /// The caller set [`Tuning::stop`](super::Tuning) before the plan was finished.
+    Cancelled,
 }
 
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PlanError::DuplicateId(id) => write!(f, "participant id {id:?} appears twice"),
+            PlanError::Cancelled => write!(f, "the plan was cancelled before it finished"),
         }
     }
 }
