@@ -143,7 +143,7 @@ pub async fn round_run(month: Option<&str>, kind: RoundKind, dry_run: bool) -> a
         ),
         Outcome::Created(s) => println!(
             "Round {}: {} participants, {} groups, {} sat out, {} emails queued, {} auto-paused; \
-             {} of {} groups cross departments; total score {}.",
+             {} of {} groups cross departments; total score {}{}.",
             RoundKey { month: s.month, kind: s.kind },
             s.participants,
             s.groups,
@@ -152,7 +152,10 @@ pub async fn round_run(month: Option<&str>, kind: RoundKind, dry_run: bool) -> a
             s.auto_paused,
             s.cross_department_groups,
             s.groups,
-            s.total_score
+            s.total_score,
+            s.proven_gap.map_or_else(String::new, |gap| format!(
+                " (the exact search stopped at its bounded graph: at most {gap} below the best possible)"
+            ))
         ),
         Outcome::DryRun(preview) => {
             println!("Dry run for {}: nothing was written.", round);

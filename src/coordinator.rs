@@ -562,6 +562,9 @@ pub struct PreviewView {
     /// (name, reason, what would help) of each person who would sit out.
     pub sit_outs: Vec<(String, &'static str, Option<String>)>,
     pub weights: crate::matching::Weights,
+    /// When the exact search stopped at its bounded graph: how many points the plan may be
+    /// below the best possible at most (proven by the duals).
+    pub proven_gap: Option<i64>,
 }
 
 impl PreviewView {
@@ -619,7 +622,14 @@ impl PreviewView {
                 )
             })
             .collect();
-        Self { month: preview.month, kind: preview.kind, groups, sit_outs, weights: preview.weights.clone() }
+        Self {
+            month: preview.month,
+            kind: preview.kind,
+            groups,
+            sit_outs,
+            weights: preview.weights.clone(),
+            proven_gap: preview.plan.stats.proven_gap,
+        }
     }
 }
 

@@ -11,7 +11,13 @@ pub mod network;
 pub mod questions;
 pub mod schedule;
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use anyhow::Context;
 use sqlx::Any;
@@ -106,6 +112,9 @@ pub struct Summary {
     pub cross_department_groups: usize,
     pub emails: usize,
     pub auto_paused: usize,
+    /// `Some(g)` when the exact search stopped at its bounded graph: the plan is at most `g`
+    /// below the best possible ([`matching::PlanStats::proven_gap`]).
+    pub proven_gap: Option<i64>,
     /// Seconds spent loading, matching, and writing groups and emails.
     pub seconds: [f64; 3],
 }
@@ -189,6 +198,22 @@ pub fn seed_of(round: RoundKey) -> u64 {
     match round.kind {
         RoundKind::Main => seed,
         RoundKind::MidMonth => seed ^ 0x6d69_642d_6d6f_6e74,
+    }
+}
+
+/// Raises the matcher's stop flag when dropped.
+#[derive(Default)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl StopOnDrop {
+    fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -441,10 +466,15 @@ impl Rounds {
             weights: weights.clone(),
             seed: seed_of(round),
         };
-        let plan = tokio::task::spawn_blocking(move || matching::plan(&input))
+        // If this future is dropped (a preview whose request went away or timed out), the guard
+        // tells the solve on the blocking thread to stop instead of finishing for nobody.
+        let stop = StopOnDrop::default();
+        let tuning = matching::Tuning { stop: Some(stop.flag()), ..matching::Tuning::default() };
+        let plan = tokio::task::spawn_blocking(move || matching::plan_with(&input, &tuning))
             .await
             .context("matching thread")?
-            .map_err(|e| anyhow::anyhow!("matching failed: {e:?}"))?;
+            .map_err(|e| anyhow::anyhow!("matching failed: {e}"))?;
+        drop(stop);
         let matched = started.elapsed().as_secs_f64() - loaded;
         let people: HashMap<ParticipantId, Participant> =
             people.into_iter().map(|p| (participant_id(p.id), p)).collect();
@@ -628,6 +658,7 @@ impl Rounds {
             cross_department_groups: plan.stats.cross_department_groups,
             emails: messages.len(),
             auto_paused,
+            proven_gap: plan.stats.proven_gap,
             seconds: [0.0; 3],
         }))
     }
@@ -821,6 +852,31 @@ mod tests {
             free_times: FreeTimes::none(),
             frequency: Frequency::Monthly,
         }
+    }
+
+    #[test]
+    fn a_solve_whose_caller_went_away_stops() {
+        let input = matching::Input {
+            participants: (0..400)
+                .map(|i| {
+                    matching::Participant::new(
+                        participant_id(UserId(i)),
+                        ["Nurse", "Physician"][i as usize % 2],
+                        Level((i % 6) as u32),
+                        ["Cardiology", "Surgery", "Pharmacy"][i as usize % 3],
+                    )
+                })
+                .collect(),
+            history: Vec::new(),
+            month: Month::parse("2027-01").unwrap(),
+            weights: Weights::default(),
+            seed: 1,
+        };
+        let stop = StopOnDrop::default();
+        let tuning = matching::Tuning { stop: Some(stop.flag()), ..matching::Tuning::default() };
+        assert!(matching::plan_with(&input, &tuning).is_ok(), "runs while wanted");
+        drop(stop);
+        assert_eq!(matching::plan_with(&input, &tuning).unwrap_err(), matching::PlanError::Cancelled);
     }
 
     #[test]

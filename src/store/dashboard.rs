@@ -232,25 +232,13 @@ impl Store {
     /// Accounts per meeting format, largest first.
     #[tracing::instrument(skip(self))]
     pub async fn count_by_format(&self, filter: &Filter) -> sqlx::Result<Vec<Count<MeetFormat>>> {
-        let sql = format!(
-            "SELECT meet_format, COUNT(*) FROM users WHERE {} GROUP BY meet_format ORDER BY COUNT(*) DESC, meet_format",
-            filter.condition(1)
-        );
-        let rows: Vec<(MeetFormat, i64)> =
-            Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
-        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+        self.count_by("meet_format", filter).await
     }
 
     /// Accounts per frequency, largest first.
     #[tracing::instrument(skip(self))]
     pub async fn count_by_frequency(&self, filter: &Filter) -> sqlx::Result<Vec<Count<Frequency>>> {
-        let sql = format!(
-            "SELECT frequency, COUNT(*) FROM users WHERE {} GROUP BY frequency ORDER BY COUNT(*) DESC, frequency",
-            filter.condition(1)
-        );
-        let rows: Vec<(Frequency, i64)> =
-            Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
-        Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
+        self.count_by("frequency", filter).await
     }
 
     /// The people who take part (confirmed, opted in, not paused for good by a bounce or
@@ -299,12 +287,16 @@ impl Store {
         Ok(keys.zip(row.0).map(|(key, n)| Count { key, n }).collect())
     }
 
-    async fn count_by(&self, column: &'static str, filter: &Filter) -> sqlx::Result<Vec<Count<String>>> {
+    /// Accounts per value of `column` (decoded as `T`), largest first.
+    async fn count_by<T>(&self, column: &'static str, filter: &Filter) -> sqlx::Result<Vec<Count<T>>>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
+    {
         let sql = format!(
             "SELECT {column}, COUNT(*) FROM users WHERE {} GROUP BY {column} ORDER BY COUNT(*) DESC, {column}",
             filter.condition(1)
         );
-        let rows: Vec<(String, i64)> =
+        let rows: Vec<(T, i64)> =
             Self::bind_filter(sqlx::query_as(&sql), filter).fetch_all(self.pool()).await?;
         Ok(rows.into_iter().map(|(key, n)| Count { key, n }).collect())
     }
