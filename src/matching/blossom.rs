@@ -116,6 +116,19 @@ pub fn solve_with(
     })
 }
 
+/// A vertex's or top-level blossom's place in the alternating trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Label {
+    /// Not in any tree (matched, and not reached yet).
+    Free,
+    /// Even: a root, or reached through its matched edge; its dual goes down with the clock.
+    S,
+    /// Odd: reached from an S-vertex by a tight unmatched edge; its dual goes up.
+    T,
+    /// An S-blossom already passed by the current `scan_blossom` walk (reset before it returns).
+    Breadcrumb,
+}
+
 /// What makes the dual step stop. Ordered as the tie-break between events due at one time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -132,23 +145,44 @@ struct Solver {
     n: usize,
     /// `endpoint[2k]`, `endpoint[2k+1]` are the ends of edge `k`.
     endpoint: Vec<u32>,
+    /// `weight[k]`: the weight of edge `k`.
     weight: Vec<i64>,
     /// CSR adjacency: for vertex v, `nb[nb_start[v]..nb_start[v+1]]` are remote endpoints `p`.
     nb_start: Vec<usize>,
     nb: Vec<u32>,
+    /// `mate[v]`: the remote endpoint `p` of `v`'s matched edge (`endpoint[p]` is its mate), or
+    /// `NONE`. Matched edges always have slack 0.
     mate: Vec<usize>,
-    label: Vec<u8>,
+    /// `label[x]` for a top-level blossom or vertex `x`: its place in the current alternating
+    /// tree(s). A vertex inside a T-blossom may carry `T` alone, recording that an S-vertex
+    /// reached it (used when the blossom expands).
+    label: Vec<Label>,
+    /// `labelend[x]`: for a labelled `x`, the endpoint `p` through which it was reached
+    /// (`endpoint[p]` is the vertex on the other side); `NONE` for a root.
     labelend: Vec<usize>,
+    /// `inblossom[v]`: the top-level blossom containing vertex `v` (`v` itself if none).
     inblossom: Vec<usize>,
+    /// `blossomparent[x]`: the blossom directly containing `x`, `NONE` at the top.
     blossomparent: Vec<usize>,
+    /// `blossomchilds[b]`: the sub-blossoms of `b` around its odd cycle, base child first.
     blossomchilds: Vec<Vec<usize>>,
+    /// `blossombase[b]`: the base vertex of blossom `b`; `NONE` for an unused blossom id.
     blossombase: Vec<usize>,
+    /// `blossomendps[b][i]`: the endpoint joining child `i` to child `i + 1` of blossom `b`.
     blossomendps: Vec<Vec<usize>>,
+    /// `bestedge[x]`: least-slack edge from unlabelled vertex `x` to an S-vertex, or from
+    /// S-blossom `x` to another S-blossom (`NONE` if none known; may be stale, checked on use).
     bestedge: Vec<usize>,
+    /// `blossombestedges[b]`: for S-blossom `b`, its least-slack edge to each neighbouring
+    /// S-blossom (`None` when not computed; then rebuilt from its vertices' edges).
     blossombestedges: Vec<Option<Vec<usize>>>,
+    /// Blossom ids (`n..2n`) free for a new blossom.
     unusedblossoms: Vec<usize>,
+    /// `dual[x]`: doubled vertex dual (`x < n`) or blossom dual (`x ≥ n`), exact at `stamp[x]`.
+    /// Every edge has slack ≥ 0; blossom duals are ≥ 0.
     dual: Vec<i64>,
     allowedge: Vec<u32>,
+    /// S-vertices waiting to be scanned.
     queue: std::collections::VecDeque<usize>,
     /// `root[v]`: the free vertex whose alternating tree labelled vertex `v` last (`NONE` if
     /// never, or since that tree dissolved). Meaningful only while `v`'s blossom is labelled.
@@ -167,6 +201,8 @@ struct Solver {
     /// (items: the unlabelled vertex for `GrowEdge`, the S-blossom for `SsEdge`, the T-blossom
     /// for `ExpandBlossom`).
     events: BinaryHeap<Reverse<(i64, Event, u32, u32)>>,
+    /// Scratch for `add_blossom`: least-slack edge to each other S-blossom (all `NONE` between
+    /// calls).
     bestedgeto: Vec<usize>,
     augmentations: usize,
 }
@@ -204,7 +240,7 @@ impl Solver {
             nb_start,
             nb,
             mate: vec![NONE; n],
-            label: vec![0; 2 * n],
+            label: vec![Label::Free; 2 * n],
             labelend: vec![NONE; 2 * n],
             inblossom: (0..n).collect(),
             blossomparent: vec![NONE; 2 * n],
@@ -233,8 +269,8 @@ impl Solver {
     #[inline]
     fn y(&self, v: usize) -> i64 {
         match self.label[self.inblossom[v]] {
-            1 => self.dual[v] - (self.now - self.stamp[v]),
-            2 => self.dual[v] + (self.now - self.stamp[v]),
+            Label::S => self.dual[v] - (self.now - self.stamp[v]),
+            Label::T => self.dual[v] + (self.now - self.stamp[v]),
             _ => self.dual[v],
         }
     }
@@ -246,8 +282,8 @@ impl Solver {
             return self.dual[b];
         }
         match self.label[b] {
-            1 => self.dual[b] + (self.now - self.stamp[b]),
-            2 => self.dual[b] - (self.now - self.stamp[b]),
+            Label::S => self.dual[b] + (self.now - self.stamp[b]),
+            Label::T => self.dual[b] - (self.now - self.stamp[b]),
             _ => self.dual[b],
         }
     }
@@ -274,7 +310,7 @@ impl Solver {
     /// A top-level blossom is about to join a new S-blossom: freeze its own dual, and the duals
     /// of its vertices if it was T (S-vertices keep moving the same way, so they need nothing).
     fn freeze_sub(&mut self, b: usize) {
-        if self.label[b] == 2 {
+        if self.label[b] == Label::T {
             self.materialize(b);
         } else if b >= self.n {
             self.dual[b] = self.z(b);
@@ -429,13 +465,13 @@ impl Solver {
         }
     }
 
-    fn assign_label(&mut self, w: usize, t: u8, p: usize) {
+    fn assign_label(&mut self, w: usize, t: Label, p: usize) {
         let (mut w, mut t, mut p) = (w, t, p);
         // A root starts its own tree; anyone else joins the tree of the vertex that reached it.
         let r = if p == NONE { w } else { self.root[self.endpoint[p] as usize] };
         loop {
             let b = self.inblossom[w];
-            debug_assert!(self.label[w] == 0 && self.label[b] == 0);
+            debug_assert!(self.label[w] == Label::Free && self.label[b] == Label::Free);
             self.materialize(b);
             self.label[w] = t;
             self.label[b] = t;
@@ -449,7 +485,7 @@ impl Solver {
                 self.root[v] = r;
             }
             self.tree[r].extend(lv.iter().map(|&v| v as u32));
-            if t == 1 {
+            if t == Label::S {
                 self.queue.extend(lv.iter().copied());
                 return;
             }
@@ -461,7 +497,7 @@ impl Solver {
             let mb = self.mate[base];
             debug_assert!(mb != NONE);
             w = self.endpoint[mb] as usize;
-            t = 1;
+            t = Label::S;
             p = mb ^ 1;
         }
     }
@@ -473,19 +509,19 @@ impl Solver {
         while v != NONE || w != NONE {
             if v != NONE {
                 let mut b = self.inblossom[v];
-                if self.label[b] & 4 != 0 {
+                if self.label[b] == Label::Breadcrumb {
                     base = self.blossombase[b];
                     break;
                 }
-                debug_assert!(self.label[b] == 1);
+                debug_assert!(self.label[b] == Label::S);
                 path.push(b);
-                self.label[b] = 5;
+                self.label[b] = Label::Breadcrumb;
                 if self.labelend[b] == NONE {
                     v = NONE;
                 } else {
                     v = self.endpoint[self.labelend[b]] as usize;
                     b = self.inblossom[v];
-                    debug_assert!(self.label[b] == 2);
+                    debug_assert!(self.label[b] == Label::T);
                     v = self.endpoint[self.labelend[b]] as usize;
                 }
             }
@@ -494,7 +530,7 @@ impl Solver {
             }
         }
         for b in path {
-            self.label[b] = 1;
+            self.label[b] = Label::S;
         }
         base
     }
@@ -545,14 +581,14 @@ impl Solver {
         }
         self.blossomchilds[b] = path.clone();
         self.blossomendps[b] = endps;
-        self.label[b] = 1;
+        self.label[b] = Label::S;
         self.labelend[b] = self.labelend[bb];
         self.dual[b] = 0;
         self.stamp[b] = self.now;
         let mut lv = Vec::new();
         self.leaves(b, &mut lv);
         for &x in &lv {
-            if self.label[self.inblossom[x]] == 2 {
+            if self.label[self.inblossom[x]] == Label::T {
                 self.queue.push_back(x);
             }
             self.inblossom[x] = b;
@@ -581,7 +617,7 @@ impl Solver {
                     j = self.endpoint[2 * kk] as usize;
                 }
                 let bj = self.inblossom[j];
-                if bj != b && self.label[bj] == 1 {
+                if bj != b && self.label[bj] == Label::S {
                     let cur = self.bestedgeto[bj];
                     if cur == NONE {
                         touched.push(bj);
@@ -628,7 +664,7 @@ impl Solver {
                 }
             }
         }
-        if self.label[b] == 2 {
+        if self.label[b] == Label::T {
             let endps = std::mem::take(&mut self.blossomendps[b]);
             let len = childs.len() as isize;
             let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
@@ -643,11 +679,11 @@ impl Solver {
             let mut p = self.labelend[b];
             while j != 0 {
                 let e1 = self.endpoint[p ^ 1] as usize;
-                self.label[e1] = 0;
+                self.label[e1] = Label::Free;
                 let q = endps[at(j - endptrick as isize)] ^ endptrick ^ 1;
                 let e2 = self.endpoint[q] as usize;
-                self.label[e2] = 0;
-                self.assign_label(e1, 2, p);
+                self.label[e2] = Label::Free;
+                self.assign_label(e1, Label::T, p);
                 self.allowedge[endps[at(j - endptrick as isize)] / 2] = self.epoch;
                 j += jstep;
                 p = endps[at(j - endptrick as isize)] ^ endptrick;
@@ -656,8 +692,8 @@ impl Solver {
             }
             let bv = childs[at(j)];
             let e = self.endpoint[p ^ 1] as usize;
-            self.label[e] = 2;
-            self.label[bv] = 2;
+            self.label[e] = Label::T;
+            self.label[bv] = Label::T;
             self.labelend[e] = p;
             self.labelend[bv] = p;
             self.bestedge[bv] = NONE;
@@ -668,7 +704,7 @@ impl Solver {
             j += jstep;
             while childs[at(j)] != entrychild {
                 let bv = childs[at(j)];
-                if self.label[bv] == 1 {
+                if self.label[bv] == Label::S {
                     j += jstep;
                     continue;
                 }
@@ -677,27 +713,27 @@ impl Solver {
                 // A vertex reached from an S-vertex of a tree that has dissolved since keeps a
                 // stale mark: forget it (the refresh below records its edges again).
                 for &v in &lv {
-                    if self.label[v] != 0
-                        && self.label[self.inblossom[self.endpoint[self.labelend[v]] as usize]] != 1
+                    if self.label[v] != Label::Free
+                        && self.label[self.inblossom[self.endpoint[self.labelend[v]] as usize]] != Label::S
                     {
-                        self.label[v] = 0;
+                        self.label[v] = Label::Free;
                         self.labelend[v] = NONE;
                     }
                 }
-                if let Some(&v) = lv.iter().find(|&&v| self.label[v] != 0) {
-                    debug_assert!(self.label[v] == 2 && self.inblossom[v] == bv);
-                    self.label[v] = 0;
+                if let Some(&v) = lv.iter().find(|&&v| self.label[v] != Label::Free) {
+                    debug_assert!(self.label[v] == Label::T && self.inblossom[v] == bv);
+                    self.label[v] = Label::Free;
                     let mb = self.mate[self.blossombase[bv]];
-                    self.label[self.endpoint[mb] as usize] = 0;
+                    self.label[self.endpoint[mb] as usize] = Label::Free;
                     let le = self.labelend[v];
-                    self.assign_label(v, 2, le);
+                    self.assign_label(v, Label::T, le);
                 }
                 j += jstep;
             }
         }
         // Children left unlabelled can now be reached from S-vertices: refresh their events.
         for &c in &childs {
-            if self.label[c] == 0 {
+            if self.label[c] == Label::Free {
                 lv.clear();
                 self.leaves(c, &mut lv);
                 for &v in &lv {
@@ -705,7 +741,7 @@ impl Solver {
                 }
             }
         }
-        self.label[b] = 0;
+        self.label[b] = Label::Free;
         self.labelend[b] = NONE;
         self.blossomendps[b] = Vec::new();
         self.blossombase[b] = NONE;
@@ -765,7 +801,7 @@ impl Solver {
             let (mut s, mut p) = (s0, p0);
             loop {
                 let bs = self.inblossom[s];
-                debug_assert!(self.label[bs] == 1);
+                debug_assert!(self.label[bs] == Label::S);
                 if bs >= self.n {
                     self.augment_blossom(bs, s);
                 }
@@ -775,7 +811,7 @@ impl Solver {
                 }
                 let t = self.endpoint[self.labelend[bs]] as usize;
                 let bt = self.inblossom[t];
-                debug_assert!(self.label[bt] == 2);
+                debug_assert!(self.label[bt] == Label::T);
                 s = self.endpoint[self.labelend[bt]] as usize;
                 let j = self.endpoint[self.labelend[bt] ^ 1] as usize;
                 if bt >= self.n {
@@ -791,7 +827,7 @@ impl Solver {
     fn reset_labels_below(&mut self, b: usize) {
         let mut stack = vec![b];
         while let Some(t) = stack.pop() {
-            self.label[t] = 0;
+            self.label[t] = Label::Free;
             self.labelend[t] = NONE;
             self.bestedge[t] = NONE;
             if t >= self.n {
@@ -815,11 +851,11 @@ impl Solver {
                     continue;
                 }
                 let b = self.inblossom[v];
-                if self.label[b] != 0 {
+                if self.label[b] != Label::Free {
                     self.materialize(b);
                     self.reset_labels_below(b);
                 }
-                self.label[v] = 0;
+                self.label[v] = Label::Free;
                 self.labelend[v] = NONE;
                 self.bestedge[v] = NONE;
                 self.root[v] = NONE;
@@ -828,7 +864,7 @@ impl Solver {
             }
         }
         for &v in &freed {
-            if self.label[self.inblossom[v]] == 0 {
+            if self.label[self.inblossom[v]] == Label::Free {
                 self.recompute_vertex_bestedge(v);
             }
         }
@@ -846,11 +882,14 @@ impl Solver {
                     continue;
                 }
                 let bu = self.inblossom[u];
-                if self.label[bu] == 0 {
+                if self.label[bu] == Label::Free {
                     if gone(self, self.bestedge[u]) {
                         self.recompute_vertex_bestedge(u);
                     }
-                } else if self.label[bu] == 1 && self.mark[bu] != stamp && gone(self, self.bestedge[bu]) {
+                } else if self.label[bu] == Label::S
+                    && self.mark[bu] != stamp
+                    && gone(self, self.bestedge[bu])
+                {
                     // Flag the blossom (ids ≥ n never collide with vertex flags here).
                     if bu >= self.n {
                         self.mark[bu] = stamp;
@@ -869,7 +908,7 @@ impl Solver {
         for i in self.nbs(w) {
             let p = self.nb[i] as usize;
             let bu = self.inblossom[self.endpoint[p] as usize];
-            if bu != bw && self.label[bu] == 1 {
+            if bu != bw && self.label[bu] == Label::S {
                 let s = self.slack(p / 2);
                 if be == NONE || s < bs {
                     be = p / 2;
@@ -893,7 +932,7 @@ impl Solver {
             for i in self.nbs(v) {
                 let p = self.nb[i] as usize;
                 let bu = self.inblossom[self.endpoint[p] as usize];
-                if bu != b && self.label[bu] == 1 {
+                if bu != b && self.label[bu] == Label::S {
                     let s = self.slack(p / 2);
                     if be == NONE || s < bs {
                         be = p / 2;
@@ -920,7 +959,7 @@ impl Solver {
         }
         let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
         let other = if a == w { c } else { a };
-        (self.label[self.inblossom[other]] == 1).then(|| self.slack(k))
+        (self.label[self.inblossom[other]] == Label::S).then(|| self.slack(k))
     }
 
     /// Slack of S-blossom `b`'s recorded least-slack edge `k` to another S-blossom, if still so.
@@ -930,7 +969,7 @@ impl Solver {
         }
         let bi = self.inblossom[self.endpoint[2 * k] as usize];
         let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
-        (bi != bj && self.label[bi] == 1 && self.label[bj] == 1).then(|| self.slack(k))
+        (bi != bj && self.label[bi] == Label::S && self.label[bj] == Label::S).then(|| self.slack(k))
     }
 
     /// Every free vertex roots an alternating tree at once and all trees share one dual clock
@@ -940,7 +979,7 @@ impl Solver {
     fn run(&mut self, stop: Option<&AtomicBool>) -> bool {
         for v in 0..self.n {
             if self.mate[v] == NONE && self.nb_start[v] != self.nb_start[v + 1] {
-                self.assign_label(v, 1, NONE);
+                self.assign_label(v, Label::S, NONE);
             }
         }
         let mut steps = 0u32;
@@ -977,7 +1016,7 @@ impl Solver {
     /// (the queue keeps the vertices not scanned yet).
     fn grow(&mut self) -> Option<usize> {
         while let Some(v) = self.queue.pop_back() {
-            if self.label[self.inblossom[v]] != 1 {
+            if self.label[self.inblossom[v]] != Label::S {
                 continue;
             }
             for i in self.nbs(v) {
@@ -997,36 +1036,36 @@ impl Solver {
                     }
                 }
                 if self.allowedge[k] == self.epoch {
-                    if self.label[bw] == 0 && self.mate[self.blossombase[bw]] == NONE {
+                    if self.label[bw] == Label::Free && self.mate[self.blossombase[bw]] == NONE {
                         // A free vertex outside every tree (only one without a tree of its
                         // own): it becomes a root and the edge joins the two trees.
-                        self.assign_label(w, 1, NONE);
+                        self.assign_label(w, Label::S, NONE);
                         return Some(k);
-                    } else if self.label[bw] == 0 {
-                        self.assign_label(w, 2, p ^ 1);
-                    } else if self.label[bw] == 1 {
+                    } else if self.label[bw] == Label::Free {
+                        self.assign_label(w, Label::T, p ^ 1);
+                    } else if self.label[bw] == Label::S {
                         let base = self.scan_blossom(v, w);
                         if base != NONE {
                             self.add_blossom(base, k);
                         } else {
                             return Some(k);
                         }
-                    } else if self.label[w] == 0 {
-                        self.label[w] = 2;
+                    } else if self.label[w] == Label::Free {
+                        self.label[w] = Label::T;
                         self.labelend[w] = p ^ 1;
                     }
-                } else if self.label[bw] == 1 {
+                } else if self.label[bw] == Label::S {
                     if self.live_ss_slack(self.bestedge[bv]).is_none_or(|cur| kslack < cur) {
                         self.bestedge[bv] = k;
                         self.push_d3(bv, k);
                     }
-                } else if self.label[w] == 0
+                } else if self.label[w] == Label::Free
                     && self.live_grow_slack(w, self.bestedge[w]).is_none_or(|cur| kslack < cur)
                 {
                     self.bestedge[w] = k;
                     self.push_d2(w, k);
                 }
-                if self.label[self.inblossom[v]] != 1 {
+                if self.label[self.inblossom[v]] != Label::S {
                     break;
                 }
             }
@@ -1045,9 +1084,9 @@ impl Solver {
                     let bw = self.inblossom[item];
                     let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
                     let other = if a == item { c } else { a };
-                    let ok = self.label[bw] == 0
+                    let ok = self.label[bw] == Label::Free
                         && self.bestedge[item] != NONE
-                        && self.label[self.inblossom[other]] == 1;
+                        && self.label[self.inblossom[other]] == Label::S;
                     if ok && self.slack(k) != t - self.now {
                         self.events.pop();
                         self.recompute_vertex_bestedge(item);
@@ -1055,7 +1094,7 @@ impl Solver {
                     }
                     // An S-end that lost its label may have hidden better edges when they
                     // were scanned: recompute, even if the vertex's best edge moved since.
-                    if !ok && self.label[bw] == 0 {
+                    if !ok && self.label[bw] == Label::Free {
                         self.events.pop();
                         self.recompute_vertex_bestedge(item);
                         continue;
@@ -1065,17 +1104,17 @@ impl Solver {
                 Event::SsEdge => {
                     let bi = self.inblossom[self.endpoint[2 * k] as usize];
                     let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
-                    let ok = bi != bj && self.label[bi] == 1 && self.label[bj] == 1;
+                    let ok = bi != bj && self.label[bi] == Label::S && self.label[bj] == Label::S;
                     if ok && self.slack(k) / 2 != t - self.now {
                         self.events.pop();
-                        if self.is_top(item) && self.label[item] == 1 {
+                        if self.is_top(item) && self.label[item] == Label::S {
                             self.recompute_blossom_bestedge(item);
                         } else {
                             self.push_d3(item, k);
                         }
                         continue;
                     }
-                    if !ok && self.is_top(item) && self.label[item] == 1 {
+                    if !ok && self.is_top(item) && self.label[item] == Label::S {
                         self.events.pop();
                         self.recompute_blossom_bestedge(item);
                         continue;
@@ -1083,7 +1122,8 @@ impl Solver {
                     ok
                 }
                 Event::ExpandBlossom => {
-                    let ok = self.blossombase[item] != NONE && self.is_top(item) && self.label[item] == 2;
+                    let ok =
+                        self.blossombase[item] != NONE && self.is_top(item) && self.label[item] == Label::T;
                     if ok && self.z(item) != t - self.now {
                         self.events.pop();
                         let t4 = self.now + self.z(item);
@@ -1111,10 +1151,10 @@ impl Solver {
             Event::GrowEdge => {
                 self.allowedge[k] = self.epoch;
                 let (mut i, j) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
-                if self.label[self.inblossom[i]] == 0 {
+                if self.label[self.inblossom[i]] == Label::Free {
                     i = j;
                 }
-                debug_assert!(self.label[self.inblossom[i]] == 1);
+                debug_assert!(self.label[self.inblossom[i]] == Label::S);
                 self.queue.push_back(i);
             }
             Event::SsEdge => {
