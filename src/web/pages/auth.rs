@@ -393,12 +393,7 @@ pub async fn login_form(
     visitor: Visitor,
     Query(query): Query<LoginForm>,
 ) -> AppResult<Response> {
-    if visitor.user.is_some() {
-        return Ok(Redirect::to(local_path(&query.next)).into_response());
-    }
-    Ok(login_page(&state, &visitor, LoginKind::Everyone, String::new(), query.next, None)
-        .await?
-        .into_response())
+    empty_login_form(&state, &visitor, query, LoginKind::Everyone).await
 }
 
 /// The break-glass login page.
@@ -407,12 +402,20 @@ pub async fn coordinator_login_form(
     visitor: Visitor,
     Query(query): Query<LoginForm>,
 ) -> AppResult<Response> {
+    empty_login_form(&state, &visitor, query, LoginKind::Coordinators).await
+}
+
+/// A login page of `kind` before anything was typed; someone logged in goes on to `next`.
+async fn empty_login_form(
+    state: &AppState,
+    visitor: &Visitor,
+    query: LoginForm,
+    kind: LoginKind,
+) -> AppResult<Response> {
     if visitor.user.is_some() {
         return Ok(Redirect::to(local_path(&query.next)).into_response());
     }
-    Ok(login_page(&state, &visitor, LoginKind::Coordinators, String::new(), query.next, None)
-        .await?
-        .into_response())
+    Ok(login_page(state, visitor, kind, String::new(), query.next, None).await?.into_response())
 }
 
 pub async fn login(state: State<AppState>, visitor: Visitor, form: Form<LoginForm>) -> AppResult<Response> {
