@@ -9,15 +9,20 @@
 //!   of its edges, then lowered as far as feasibility allows, matching along tight edges on the
 //!   way); then a bounded breadth-first search augments along tight alternating paths. Both keep
 //!   duals feasible and matched edges tight, so the exact search starts with few free vertices.
-//! - **One tree at a time.** A tree grows from one free vertex until it reaches another free
-//!   vertex (augment) or cannot grow (that vertex is exposed in every maximum matching and is
-//!   skipped). An augmentation resets only that tree's vertices, its recorded least-slack edges
-//!   and its events; blossoms survive from one tree to the next, as between stages.
-//! - **Lazy duals and an event queue.** A dual step is one addition to a clock: each vertex and
-//!   blossom dual is stored with the time it was last frozen and moves with the clock while its
-//!   blossom is labelled. The next step comes from a binary heap of candidate events (edge becomes
-//!   tight, T-blossom dual reaches zero), each checked against current duals when it reaches the
-//!   top and recomputed if stale. No step touches all vertices.
+//! - **All trees at once** (Galil, Micali and Gabow). Every free vertex roots an alternating
+//!   tree, all on one dual clock; S-vertices are scanned breadth first, so the trees grow evenly
+//!   and meet early. An augmentation dissolves only the two trees it joins; blossoms survive.
+//! - **Lazy duals and an event queue.** A dual step is one addition to a clock. Each top-level
+//!   vertex or blossom carries an offset that moves with the clock while it is labelled
+//!   (`y(v) = dual[v] + offset`), so a label change costs one update, not one per vertex. The
+//!   next step comes from a binary heap of candidate events (edge becomes tight, T-blossom dual
+//!   reaches zero), each checked against current duals when it reaches the top and recomputed if
+//!   stale. Edges between two S-blossoms go on the heap as they are scanned, with no per-blossom
+//!   record to merge. No step touches all vertices.
+//! - **Blossoms by class.** The vertices of a top-level blossom share a class; a new blossom takes
+//!   over its largest child's class and offset, so making a blossom costs the size of its smaller
+//!   children, not of the whole (a deeply nested blossom, common when many weights are equal,
+//!   otherwise costs its full size at every level).
 //!
 //! Duals are stored doubled (`dual[v] = 2·y_v`), so the slack of edge `k = (i, j)` is
 //! `dual[i] + dual[j] - 2·w_k` plus twice the duals of the blossoms that contain both ends. All
@@ -160,8 +165,22 @@ struct Solver {
     /// `labelend[x]`: for a labelled `x`, the endpoint `p` through which it was reached
     /// (`endpoint[p]` is the vertex on the other side); `NONE` for a root.
     labelend: Vec<usize>,
-    /// `inblossom[v]`: the top-level blossom containing vertex `v` (`v` itself if none).
-    inblossom: Vec<usize>,
+    /// `cls[v]`: the class of vertex `v`, named by a representative vertex; all vertices of one
+    /// top-level blossom share a class, and `cls_top[c]` is that blossom (`v` itself if none),
+    /// see [`Self::top`]. A new blossom takes over the class of its largest child, so only the
+    /// smaller children's vertices are relabelled, and an expansion relabels only those again.
+    cls: Vec<u32>,
+    cls_top: Vec<u32>,
+    /// `rep[x]`: the class representative of vertex or blossom `x` while it is top-level (a
+    /// vertex is its own; a blossom has its largest child's).
+    rep: Vec<u32>,
+    /// `size[x]`: the number of vertices in vertex or blossom `x`.
+    size: Vec<u32>,
+    /// `offset[x]` for a top-level vertex or blossom `x`: added to the stored dual of each of its
+    /// vertices (`y(v) = dual[v] + offset`), exact at `off_stamp[x]` and moving with the clock
+    /// while `x` is labelled, so that a label change costs one update, not one per vertex.
+    offset: Vec<i64>,
+    off_stamp: Vec<i64>,
     /// `blossomparent[x]`: the blossom directly containing `x`, `NONE` at the top.
     blossomparent: Vec<usize>,
     /// `blossomchilds[b]`: the sub-blossoms of `b` around its odd cycle, base child first.
@@ -170,16 +189,16 @@ struct Solver {
     blossombase: Vec<usize>,
     /// `blossomendps[b][i]`: the endpoint joining child `i` to child `i + 1` of blossom `b`.
     blossomendps: Vec<Vec<usize>>,
-    /// `bestedge[x]`: least-slack edge from unlabelled vertex `x` to an S-vertex, or from
-    /// S-blossom `x` to another S-blossom (`NONE` if none known; may be stale, checked on use).
+    /// `bestedge[x]`: least-slack edge from unlabelled vertex `x` to an S-vertex (`NONE` if none
+    /// known; may be stale, checked on use). Edges between two S-blossoms need no record: each
+    /// goes on the event heap when one end is scanned as S, and is dropped there once either
+    /// end leaves S (it is scanned again when it returns).
     bestedge: Vec<usize>,
-    /// `blossombestedges[b]`: for S-blossom `b`, its least-slack edge to each neighbouring
-    /// S-blossom (`None` when not computed; then rebuilt from its vertices' edges).
-    blossombestedges: Vec<Option<Vec<usize>>>,
     /// Blossom ids (`n..2n`) free for a new blossom.
     unusedblossoms: Vec<usize>,
-    /// `dual[x]`: doubled vertex dual (`x < n`) or blossom dual (`x ≥ n`), exact at `stamp[x]`.
-    /// Every edge has slack ≥ 0; blossom duals are ≥ 0.
+    /// `dual[x]`: doubled vertex dual (`x < n`) less its top-level offset (see [`Self::y`]), or
+    /// blossom dual (`x ≥ n`) exact at `stamp[x]`. Every edge has slack ≥ 0; blossom duals are
+    /// ≥ 0.
     dual: Vec<i64>,
     allowedge: Vec<u32>,
     /// S-vertices waiting to be scanned.
@@ -193,17 +212,15 @@ struct Solver {
     mark: Vec<u32>,
     /// `allowedge[k] == epoch` marks edge `k` tight since the last dissolution.
     epoch: u32,
-    /// Sum of all dual steps so far. Duals are lazy: `dual[x]` is exact at time `stamp[x]`, and
-    /// moves by ∓(now − stamp) while its top-level blossom stays labelled S or T.
+    /// Sum of all dual steps so far. Duals are lazy: a blossom's `dual[b]` is exact at time
+    /// `stamp[b]` and moves by ±(now − stamp) while it is a top-level S or T blossom; vertex duals
+    /// move through their top-level `offset` the same way.
     now: i64,
     stamp: Vec<i64>,
     /// Candidate dual-step events `(time, kind, item, edge)`, validated when they reach the top
     /// (items: the unlabelled vertex for `GrowEdge`, the S-blossom for `SsEdge`, the T-blossom
     /// for `ExpandBlossom`).
     events: BinaryHeap<Reverse<(i64, Event, u32, u32)>>,
-    /// Scratch for `add_blossom`: least-slack edge to each other S-blossom (all `NONE` between
-    /// calls).
-    bestedgeto: Vec<usize>,
     augmentations: usize,
 }
 
@@ -242,13 +259,17 @@ impl Solver {
             mate: vec![NONE; n],
             label: vec![Label::Free; 2 * n],
             labelend: vec![NONE; 2 * n],
-            inblossom: (0..n).collect(),
+            cls: (0..n as u32).collect(),
+            cls_top: (0..n as u32).collect(),
+            rep: (0..n as u32).chain(std::iter::repeat_n(0, n)).collect(),
+            size: std::iter::repeat_n(1, n).chain(std::iter::repeat_n(0, n)).collect(),
+            offset: vec![0; 2 * n],
+            off_stamp: vec![0; 2 * n],
             blossomparent: vec![NONE; 2 * n],
             blossomchilds: vec![Vec::new(); 2 * n],
             blossombase: (0..n).chain(std::iter::repeat_n(NONE, n)).collect(),
             blossomendps: vec![Vec::new(); 2 * n],
             bestedge: vec![NONE; 2 * n],
-            blossombestedges: vec![None; 2 * n],
             unusedblossoms: (n..2 * n).rev().collect(),
             dual: vec![0; 2 * n],
             allowedge: vec![0; m],
@@ -260,19 +281,30 @@ impl Solver {
             now: 0,
             stamp: vec![0; 2 * n],
             events: BinaryHeap::new(),
-            bestedgeto: vec![NONE; 2 * n],
             augmentations: 0,
+        }
+    }
+
+    /// The top-level blossom containing vertex `v` (`v` itself if none).
+    #[inline]
+    fn top(&self, v: usize) -> usize {
+        self.cls_top[self.cls[v] as usize] as usize
+    }
+
+    /// Current offset of top-level vertex or blossom `x` (see `offset`).
+    #[inline]
+    fn off(&self, x: usize) -> i64 {
+        match self.label[x] {
+            Label::S => self.offset[x] - (self.now - self.off_stamp[x]),
+            Label::T => self.offset[x] + (self.now - self.off_stamp[x]),
+            _ => self.offset[x],
         }
     }
 
     /// Current dual of vertex `v` (doubled).
     #[inline]
     fn y(&self, v: usize) -> i64 {
-        match self.label[self.inblossom[v]] {
-            Label::S => self.dual[v] - (self.now - self.stamp[v]),
-            Label::T => self.dual[v] + (self.now - self.stamp[v]),
-            _ => self.dual[v],
-        }
+        self.dual[v] + self.off(self.top(v))
     }
 
     /// Current dual of blossom `b` (only top-level blossoms move).
@@ -288,31 +320,11 @@ impl Solver {
         }
     }
 
-    /// Freeze the current duals of `b`'s vertices (and of `b`) before its label changes.
+    /// Freeze the current offset of top-level `b` (and `b`'s own dual) before its label changes.
     fn materialize(&mut self, b: usize) {
-        if b < self.n {
-            self.dual[b] = self.y(b);
-            self.stamp[b] = self.now;
-            return;
-        }
-        {
-            self.dual[b] = self.z(b);
-            self.stamp[b] = self.now;
-        }
-        let mut lv = Vec::new();
-        self.leaves(b, &mut lv);
-        for v in lv {
-            self.dual[v] = self.y(v);
-            self.stamp[v] = self.now;
-        }
-    }
-
-    /// A top-level blossom is about to join a new S-blossom: freeze its own dual, and the duals
-    /// of its vertices if it was T (S-vertices keep moving the same way, so they need nothing).
-    fn freeze_sub(&mut self, b: usize) {
-        if self.label[b] == Label::T {
-            self.materialize(b);
-        } else if b >= self.n {
+        self.offset[b] = self.off(b);
+        self.off_stamp[b] = self.now;
+        if b >= self.n {
             self.dual[b] = self.z(b);
             self.stamp[b] = self.now;
         }
@@ -329,10 +341,10 @@ impl Solver {
         self.events.push(Reverse((t, Event::GrowEdge, w as u32, k as u32)));
     }
 
-    /// Event: edge `k` between S-blossom `b` and another S-blossom becomes tight.
-    fn push_d3(&mut self, b: usize, k: usize) {
+    /// Event: edge `k` between two S-blossoms becomes tight.
+    fn push_d3(&mut self, k: usize) {
         let t = self.now + self.slack(k) / 2;
-        self.events.push(Reverse((t, Event::SsEdge, b as u32, k as u32)));
+        self.events.push(Reverse((t, Event::SsEdge, 0, k as u32)));
     }
 
     #[inline]
@@ -470,7 +482,7 @@ impl Solver {
         // A root starts its own tree; anyone else joins the tree of the vertex that reached it.
         let r = if p == NONE { w } else { self.root[self.endpoint[p] as usize] };
         loop {
-            let b = self.inblossom[w];
+            let b = self.top(w);
             debug_assert!(self.label[w] == Label::Free && self.label[b] == Label::Free);
             self.materialize(b);
             self.label[w] = t;
@@ -508,7 +520,7 @@ impl Solver {
         let mut base = NONE;
         while v != NONE || w != NONE {
             if v != NONE {
-                let mut b = self.inblossom[v];
+                let mut b = self.top(v);
                 if self.label[b] == Label::Breadcrumb {
                     base = self.blossombase[b];
                     break;
@@ -520,7 +532,7 @@ impl Solver {
                     v = NONE;
                 } else {
                     v = self.endpoint[self.labelend[b]] as usize;
-                    b = self.inblossom[v];
+                    b = self.top(v);
                     debug_assert!(self.label[b] == Label::T);
                     v = self.endpoint[self.labelend[b]] as usize;
                 }
@@ -538,23 +550,23 @@ impl Solver {
     fn add_blossom(&mut self, base: usize, k: usize) {
         let mut v = self.endpoint[2 * k] as usize;
         let mut w = self.endpoint[2 * k + 1] as usize;
-        let bb = self.inblossom[base];
-        let mut bv = self.inblossom[v];
-        let mut bw = self.inblossom[w];
+        let bb = self.top(base);
+        let mut bv = self.top(v);
+        let mut bw = self.top(w);
         let b = self.unusedblossoms.pop().expect("blossom ids available");
         // Freeze the duals of everything that joins the new blossom (T-parts turn S).
         {
             let mut x = bv;
             while x != bb {
-                self.freeze_sub(x);
-                x = self.inblossom[self.endpoint[self.labelend[x]] as usize];
+                self.materialize(x);
+                x = self.top(self.endpoint[self.labelend[x]] as usize);
             }
             let mut x = bw;
             while x != bb {
-                self.freeze_sub(x);
-                x = self.inblossom[self.endpoint[self.labelend[x]] as usize];
+                self.materialize(x);
+                x = self.top(self.endpoint[self.labelend[x]] as usize);
             }
-            self.freeze_sub(bb);
+            self.materialize(bb);
         }
         self.blossombase[b] = base;
         self.blossomparent[b] = NONE;
@@ -566,7 +578,7 @@ impl Solver {
             path.push(bv);
             endps.push(self.labelend[bv]);
             v = self.endpoint[self.labelend[bv]] as usize;
-            bv = self.inblossom[v];
+            bv = self.top(v);
         }
         path.push(bb);
         path.reverse();
@@ -577,98 +589,70 @@ impl Solver {
             path.push(bw);
             endps.push(self.labelend[bw] ^ 1);
             w = self.endpoint[self.labelend[bw]] as usize;
-            bw = self.inblossom[w];
+            bw = self.top(w);
         }
         self.blossomchilds[b] = path.clone();
         self.blossomendps[b] = endps;
-        self.label[b] = Label::S;
         self.labelend[b] = self.labelend[bb];
         self.dual[b] = 0;
         self.stamp[b] = self.now;
+        // The largest child lends its class and offset; the others' vertices join them.
+        let heavy = *path.iter().max_by_key(|&&c| self.size[c]).expect("a blossom has children");
+        let class = self.rep[heavy];
+        self.rep[b] = class;
+        self.size[b] = path.iter().map(|&c| self.size[c]).sum();
+        self.offset[b] = self.offset[heavy];
+        self.off_stamp[b] = self.now;
         let mut lv = Vec::new();
-        self.leaves(b, &mut lv);
-        for &x in &lv {
-            if self.label[self.inblossom[x]] == Label::T {
-                self.queue.push_back(x);
+        for &c in &path {
+            // T-parts turn S: their vertices must be scanned.
+            let was_t = self.label[c] == Label::T;
+            if c == heavy && !was_t {
+                continue;
             }
-            self.inblossom[x] = b;
-        }
-        // Least-slack edge from the new blossom to every other S-blossom.
-        let mut touched: Vec<usize> = Vec::new();
-        let mut sub = Vec::new();
-        for &bv in &path {
-            let list: Vec<usize> = match self.blossombestedges[bv].take() {
-                Some(l) => l,
-                None => {
-                    sub.clear();
-                    self.leaves(bv, &mut sub);
-                    let mut l = Vec::new();
-                    for &x in &sub {
-                        for i in self.nbs(x) {
-                            l.push(self.nb[i] as usize / 2);
-                        }
-                    }
-                    l
-                }
-            };
-            for kk in list {
-                let mut j = self.endpoint[2 * kk + 1] as usize;
-                if self.inblossom[j] == b {
-                    j = self.endpoint[2 * kk] as usize;
-                }
-                let bj = self.inblossom[j];
-                if bj != b && self.label[bj] == Label::S {
-                    let cur = self.bestedgeto[bj];
-                    if cur == NONE {
-                        touched.push(bj);
-                        self.bestedgeto[bj] = kk;
-                    } else if self.slack(kk) < self.slack(cur) {
-                        self.bestedgeto[bj] = kk;
-                    }
+            lv.clear();
+            self.leaves(c, &mut lv);
+            if was_t {
+                self.queue.extend(lv.iter().copied());
+            }
+            if c != heavy {
+                let delta = self.offset[c] - self.offset[b];
+                for &x in &lv {
+                    self.dual[x] += delta;
+                    self.cls[x] = class;
                 }
             }
-            self.bestedge[bv] = NONE;
         }
-        touched.sort_unstable();
-        let mut best = Vec::with_capacity(touched.len());
-        let mut be = NONE;
-        for bj in touched {
-            let kk = self.bestedgeto[bj];
-            self.bestedgeto[bj] = NONE;
-            if be == NONE || self.slack(kk) < self.slack(be) {
-                be = kk;
-            }
-            best.push(kk);
-        }
-        self.blossombestedges[b] = Some(best);
-        self.bestedge[b] = be;
-        if be != NONE {
-            self.push_d3(b, be);
-        }
+        self.cls_top[class as usize] = b as u32;
+        self.label[b] = Label::S;
     }
 
     fn expand_blossom(&mut self, b: usize) {
         self.materialize(b);
         let childs = std::mem::take(&mut self.blossomchilds[b]);
         let mut lv = Vec::new();
+        // Every child starts at `b`'s offset (its vertices' duals stay put); the child that lent
+        // its class takes it back, the others' vertices return to their own.
         for &s in &childs {
             self.stamp[s] = self.now;
             self.blossomparent[s] = NONE;
-            if s < self.n {
-                self.inblossom[s] = s;
-            } else {
+            self.offset[s] = self.offset[b];
+            self.off_stamp[s] = self.now;
+            let class = self.rep[s];
+            if class != self.rep[b] {
                 lv.clear();
                 self.leaves(s, &mut lv);
                 for &v in &lv {
-                    self.inblossom[v] = s;
+                    self.cls[v] = class;
                 }
             }
+            self.cls_top[class as usize] = s as u32;
         }
         if self.label[b] == Label::T {
             let endps = std::mem::take(&mut self.blossomendps[b]);
             let len = childs.len() as isize;
             let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
-            let entrychild = self.inblossom[self.endpoint[self.labelend[b] ^ 1] as usize];
+            let entrychild = self.top(self.endpoint[self.labelend[b] ^ 1] as usize);
             let mut j = childs.iter().position(|&c| c == entrychild).expect("entry child") as isize;
             let (jstep, endptrick): (isize, usize) = if j & 1 != 0 {
                 j -= len;
@@ -714,14 +698,14 @@ impl Solver {
                 // stale mark: forget it (the refresh below records its edges again).
                 for &v in &lv {
                     if self.label[v] != Label::Free
-                        && self.label[self.inblossom[self.endpoint[self.labelend[v]] as usize]] != Label::S
+                        && self.label[self.top(self.endpoint[self.labelend[v]] as usize)] != Label::S
                     {
                         self.label[v] = Label::Free;
                         self.labelend[v] = NONE;
                     }
                 }
                 if let Some(&v) = lv.iter().find(|&&v| self.label[v] != Label::Free) {
-                    debug_assert!(self.label[v] == Label::T && self.inblossom[v] == bv);
+                    debug_assert!(self.label[v] == Label::T && self.top(v) == bv);
                     self.label[v] = Label::Free;
                     let mb = self.mate[self.blossombase[bv]];
                     self.label[self.endpoint[mb] as usize] = Label::Free;
@@ -745,7 +729,6 @@ impl Solver {
         self.labelend[b] = NONE;
         self.blossomendps[b] = Vec::new();
         self.blossombase[b] = NONE;
-        self.blossombestedges[b] = None;
         self.bestedge[b] = NONE;
         self.dual[b] = 0;
         self.unusedblossoms.push(b);
@@ -800,7 +783,7 @@ impl Solver {
         for (s0, p0) in [(v, 2 * k + 1), (w, 2 * k)] {
             let (mut s, mut p) = (s0, p0);
             loop {
-                let bs = self.inblossom[s];
+                let bs = self.top(s);
                 debug_assert!(self.label[bs] == Label::S);
                 if bs >= self.n {
                     self.augment_blossom(bs, s);
@@ -810,7 +793,7 @@ impl Solver {
                     break;
                 }
                 let t = self.endpoint[self.labelend[bs]] as usize;
-                let bt = self.inblossom[t];
+                let bt = self.top(t);
                 debug_assert!(self.label[bt] == Label::T);
                 s = self.endpoint[self.labelend[bt]] as usize;
                 let j = self.endpoint[self.labelend[bt] ^ 1] as usize;
@@ -831,7 +814,6 @@ impl Solver {
             self.labelend[t] = NONE;
             self.bestedge[t] = NONE;
             if t >= self.n {
-                self.blossombestedges[t] = None;
                 stack.extend(self.blossomchilds[t].iter().copied());
             }
         }
@@ -850,7 +832,7 @@ impl Solver {
                 if self.root[v] != r || self.mark[v] == self.epoch {
                     continue;
                 }
-                let b = self.inblossom[v];
+                let b = self.top(v);
                 if self.label[b] != Label::Free {
                     self.materialize(b);
                     self.reset_labels_below(b);
@@ -864,7 +846,7 @@ impl Solver {
             }
         }
         for &v in &freed {
-            if self.label[self.inblossom[v]] == Label::Free {
+            if self.label[self.top(v)] == Label::Free {
                 self.recompute_vertex_bestedge(v);
             }
         }
@@ -881,20 +863,8 @@ impl Solver {
                 if self.mark[u] == stamp {
                     continue;
                 }
-                let bu = self.inblossom[u];
-                if self.label[bu] == Label::Free {
-                    if gone(self, self.bestedge[u]) {
-                        self.recompute_vertex_bestedge(u);
-                    }
-                } else if self.label[bu] == Label::S
-                    && self.mark[bu] != stamp
-                    && gone(self, self.bestedge[bu])
-                {
-                    // Flag the blossom (ids ≥ n never collide with vertex flags here).
-                    if bu >= self.n {
-                        self.mark[bu] = stamp;
-                    }
-                    self.recompute_blossom_bestedge(bu);
+                if self.label[self.top(u)] == Label::Free && gone(self, self.bestedge[u]) {
+                    self.recompute_vertex_bestedge(u);
                 }
             }
         }
@@ -902,12 +872,12 @@ impl Solver {
 
     /// Least-slack edge from unlabelled vertex `w` to any S-vertex.
     fn recompute_vertex_bestedge(&mut self, w: usize) {
-        let bw = self.inblossom[w];
+        let bw = self.top(w);
         let mut be = NONE;
         let mut bs = 0i64;
         for i in self.nbs(w) {
             let p = self.nb[i] as usize;
-            let bu = self.inblossom[self.endpoint[p] as usize];
+            let bu = self.top(self.endpoint[p] as usize);
             if bu != bw && self.label[bu] == Label::S {
                 let s = self.slack(p / 2);
                 if be == NONE || s < bs {
@@ -919,31 +889,6 @@ impl Solver {
         self.bestedge[w] = be;
         if be != NONE {
             self.push_d2(w, be);
-        }
-    }
-
-    /// Least-slack edge from S-blossom `b` to any other S-blossom.
-    fn recompute_blossom_bestedge(&mut self, b: usize) {
-        let mut lv = Vec::new();
-        self.leaves(b, &mut lv);
-        let mut be = NONE;
-        let mut bs = 0i64;
-        for &v in &lv {
-            for i in self.nbs(v) {
-                let p = self.nb[i] as usize;
-                let bu = self.inblossom[self.endpoint[p] as usize];
-                if bu != b && self.label[bu] == Label::S {
-                    let s = self.slack(p / 2);
-                    if be == NONE || s < bs {
-                        be = p / 2;
-                        bs = s;
-                    }
-                }
-            }
-        }
-        self.bestedge[b] = be;
-        if be != NONE {
-            self.push_d3(b, be);
         }
     }
 
@@ -959,17 +904,7 @@ impl Solver {
         }
         let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
         let other = if a == w { c } else { a };
-        (self.label[self.inblossom[other]] == Label::S).then(|| self.slack(k))
-    }
-
-    /// Slack of S-blossom `b`'s recorded least-slack edge `k` to another S-blossom, if still so.
-    fn live_ss_slack(&self, k: usize) -> Option<i64> {
-        if k == NONE {
-            return None;
-        }
-        let bi = self.inblossom[self.endpoint[2 * k] as usize];
-        let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
-        (bi != bj && self.label[bi] == Label::S && self.label[bj] == Label::S).then(|| self.slack(k))
+        (self.label[self.top(other)] == Label::S).then(|| self.slack(k))
     }
 
     /// Every free vertex roots an alternating tree at once and all trees share one dual clock
@@ -1015,16 +950,16 @@ impl Solver {
     /// edges of the others. Returns the edge of an augmenting path between two trees, if found
     /// (the queue keeps the vertices not scanned yet).
     fn grow(&mut self) -> Option<usize> {
-        while let Some(v) = self.queue.pop_back() {
-            if self.label[self.inblossom[v]] != Label::S {
+        while let Some(v) = self.queue.pop_front() {
+            if self.label[self.top(v)] != Label::S {
                 continue;
             }
             for i in self.nbs(v) {
                 let p = self.nb[i] as usize;
                 let k = p / 2;
                 let w = self.endpoint[p] as usize;
-                let bv = self.inblossom[v];
-                let bw = self.inblossom[w];
+                let bv = self.top(v);
+                let bw = self.top(w);
                 if bv == bw {
                     continue;
                 }
@@ -1055,17 +990,14 @@ impl Solver {
                         self.labelend[w] = p ^ 1;
                     }
                 } else if self.label[bw] == Label::S {
-                    if self.live_ss_slack(self.bestedge[bv]).is_none_or(|cur| kslack < cur) {
-                        self.bestedge[bv] = k;
-                        self.push_d3(bv, k);
-                    }
+                    self.push_d3(k);
                 } else if self.label[w] == Label::Free
                     && self.live_grow_slack(w, self.bestedge[w]).is_none_or(|cur| kslack < cur)
                 {
                     self.bestedge[w] = k;
                     self.push_d2(w, k);
                 }
-                if self.label[self.inblossom[v]] != Label::S {
+                if self.label[self.top(v)] != Label::S {
                     break;
                 }
             }
@@ -1081,12 +1013,17 @@ impl Solver {
             let (item, k) = (item as usize, k as usize);
             let valid = match kind {
                 Event::GrowEdge => {
-                    let bw = self.inblossom[item];
+                    // A record replaced since: the newer one has its own event.
+                    if self.bestedge[item] != k {
+                        self.events.pop();
+                        continue;
+                    }
+                    let bw = self.top(item);
                     let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
                     let other = if a == item { c } else { a };
                     let ok = self.label[bw] == Label::Free
                         && self.bestedge[item] != NONE
-                        && self.label[self.inblossom[other]] == Label::S;
+                        && self.label[self.top(other)] == Label::S;
                     if ok && self.slack(k) != t - self.now {
                         self.events.pop();
                         self.recompute_vertex_bestedge(item);
@@ -1102,21 +1039,12 @@ impl Solver {
                     ok
                 }
                 Event::SsEdge => {
-                    let bi = self.inblossom[self.endpoint[2 * k] as usize];
-                    let bj = self.inblossom[self.endpoint[2 * k + 1] as usize];
+                    let bi = self.top(self.endpoint[2 * k] as usize);
+                    let bj = self.top(self.endpoint[2 * k + 1] as usize);
                     let ok = bi != bj && self.label[bi] == Label::S && self.label[bj] == Label::S;
                     if ok && self.slack(k) / 2 != t - self.now {
                         self.events.pop();
-                        if self.is_top(item) && self.label[item] == Label::S {
-                            self.recompute_blossom_bestedge(item);
-                        } else {
-                            self.push_d3(item, k);
-                        }
-                        continue;
-                    }
-                    if !ok && self.is_top(item) && self.label[item] == Label::S {
-                        self.events.pop();
-                        self.recompute_blossom_bestedge(item);
+                        self.push_d3(k);
                         continue;
                     }
                     ok
@@ -1151,10 +1079,10 @@ impl Solver {
             Event::GrowEdge => {
                 self.allowedge[k] = self.epoch;
                 let (mut i, j) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
-                if self.label[self.inblossom[i]] == Label::Free {
+                if self.label[self.top(i)] == Label::Free {
                     i = j;
                 }
-                debug_assert!(self.label[self.inblossom[i]] == Label::S);
+                debug_assert!(self.label[self.top(i)] == Label::S);
                 self.queue.push_back(i);
             }
             Event::SsEdge => {
