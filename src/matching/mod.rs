@@ -13,12 +13,14 @@
 //!
 //! Scale. Up to [`Tuning::dense_below`] participants the graph has every allowed pair. Above, it
 //! is a sparse candidate graph: each participant's best [`Tuning::best_partners`] partners among a
-//! seeded sample drawn from the best-scoring career levels, plus [`Tuning::random_partners`]
-//! partners drawn from everyone. The solver's dual variables then certify the result on the
-//! full graph: every allowed pair outside the candidate graph must have non-negative slack. The
-//! check only visits pairs whose duals are low enough to possibly fail (duals sorted per level,
-//! bounded by the largest possible score between two levels). Any pair that fails is added and
-//! the solver runs again, so the result is the exact optimum of the full allowed-pair graph.
+//! seeded sample of every kind of partner, plus [`Tuning::random_partners`] partners drawn from
+//! everyone, with the best of each kind held in reserve. The solver's dual variables then certify
+//! the result on the full graph: every allowed pair outside the candidate graph must have
+//! non-negative slack. Reserve pairs that fail join first; then the check visits only the pairs
+//! whose duals are low enough to possibly fail (duals sorted per cell, bounded by the largest
+//! possible score between two cells). Any pair that fails is added and the solver runs again, so
+//! the result is the exact optimum of the full allowed-pair graph (or, past a widening limit, a
+//! plan with its proven gap).
 //!
 //! Choices where the spec is silent:
 //! - Groups are listed in input order of their first member; a pair lists its members in input
@@ -50,7 +52,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Tuning {
     /// Up to this many participants, use every allowed pair (no sparse graph).
     pub dense_below: usize,
-    /// Best partners of each kind (department, role and level gap alike) kept per participant.
+    /// Best partners of each kind (department, role and level gap alike) kept per participant:
+    /// held in reserve, and added where the solver's duals show they are needed (straight into
+    /// the graph when one department holds over a quarter of everyone).
     pub per_kind: usize,
     /// Best partners over all kinds kept per participant, on top of `per_kind`.
     pub best_partners: usize,
@@ -397,19 +401,23 @@ impl Rng {
     }
 }
 
-/// The sparse candidate graph: allowed pairs `(a, b)` with `a < b`, sorted.
+/// The sparse candidate graph, in two parts: the `core` pairs the solver starts from, and the
+/// `reserve` pairs it takes only where the core's duals show they are needed (allowed pairs
+/// `(a, b)` with `a < b`, sorted, the two lists disjoint).
 ///
 /// Pairs of participants whose cells (level, department, role) are the same two cells differ in
 /// score only by jitter and history, so "kinds" of partner are what the optimum chooses between:
 /// same or other department, same or other role, each career-level gap, and (when sites are given)
 /// the same site at each level gap. Each participant gets its
-/// best [`Tuning::per_kind`] partners of every kind (from [`Tuning::sample`] draws of that kind, or
-/// all of them when the kind is small), its best [`Tuning::best_partners`] over all draws, and
-/// [`Tuning::random_partners`] uniformly random ones. A dominant department then has its inside
-/// pairs in the graph from the start, instead of only its scarce outsiders.
-fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanError> {
+/// best [`Tuning::best_partners`] over all draws and [`Tuning::random_partners`] uniformly random
+/// ones (the core), and its best [`Tuning::per_kind`] partners of every kind (from
+/// [`Tuning::sample`] draws of that kind, or all of them when the kind is small; the reserve). A
+/// dominant department then has its inside pairs at hand from the start, instead of only its
+/// scarce outsiders, while a roster whose best partners are enough keeps a small graph.
+fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<CandidateGraph, PlanError> {
     let n = ctx.n;
     let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut reserve: Vec<(u32, u32)> = Vec::new();
     if n <= tuning.dense_below {
         for a in 0..n {
             if a.is_multiple_of(256) {
@@ -421,8 +429,17 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                 }
             }
         }
-        return Ok(pairs);
+        return Ok(CandidateGraph { core: pairs, reserve });
     }
+    // When one department holds over a quarter of everyone, its members must mostly meet each
+    // other, while their best partners are its scarce outsiders: the best of every kind then
+    // goes into the core (measured at 20,000: the small core alone took the solver 20 s to
+    // price, the core with every kind 2 s).
+    let mut per_dept: BTreeMap<u32, usize> = BTreeMap::new();
+    for &d in &ctx.dept {
+        *per_dept.entry(d).or_default() += 1;
+    }
+    let lopsided = per_dept.values().any(|&c| 4 * c > n);
     // Two orders of everyone: by (level, department, role) and by (level, role, department), so
     // every pool below is a few contiguous ranges.
     let ldr = |v: u32| (ctx.level[v as usize], ctx.dept[v as usize], ctx.role[v as usize]);
@@ -566,11 +583,11 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
                 if let Some(&(best, _)) = kind_best.first() {
                     top.push((best, pi));
                 }
-                for &(s, b) in kind_best.iter().take(tuning.per_kind) {
-                    pairs.push(((a as u32).min(b), (a as u32).max(b)));
-                    all.push((s, b));
+                let list = if lopsided { &mut pairs } else { &mut reserve };
+                for &(_, b) in kind_best.iter().take(tuning.per_kind) {
+                    list.push(((a as u32).min(b), (a as u32).max(b)));
                 }
-                all.extend(kind_best.iter().skip(tuning.per_kind).copied());
+                all.extend(kind_best.iter().copied());
             }
             let peak = top.iter().map(|x| x.0).max().unwrap_or(i64::MIN);
             top.retain(|x| x.0 == peak);
@@ -613,7 +630,16 @@ fn candidate_pairs(ctx: &Ctx, tuning: &Tuning) -> Result<Vec<(u32, u32)>, PlanEr
     }
     pairs.sort_unstable();
     pairs.dedup();
-    Ok(pairs)
+    reserve.sort_unstable();
+    reserve.dedup();
+    reserve.retain(|x| pairs.binary_search(x).is_err());
+    Ok(CandidateGraph { core: pairs, reserve })
+}
+
+/// See [`candidate_pairs`].
+struct CandidateGraph {
+    core: Vec<(u32, u32)>,
+    reserve: Vec<(u32, u32)>,
 }
 
 fn check_stop(tuning: &Tuning) -> Result<(), PlanError> {
@@ -808,12 +834,11 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
     let prio = |v: usize| if ctx.priority[v] { p_bonus } else { 0 };
 
     check_stop(tuning)?;
-    let mut pairs = candidate_pairs(&ctx, tuning)?;
+    let CandidateGraph { core: mut pairs, mut reserve } = candidate_pairs(&ctx, tuning)?;
     let mut dummies = n % 2;
     let mut widenings = 0;
     let mut added = 0usize;
     let mut proven_gap = None;
-    let mut warm: Option<blossom::Solution> = None;
     let stop = tuning.stop.as_deref();
     let sol = loop {
         let mut edges: Vec<(u32, u32, i64)> = Vec::with_capacity(pairs.len() + dummies * n);
@@ -832,13 +857,13 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
                 edges.push((dv, (n + e) as u32, 0));
             }
         }
-        // After a widening the solver resumes from the previous matching and duals.
-        let sol =
-            blossom::solve_with(n + dummies, &edges, warm.as_ref(), stop).ok_or(PlanError::Cancelled)?;
+        // After a widening the solver starts afresh from its greedy duals: resuming from the
+        // previous duals (`blossom::solve_with` can) measured slower here, 2.5 s against 0.6 s
+        // on a 20,000 roster, as the raised duals of the new pairs free thousands of vertices.
+        let sol = blossom::solve_with(n + dummies, &edges, None, stop).ok_or(PlanError::Cancelled)?;
         if !sol.is_perfect() {
             dummies += sol.mate.iter().filter(|m| m.is_none()).count();
             widenings += 1;
-            warm = Some(sol);
             continue;
         }
         if n > tuning.dense_below {
@@ -851,6 +876,20 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
                 break sol;
             }
             let reduced: Vec<i64> = (0..n).map(|v| sol.vertex_dual[v] - b_bonus - 2 * prio(v)).collect();
+            // Reserve pairs that these duals cannot price join the graph (all of them: the
+            // reserve is a few pairs per participant); those they can price wait.
+            let fails = |&(a, b): &(u32, u32)| {
+                let (a, b) = (a as usize, b as usize);
+                ctx.score(a, b).is_some_and(|s| reduced[a] + reduced[b] < 2 * s)
+            };
+            let short: Vec<(u32, u32)> = reserve.iter().copied().filter(fails).collect();
+            if !short.is_empty() {
+                reserve.retain(|x| !fails(x));
+                pairs.extend(short);
+                pairs.sort_unstable();
+                widenings += 1;
+                continue;
+            }
             let budget = tuning.widen_limit.saturating_mul(n).saturating_sub(added);
             let mut found =
                 dense_violations(&ctx, &reduced, &pairs, budget.saturating_mul(4).saturating_add(64 * n));
@@ -869,7 +908,6 @@ pub fn plan_with(input: &Input, tuning: &Tuning) -> Result<Plan, PlanError> {
             pairs.sort_unstable();
             pairs.dedup();
             widenings += 1;
-            warm = Some(sol);
             continue;
         }
         break sol;
