@@ -218,8 +218,8 @@ struct Solver {
     now: i64,
     stamp: Vec<i64>,
     /// Candidate dual-step events `(time, kind, item, edge)`, validated when they reach the top
-    /// (items: the unlabelled vertex for `GrowEdge`, the S-blossom for `SsEdge`, the T-blossom
-    /// for `ExpandBlossom`).
+    /// (items: the unlabelled vertex for `GrowEdge`, none for `SsEdge`, the T-blossom for
+    /// `ExpandBlossom`).
     events: BinaryHeap<Reverse<(i64, Event, u32, u32)>>,
     augmentations: usize,
 }
