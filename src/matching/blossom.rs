@@ -208,7 +208,7 @@ struct Solver {
     root: Vec<usize>,
     /// `tree[r]`: vertices labelled by the tree of root `r` (some may have left it since).
     tree: Vec<Vec<u32>>,
-    /// `mark[x] == epoch`: scratch flag for one dissolution (vertex or blossom).
+    /// `mark[v] == epoch`: vertex `v` was freed by the current dissolution.
     mark: Vec<u32>,
     /// `allowedge[k] == epoch` marks edge `k` tight since the last dissolution.
     epoch: u32,
@@ -276,7 +276,7 @@ impl Solver {
             queue: std::collections::VecDeque::new(),
             root: vec![NONE; n],
             tree: vec![Vec::new(); n],
-            mark: vec![0; 2 * n],
+            mark: vec![0; n],
             epoch: 1,
             now: 0,
             stamp: vec![0; 2 * n],
@@ -1021,9 +1021,7 @@ impl Solver {
                     let bw = self.top(item);
                     let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
                     let other = if a == item { c } else { a };
-                    let ok = self.label[bw] == Label::Free
-                        && self.bestedge[item] != NONE
-                        && self.label[self.top(other)] == Label::S;
+                    let ok = self.label[bw] == Label::Free && self.label[self.top(other)] == Label::S;
                     if ok && self.slack(k) != t - self.now {
                         self.events.pop();
                         self.recompute_vertex_bestedge(item);
