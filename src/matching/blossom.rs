@@ -190,10 +190,12 @@ struct Solver {
     /// `blossomendps[b][i]`: the endpoint joining child `i` to child `i + 1` of blossom `b`.
     blossomendps: Vec<Vec<usize>>,
     /// `bestedge[x]`: least-slack edge from unlabelled vertex `x` to an S-vertex (`NONE` if none
-    /// known; may be stale, checked on use). Edges between two S-blossoms need no record: each
-    /// goes on the event heap when one end is scanned as S, and is dropped there once either
-    /// end leaves S (it is scanned again when it returns).
+    /// known; may be stale, checked on use: see [`Self::live_grow_slack`]). Edges between two
+    /// S-blossoms need no record: each goes on the event heap when one end is scanned as S; when
+    /// one end's tree dissolves, the event becomes an offer to the freed end (`next_event`).
     bestedge: Vec<usize>,
+    /// `best_t[w]`: the time at which `bestedge[w]` was due when it was recorded.
+    best_t: Vec<i64>,
     /// Blossom ids (`n..2n`) free for a new blossom.
     unusedblossoms: Vec<usize>,
     /// `dual[x]`: doubled vertex dual (`x < n`) less its top-level offset (see [`Self::y`]), or
@@ -203,6 +205,9 @@ struct Solver {
     allowedge: Vec<u32>,
     /// S-vertices waiting to be scanned.
     queue: std::collections::VecDeque<usize>,
+    /// `scanned[v]`: S-vertex `v` has had all its edges scanned since it was last queued (so
+    /// each of its edges to another S-blossom has an event on the heap).
+    scanned: Vec<bool>,
     /// `root[v]`: the free vertex whose alternating tree labelled vertex `v` last (`NONE` if
     /// never, or since that tree dissolved). Meaningful only while `v`'s blossom is labelled.
     root: Vec<usize>,
@@ -270,10 +275,12 @@ impl Solver {
             blossombase: (0..n).chain(std::iter::repeat_n(NONE, n)).collect(),
             blossomendps: vec![Vec::new(); 2 * n],
             bestedge: vec![NONE; 2 * n],
+            best_t: vec![0; n],
             unusedblossoms: (n..2 * n).rev().collect(),
             dual: vec![0; 2 * n],
             allowedge: vec![0; m],
             queue: std::collections::VecDeque::new(),
+            scanned: vec![false; n],
             root: vec![NONE; n],
             tree: vec![Vec::new(); n],
             mark: vec![0; n],
@@ -338,6 +345,7 @@ impl Solver {
     /// Event: S-vertex to unlabelled vertex `w` along edge `k` becomes tight.
     fn push_d2(&mut self, w: usize, k: usize) {
         let t = self.now + self.slack(k);
+        self.best_t[w] = t;
         self.events.push(Reverse((t, Event::GrowEdge, w as u32, k as u32)));
     }
 
@@ -345,6 +353,12 @@ impl Solver {
     fn push_d3(&mut self, k: usize) {
         let t = self.now + self.slack(k) / 2;
         self.events.push(Reverse((t, Event::SsEdge, 0, k as u32)));
+    }
+
+    /// Queue S-vertex `v` for a scan of all its edges.
+    fn enqueue(&mut self, v: usize) {
+        self.scanned[v] = false;
+        self.queue.push_back(v);
     }
 
     #[inline]
@@ -498,7 +512,9 @@ impl Solver {
             }
             self.tree[r].extend(lv.iter().map(|&v| v as u32));
             if t == Label::S {
-                self.queue.extend(lv.iter().copied());
+                for &v in &lv {
+                    self.enqueue(v);
+                }
                 return;
             }
             if b >= self.n {
@@ -613,7 +629,9 @@ impl Solver {
             lv.clear();
             self.leaves(c, &mut lv);
             if was_t {
-                self.queue.extend(lv.iter().copied());
+                for &x in &lv {
+                    self.enqueue(x);
+                }
             }
             if c != heavy {
                 let delta = self.offset[c] - self.offset[b];
@@ -820,16 +838,32 @@ impl Solver {
     }
 
     /// After an augmentation: unlabel the trees of roots `r1` and `r2` (every other tree keeps
-    /// growing). Their vertices are matched now and unlabelled; each gets its least-slack edge to
-    /// the remaining S-vertices, and the least-slack edges of neighbours that pointed into the
-    /// dissolved trees are recomputed, so no event is missing.
+    /// growing). Their vertices are matched now and unlabelled. Those that were T, or S but not
+    /// scanned yet, get their least-slack edge to the remaining S-vertices; the scanned S-vertices
+    /// need nothing, and neither do neighbours whose least-slack edge led into the dissolved
+    /// trees (see the comments below).
     fn dissolve(&mut self, r1: usize, r2: usize) {
         self.epoch += 1;
-        let mut freed: Vec<usize> = Vec::new();
+        // Vertices that were T (or inside a T-blossom) need their least-slack edge to the
+        // remaining S-vertices computed; those that were S have one event on the heap for each
+        // edge to another S-blossom (pushed when either end was scanned), which `next_event`
+        // turns into a grow event when it comes up.
+        let mut was_t: Vec<usize> = Vec::new();
         for r in [r1, r2] {
-            for v in std::mem::take(&mut self.tree[r]) {
+            let list = std::mem::take(&mut self.tree[r]);
+            for &v in &list {
                 let v = v as usize;
                 if self.root[v] != r || self.mark[v] == self.epoch {
+                    continue;
+                }
+                self.mark[v] = self.epoch;
+                if self.label[self.top(v)] != Label::S || !self.scanned[v] {
+                    was_t.push(v);
+                }
+            }
+            for v in list {
+                let v = v as usize;
+                if self.root[v] != r {
                     continue;
                 }
                 let b = self.top(v);
@@ -841,33 +875,14 @@ impl Solver {
                 self.labelend[v] = NONE;
                 self.bestedge[v] = NONE;
                 self.root[v] = NONE;
-                self.mark[v] = self.epoch;
-                freed.push(v);
             }
         }
-        for &v in &freed {
-            if self.label[self.top(v)] == Label::Free {
-                self.recompute_vertex_bestedge(v);
-            }
+        for v in was_t {
+            self.recompute_vertex_bestedge(v);
         }
-        // Neighbours whose least-slack edge led into the dissolved trees.
-        let gone = |s: &Self, k: usize| {
-            k != NONE
-                && (s.mark[s.endpoint[2 * k] as usize] == s.epoch
-                    || s.mark[s.endpoint[2 * k + 1] as usize] == s.epoch)
-        };
-        let stamp = self.epoch;
-        for &v in &freed {
-            for i in self.nbs(v) {
-                let u = self.endpoint[self.nb[i] as usize] as usize;
-                if self.mark[u] == stamp {
-                    continue;
-                }
-                if self.label[self.top(u)] == Label::Free && gone(self, self.bestedge[u]) {
-                    self.recompute_vertex_bestedge(u);
-                }
-            }
-        }
+        // Free vertices whose least-slack edge led into the dissolved trees find out when that
+        // edge's event comes up (`next_event` recomputes them then, which is early enough: every
+        // other edge of theirs was at least as slack when it was offered).
     }
 
     /// Least-slack edge from unlabelled vertex `w` to any S-vertex.
@@ -896,15 +911,35 @@ impl Solver {
         self.blossomparent[b] == NONE && (b < self.n || self.blossombase[b] != NONE)
     }
 
-    /// Slack of the recorded least-slack edge `k` of unlabelled vertex `w`, if its other end is
-    /// still an S-vertex (a record pointing elsewhere is stale and counts as none).
+    /// Edge `k` (slack `kslack`) from an S-vertex to unlabelled vertex `w`: it becomes `w`'s
+    /// least-slack edge if it beats the recorded one. A record whose S-end has left S may have
+    /// hidden better edges when they were offered, so then `w` is recomputed from all its edges.
+    fn offer(&mut self, w: usize, k: usize, kslack: i64) {
+        let cur = self.bestedge[w];
+        match self.live_grow_slack(w, cur) {
+            Some(s) if kslack >= s => {}
+            None if cur != NONE => self.recompute_vertex_bestedge(w),
+            _ => {
+                self.bestedge[w] = k;
+                self.push_d2(w, k);
+            }
+        }
+    }
+
+    /// Slack of the recorded least-slack edge `k` of unlabelled vertex `w`, if the record is
+    /// intact: its other end is still an S-vertex and has been one since the record was made (the
+    /// edge is still due at the recorded time). A record that is not intact counts as none.
     fn live_grow_slack(&self, w: usize, k: usize) -> Option<i64> {
         if k == NONE {
             return None;
         }
         let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
         let other = if a == w { c } else { a };
-        (self.label[self.top(other)] == Label::S).then(|| self.slack(k))
+        if self.label[self.top(other)] != Label::S {
+            return None;
+        }
+        let s = self.slack(k);
+        (self.now + s == self.best_t[w]).then_some(s)
     }
 
     /// Every free vertex roots an alternating tree at once and all trees share one dual clock
@@ -991,16 +1026,14 @@ impl Solver {
                     }
                 } else if self.label[bw] == Label::S {
                     self.push_d3(k);
-                } else if self.label[w] == Label::Free
-                    && self.live_grow_slack(w, self.bestedge[w]).is_none_or(|cur| kslack < cur)
-                {
-                    self.bestedge[w] = k;
-                    self.push_d2(w, k);
+                } else if self.label[w] == Label::Free {
+                    self.offer(w, k, kslack);
                 }
                 if self.label[self.top(v)] != Label::S {
                     break;
                 }
             }
+            self.scanned[v] = true;
         }
         None
     }
@@ -1040,6 +1073,19 @@ impl Solver {
                     let bi = self.top(self.endpoint[2 * k] as usize);
                     let bj = self.top(self.endpoint[2 * k + 1] as usize);
                     let ok = bi != bj && self.label[bi] == Label::S && self.label[bj] == Label::S;
+                    // One end's tree dissolved since: the edge may let the other end's tree grow.
+                    if !ok && bi != bj && (self.label[bi] == Label::S) != (self.label[bj] == Label::S) {
+                        self.events.pop();
+                        let (w, wb) = if self.label[bi] == Label::S {
+                            (self.endpoint[2 * k + 1] as usize, bj)
+                        } else {
+                            (self.endpoint[2 * k] as usize, bi)
+                        };
+                        if self.label[wb] == Label::Free {
+                            self.offer(w, k, self.slack(k));
+                        }
+                        continue;
+                    }
                     if ok && self.slack(k) / 2 != t - self.now {
                         self.events.pop();
                         self.push_d3(k);
@@ -1081,11 +1127,11 @@ impl Solver {
                     i = j;
                 }
                 debug_assert!(self.label[self.top(i)] == Label::S);
-                self.queue.push_back(i);
+                self.enqueue(i);
             }
             Event::SsEdge => {
                 self.allowedge[k] = self.epoch;
-                self.queue.push_back(self.endpoint[2 * k] as usize);
+                self.enqueue(self.endpoint[2 * k] as usize);
             }
             Event::ExpandBlossom => self.expand_blossom(item),
         }
