@@ -37,6 +37,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const NONE: usize = usize::MAX;
+/// Bits of `Solver::known`.
+const KNOWN_BEST: u8 = 1;
+const KNOWN_SECOND: u8 = 2;
 
 /// Result of [`solve`]: the matching plus the dual certificate.
 #[derive(Clone, Debug)]
@@ -251,13 +254,25 @@ struct Solver {
     blossombase: Vec<usize>,
     /// `blossomendps[b][i]`: the endpoint joining child `i` to child `i + 1` of blossom `b`.
     blossomendps: Vec<Vec<usize>>,
-    /// `bestedge[x]`: least-slack edge from unlabelled vertex `x` to an S-vertex (`NONE` if none
-    /// known; may be stale, checked on use: see [`Self::live_grow_slack`]). Edges between two
-    /// S-blossoms need no record: each goes on the event heap when one end is scanned as S; when
-    /// one end's tree dissolves, the event becomes an offer to the freed end (`next_event`).
-    bestedge: Vec<usize>,
-    /// `best_t[w]`: the time at which `bestedge[w]` was due when it was recorded.
-    best_t: Vec<i64>,
+    /// `best[w]`, `second[w]`: the records of non-S vertex `w`, kept while it is T as well
+    /// (see [`Self::offer`]): its least-slack edge to an S-vertex, and its least-slack edge to an
+    /// S-vertex of another tree than `best[w]`'s (`NONE`: none offered). A record is *intact*
+    /// while its S-end has stayed S since it was recorded (`best_gen`, `second_gen`: the S-end's
+    /// `sgen` then); the slack order of intact records never changes, as all S-duals move
+    /// together. While `known[w]` has `KNOWN_BEST`, every edge offered to `w` whose S-end is still
+    /// S is at least as slack as an intact `best[w]`; with `KNOWN_SECOND`, every such edge from
+    /// another tree than `best[w]`'s is at least as slack as an intact `second[w]`. An unlabelled
+    /// vertex always has `KNOWN_BEST` and an event for an intact `best`. Edges between two
+    /// S-blossoms are not offered: each goes on the event queue when one end is scanned as S,
+    /// and is offered to the other end if that end's tree dissolves first (`next_event`).
+    best: Vec<usize>,
+    best_gen: Vec<u32>,
+    second: Vec<usize>,
+    second_gen: Vec<u32>,
+    known: Vec<u8>,
+    /// `sgen[v]`: a number new each time vertex `v` becomes S (from `gen_clock`).
+    sgen: Vec<u32>,
+    gen_clock: u32,
     /// Blossom ids (`n..2n`) free for a new blossom.
     unusedblossoms: Vec<usize>,
     /// `dual[x]`: doubled vertex dual (`x < n`) less its top-level offset (see [`Self::y`]), or
@@ -336,8 +351,13 @@ impl Solver {
             blossomchilds: vec![Vec::new(); 2 * n],
             blossombase: (0..n).chain(std::iter::repeat_n(NONE, n)).collect(),
             blossomendps: vec![Vec::new(); 2 * n],
-            bestedge: vec![NONE; 2 * n],
-            best_t: vec![0; n],
+            best: vec![NONE; n],
+            best_gen: vec![0; n],
+            second: vec![NONE; n],
+            second_gen: vec![0; n],
+            known: vec![KNOWN_BEST | KNOWN_SECOND; n],
+            sgen: vec![0; n],
+            gen_clock: 0,
             unusedblossoms: (n..2 * n).rev().collect(),
             dual: vec![0; 2 * n],
             allowedge: vec![0; m],
@@ -407,7 +427,6 @@ impl Solver {
     /// Event: S-vertex to unlabelled vertex `w` along edge `k` becomes tight.
     fn push_d2(&mut self, w: usize, k: usize) {
         let t = self.now + self.slack(k);
-        self.best_t[w] = t;
         self.events.push(t, Event::GrowEdge, w, k);
     }
 
@@ -565,8 +584,6 @@ impl Solver {
             self.label[b] = t;
             self.labelend[w] = p;
             self.labelend[b] = p;
-            self.bestedge[w] = NONE;
-            self.bestedge[b] = NONE;
             let mut lv = Vec::new();
             self.leaves(b, &mut lv);
             for &v in &lv {
@@ -574,7 +591,9 @@ impl Solver {
             }
             self.tree[r].extend(lv.iter().map(|&v| v as u32));
             if t == Label::S {
+                self.gen_clock = self.gen_clock.wrapping_add(1);
                 for &v in &lv {
+                    self.sgen[v] = self.gen_clock;
                     self.enqueue(v);
                 }
                 return;
@@ -682,6 +701,7 @@ impl Solver {
         self.offset[b] = self.offset[heavy];
         self.off_stamp[b] = self.now;
         let mut lv = Vec::new();
+        self.gen_clock = self.gen_clock.wrapping_add(1);
         for &c in &path {
             // T-parts turn S: their vertices must be scanned.
             let was_t = self.label[c] == Label::T;
@@ -692,6 +712,7 @@ impl Solver {
             self.leaves(c, &mut lv);
             if was_t {
                 for &x in &lv {
+                    self.sgen[x] = self.gen_clock;
                     self.enqueue(x);
                 }
             }
@@ -760,7 +781,6 @@ impl Solver {
             self.label[bv] = Label::T;
             self.labelend[e] = p;
             self.labelend[bv] = p;
-            self.bestedge[bv] = NONE;
             if bv >= self.n {
                 let t4 = self.now + self.dual[bv];
                 self.events.push(t4, Event::ExpandBlossom, bv, 0);
@@ -801,7 +821,7 @@ impl Solver {
                 lv.clear();
                 self.leaves(c, &mut lv);
                 for &v in &lv {
-                    self.recompute_vertex_bestedge(v);
+                    self.recompute(v);
                 }
             }
         }
@@ -809,7 +829,6 @@ impl Solver {
         self.labelend[b] = NONE;
         self.blossomendps[b] = Vec::new();
         self.blossombase[b] = NONE;
-        self.bestedge[b] = NONE;
         self.dual[b] = 0;
         self.unusedblossoms.push(b);
     }
@@ -892,7 +911,6 @@ impl Solver {
         while let Some(t) = stack.pop() {
             self.label[t] = Label::Free;
             self.labelend[t] = NONE;
-            self.bestedge[t] = NONE;
             if t >= self.n {
                 stack.extend(self.blossomchilds[t].iter().copied());
             }
@@ -900,17 +918,13 @@ impl Solver {
     }
 
     /// After an augmentation: unlabel the trees of roots `r1` and `r2` (every other tree keeps
-    /// growing). Their vertices are matched now and unlabelled. Those that were T, or S but not
-    /// scanned yet, get their least-slack edge to the remaining S-vertices; the scanned S-vertices
-    /// need nothing, and neither do neighbours whose least-slack edge led into the dissolved
-    /// trees (see the comments below).
+    /// growing). Their vertices are matched now and unlabelled, and each needs an event for its
+    /// least-slack edge to the remaining S-vertices ([`Self::release`]). Neighbours whose records
+    /// led into the dissolved trees find out when they next use them.
     fn dissolve(&mut self, r1: usize, r2: usize) {
         self.epoch += 1;
-        // Vertices that were T (or inside a T-blossom) need their least-slack edge to the
-        // remaining S-vertices computed; those that were S have one event on the heap for each
-        // edge to another S-blossom (pushed when either end was scanned), which `next_event`
-        // turns into a grow event when it comes up.
-        let mut was_t: Vec<usize> = Vec::new();
+        // (vertex, was a scanned S-vertex)
+        let mut freed: Vec<(usize, bool)> = Vec::new();
         for r in [r1, r2] {
             let list = std::mem::take(&mut self.tree[r]);
             for &v in &list {
@@ -919,9 +933,7 @@ impl Solver {
                     continue;
                 }
                 self.mark[v] = self.epoch;
-                if self.label[self.top(v)] != Label::S || !self.scanned[v] {
-                    was_t.push(v);
-                }
+                freed.push((v, self.label[self.top(v)] == Label::S && self.scanned[v]));
             }
             for v in list {
                 let v = v as usize;
@@ -935,73 +947,172 @@ impl Solver {
                 }
                 self.label[v] = Label::Free;
                 self.labelend[v] = NONE;
-                self.bestedge[v] = NONE;
                 self.root[v] = NONE;
             }
         }
-        for v in was_t {
-            self.recompute_vertex_bestedge(v);
+        for (v, scanned_s) in freed {
+            self.release(v, scanned_s);
         }
-        // Free vertices whose least-slack edge led into the dissolved trees find out when that
-        // edge's event comes up (`next_event` recomputes them then, which is early enough: every
-        // other edge of theirs was at least as slack when it was offered).
     }
 
-    /// Least-slack edge from unlabelled vertex `w` to any S-vertex.
-    fn recompute_vertex_bestedge(&mut self, w: usize) {
-        let bw = self.top(w);
-        let mut be = NONE;
-        let mut bs = 0i64;
-        for i in self.nbs(w) {
-            let p = self.nb[i] as usize;
-            let bu = self.top(self.endpoint[p] as usize);
-            if bu != bw && self.label[bu] == Label::S {
-                let s = self.slack(p / 2);
-                if be == NONE || s < bs {
-                    be = p / 2;
-                    bs = s;
+    /// Vertex `w` has just become unlabelled: give it an event for its least-slack edge to an
+    /// S-vertex. A scanned S-vertex needs none: each of its edges to an S-vertex went on the
+    /// queue when it was scanned (and becomes an offer when it comes up), so its records start
+    /// afresh. Others use their records if they still tell, and are recomputed otherwise.
+    fn release(&mut self, w: usize, scanned_s: bool) {
+        if scanned_s {
+            self.best[w] = NONE;
+            self.second[w] = NONE;
+            self.known[w] = KNOWN_BEST | KNOWN_SECOND;
+            return;
+        }
+        match self.settle(w) {
+            None => self.recompute(w),
+            Some(_) => {
+                if self.best[w] != NONE {
+                    self.push_d2(w, self.best[w]);
                 }
             }
         }
-        self.bestedge[w] = be;
-        if be != NONE {
-            self.push_d2(w, be);
+    }
+
+    /// The S-end of edge `k` seen from its other end `w`.
+    #[inline]
+    fn far(&self, w: usize, k: usize) -> usize {
+        let a = self.endpoint[2 * k] as usize;
+        if a == w { self.endpoint[2 * k + 1] as usize } else { a }
+    }
+
+    /// Whether record `k` of `w`, made when its S-end had `sgen` value `g`, is intact.
+    #[inline]
+    fn intact(&self, w: usize, k: usize, g: u32) -> bool {
+        let s = self.far(w, k);
+        self.label[self.top(s)] == Label::S && self.sgen[s] == g
+    }
+
+    /// Bring `w`'s records up to date: a `best` that is no longer intact gives way to `second`
+    /// when that is known (the edges hidden behind `best` came from `best`'s tree, which is gone);
+    /// a `second` that is no longer intact is forgotten. Returns whether `best` changed, or `None`
+    /// if the records no longer tell (then `w` must be recomputed before it is unlabelled).
+    fn settle(&mut self, w: usize) -> Option<bool> {
+        if self.known[w] & KNOWN_BEST == 0 {
+            return None;
+        }
+        let drop_second = |s: &mut Self| {
+            s.second[w] = NONE;
+            s.known[w] &= !KNOWN_SECOND;
+        };
+        let b = self.best[w];
+        if b == NONE || self.intact(w, b, self.best_gen[w]) {
+            let c = self.second[w];
+            if c != NONE && !self.intact(w, c, self.second_gen[w]) {
+                drop_second(self);
+            }
+            return Some(false);
+        }
+        if self.known[w] & KNOWN_SECOND != 0 {
+            let c = self.second[w];
+            if c == NONE {
+                self.best[w] = NONE;
+                return Some(true);
+            }
+            if self.intact(w, c, self.second_gen[w]) {
+                self.best[w] = c;
+                self.best_gen[w] = self.second_gen[w];
+                drop_second(self);
+                return Some(true);
+            }
+        }
+        self.best[w] = NONE;
+        self.second[w] = NONE;
+        self.known[w] = 0;
+        None
+    }
+
+    /// Edge `k` (slack `kslack`) from a scanned S-vertex to non-S vertex `w` (unlabelled, or in
+    /// a T-blossom): update `w`'s records (see `best`), and the event of an unlabelled `w`.
+    fn offer(&mut self, w: usize, k: usize, kslack: i64) {
+        let unlabelled = self.label[self.top(w)] == Label::Free;
+        let Some(promoted) = self.settle(w) else {
+            if unlabelled {
+                self.recompute(w);
+            }
+            return;
+        };
+        let old = self.best[w];
+        let s = self.far(w, k);
+        let g = self.sgen[s];
+        if old == NONE {
+            self.best[w] = k;
+            self.best_gen[w] = g;
+            self.second[w] = NONE;
+            self.known[w] |= KNOWN_SECOND;
+        } else {
+            let old_slack = self.slack(old);
+            if self.root[s] == self.root[self.far(w, old)] {
+                if kslack < old_slack {
+                    self.best[w] = k;
+                    self.best_gen[w] = g;
+                }
+            } else if kslack < old_slack {
+                // Everything offered so far is at least as slack as the old best.
+                self.second[w] = old;
+                self.second_gen[w] = self.best_gen[w];
+                self.known[w] |= KNOWN_SECOND;
+                self.best[w] = k;
+                self.best_gen[w] = g;
+            } else if self.known[w] & KNOWN_SECOND != 0 {
+                let c = self.second[w];
+                if c == NONE || kslack < self.slack(c) {
+                    self.second[w] = k;
+                    self.second_gen[w] = g;
+                }
+            }
+        }
+        if unlabelled && (promoted || self.best[w] != old) {
+            self.push_d2(w, self.best[w]);
+        }
+    }
+
+    /// Records of unlabelled vertex `w` from all its edges, and the event of the best.
+    fn recompute(&mut self, w: usize) {
+        let bw = self.top(w);
+        // `b`: least slack overall; `c`: least slack from another tree than `b`'s.
+        let (mut b, mut bs, mut c, mut cs) = (NONE, 0i64, NONE, 0i64);
+        for i in self.nbs(w) {
+            let p = self.nb[i] as usize;
+            let u = self.endpoint[p] as usize;
+            let bu = self.top(u);
+            if bu == bw || self.label[bu] != Label::S {
+                continue;
+            }
+            let sl = self.slack(p / 2);
+            let other_tree = b != NONE && self.root[self.far(w, b)] != self.root[u];
+            if b == NONE || sl < bs {
+                if other_tree {
+                    (c, cs) = (b, bs);
+                }
+                (b, bs) = (p / 2, sl);
+            } else if other_tree && (c == NONE || sl < cs) {
+                (c, cs) = (p / 2, sl);
+            }
+        }
+        self.best[w] = b;
+        self.second[w] = c;
+        self.known[w] = KNOWN_BEST | KNOWN_SECOND;
+        if c != NONE {
+            self.second_gen[w] = self.sgen[self.far(w, c)];
+        }
+        if b != NONE {
+            self.best_gen[w] = self.sgen[self.far(w, b)];
+            if self.label[bw] == Label::Free {
+                self.push_d2(w, b);
+            }
         }
     }
 
     fn is_top(&self, b: usize) -> bool {
         self.blossomparent[b] == NONE && (b < self.n || self.blossombase[b] != NONE)
-    }
-
-    /// Edge `k` (slack `kslack`) from an S-vertex to unlabelled vertex `w`: it becomes `w`'s
-    /// least-slack edge if it beats the recorded one. A record whose S-end has left S may have
-    /// hidden better edges when they were offered, so then `w` is recomputed from all its edges.
-    fn offer(&mut self, w: usize, k: usize, kslack: i64) {
-        let cur = self.bestedge[w];
-        match self.live_grow_slack(w, cur) {
-            Some(s) if kslack >= s => {}
-            None if cur != NONE => self.recompute_vertex_bestedge(w),
-            _ => {
-                self.bestedge[w] = k;
-                self.push_d2(w, k);
-            }
-        }
-    }
-
-    /// Slack of the recorded least-slack edge `k` of unlabelled vertex `w`, if the record is
-    /// intact: its other end is still an S-vertex and has been one since the record was made (the
-    /// edge is still due at the recorded time). A record that is not intact counts as none.
-    fn live_grow_slack(&self, w: usize, k: usize) -> Option<i64> {
-        if k == NONE {
-            return None;
-        }
-        let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
-        let other = if a == w { c } else { a };
-        if self.label[self.top(other)] != Label::S {
-            return None;
-        }
-        let s = self.slack(k);
-        (self.now + s == self.best_t[w]).then_some(s)
     }
 
     /// Every free vertex roots an alternating tree at once and all trees share one dual clock
@@ -1082,13 +1193,18 @@ impl Solver {
                         } else {
                             return Some(k);
                         }
-                    } else if self.label[w] == Label::Free {
-                        self.label[w] = Label::T;
-                        self.labelend[w] = p ^ 1;
+                    } else {
+                        // A vertex in a T-blossom: remember who reached it (for the blossom's
+                        // expansion), and offer the edge for when the tree dissolves.
+                        if self.label[w] == Label::Free {
+                            self.label[w] = Label::T;
+                            self.labelend[w] = p ^ 1;
+                        }
+                        self.offer(w, k, self.slack(k));
                     }
                 } else if self.label[bw] == Label::S {
                     self.push_d3(k);
-                } else if self.label[w] == Label::Free {
+                } else {
                     self.offer(w, k, kslack);
                 }
                 if self.label[self.top(v)] != Label::S {
@@ -1107,44 +1223,50 @@ impl Solver {
         while let Some((t, kind, item, k)) = self.events.peek() {
             let valid = match kind {
                 Event::GrowEdge => {
-                    // A record replaced since: the newer one has its own event.
-                    if self.bestedge[item] != k {
+                    // A record replaced since: the newer one has its own event. A vertex
+                    // labelled since gets a new event when it is unlabelled.
+                    if self.best[item] != k || self.label[self.top(item)] != Label::Free {
                         self.events.pop();
                         continue;
                     }
-                    let bw = self.top(item);
-                    let (a, c) = (self.endpoint[2 * k] as usize, self.endpoint[2 * k + 1] as usize);
-                    let other = if a == item { c } else { a };
-                    let ok = self.label[bw] == Label::Free && self.label[self.top(other)] == Label::S;
-                    if ok && self.slack(k) != t - self.now {
+                    match self.settle(item) {
+                        None => {
+                            self.events.pop();
+                            self.recompute(item);
+                            continue;
+                        }
+                        Some(true) => {
+                            self.events.pop();
+                            if self.best[item] != NONE {
+                                self.push_d2(item, self.best[item]);
+                            }
+                            continue;
+                        }
+                        Some(false) => {}
+                    }
+                    // Intact, but due at another time than this event says (the vertex was
+                    // labelled in between): the event pushed since is the one that counts.
+                    if self.slack(k) != t - self.now {
                         self.events.pop();
-                        self.recompute_vertex_bestedge(item);
+                        self.push_d2(item, k);
                         continue;
                     }
-                    // An S-end that lost its label may have hidden better edges when they
-                    // were scanned: recompute, even if the vertex's best edge moved since.
-                    if !ok && self.label[bw] == Label::Free {
-                        self.events.pop();
-                        self.recompute_vertex_bestedge(item);
-                        continue;
-                    }
-                    ok
+                    true
                 }
                 Event::SsEdge => {
                     let bi = self.top(self.endpoint[2 * k] as usize);
                     let bj = self.top(self.endpoint[2 * k + 1] as usize);
                     let ok = bi != bj && self.label[bi] == Label::S && self.label[bj] == Label::S;
-                    // One end's tree dissolved since: the edge may let the other end's tree grow.
+                    // One end's tree dissolved since: offer the edge to that end (its tree
+                    // may grow along it, now or once it is unlabelled again).
                     if !ok && bi != bj && (self.label[bi] == Label::S) != (self.label[bj] == Label::S) {
                         self.events.pop();
-                        let (w, wb) = if self.label[bi] == Label::S {
-                            (self.endpoint[2 * k + 1] as usize, bj)
+                        let w = if self.label[bi] == Label::S {
+                            self.endpoint[2 * k + 1]
                         } else {
-                            (self.endpoint[2 * k] as usize, bi)
+                            self.endpoint[2 * k]
                         };
-                        if self.label[wb] == Label::Free {
-                            self.offer(w, k, self.slack(k));
-                        }
+                        self.offer(w as usize, k, self.slack(k));
                         continue;
                     }
                     if ok && self.slack(k) / 2 != t - self.now {
