@@ -1159,25 +1159,27 @@ impl Solver {
     /// (the queue keeps the vertices not scanned yet).
     fn grow(&mut self) -> Option<usize> {
         while let Some(v) = self.queue.pop_front() {
-            if self.label[self.top(v)] != Label::S {
+            let mut bv = self.top(v);
+            if self.label[bv] != Label::S {
                 continue;
             }
+            // The clock stands still while trees grow, so v's dual does too.
+            let yv = self.y(v);
             for i in self.nbs(v) {
                 let p = self.nb[i] as usize;
                 let k = p / 2;
                 let w = self.endpoint[p] as usize;
-                let bv = self.top(v);
                 let bw = self.top(w);
                 if bv == bw {
                     continue;
                 }
-                let mut kslack = 0;
-                if self.allowedge[k] != self.epoch {
-                    kslack = self.slack(k);
-                    if kslack <= 0 {
-                        self.allowedge[k] = self.epoch;
-                    }
+                let kslack = yv + self.y(w) - 2 * self.weight[k];
+                if kslack <= 0 {
+                    self.allowedge[k] = self.epoch;
                 }
+                // An edge to a T-vertex of v's own tree needs no offer: it is gone when that
+                // tree dissolves, and a vertex leaving the tree otherwise is recomputed.
+                let own_t = self.label[bw] == Label::T && self.root[w] == self.root[v];
                 if self.allowedge[k] == self.epoch {
                     if self.label[bw] == Label::Free && self.mate[self.blossombase[bw]] == NONE {
                         // A free vertex outside every tree (only one without a tree of its
@@ -1188,11 +1190,11 @@ impl Solver {
                         self.assign_label(w, Label::T, p ^ 1);
                     } else if self.label[bw] == Label::S {
                         let base = self.scan_blossom(v, w);
-                        if base != NONE {
-                            self.add_blossom(base, k);
-                        } else {
+                        if base == NONE {
                             return Some(k);
                         }
+                        self.add_blossom(base, k);
+                        bv = self.top(v);
                     } else {
                         // A vertex in a T-blossom: remember who reached it (for the blossom's
                         // expansion), and offer the edge for when the tree dissolves.
@@ -1200,15 +1202,14 @@ impl Solver {
                             self.label[w] = Label::T;
                             self.labelend[w] = p ^ 1;
                         }
-                        self.offer(w, k, self.slack(k));
+                        if !own_t {
+                            self.offer(w, k, kslack);
+                        }
                     }
                 } else if self.label[bw] == Label::S {
                     self.push_d3(k);
-                } else {
+                } else if !own_t {
                     self.offer(w, k, kslack);
-                }
-                if self.label[self.top(v)] != Label::S {
-                    break;
                 }
             }
             self.scanned[v] = true;
