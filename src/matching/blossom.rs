@@ -833,14 +833,25 @@ impl Solver {
         self.unusedblossoms.push(b);
     }
 
+    /// Swap matched and unmatched edges on the even path through blossom `b` from vertex `v` to
+    /// its base, so that `v` becomes the base: every blossom between `v` and `b` in turn, the
+    /// innermost first (one walk up from `v`, not one per level).
     fn augment_blossom(&mut self, b: usize, v: usize) {
-        let mut t = v;
-        while self.blossomparent[t] != b {
-            t = self.blossomparent[t];
+        let mut chain = vec![v];
+        while let Some(&x) = chain.last()
+            && self.blossomparent[x] != b
+        {
+            chain.push(self.blossomparent[x]);
         }
-        if t >= self.n {
-            self.augment_blossom(t, v);
+        for i in 1..chain.len() {
+            self.augment_cycle(chain[i], chain[i - 1], v);
         }
+        self.augment_cycle(b, chain[chain.len() - 1], v);
+    }
+
+    /// One level of [`Self::augment_blossom`]: in blossom `b`, whose child `t` holds `v` (and
+    /// has already been augmented), go round the cycle from `t` to the base child.
+    fn augment_cycle(&mut self, b: usize, t: usize, v: usize) {
         let len = self.blossomchilds[b].len() as isize;
         let i = self.blossomchilds[b].iter().position(|&c| c == t).expect("child") as isize;
         let mut j = i;
