@@ -24,6 +24,12 @@
 //!   over its largest child's class and offset, so making a blossom costs the size of its smaller
 //!   children, not of the whole (a deeply nested blossom, common when many weights are equal,
 //!   otherwise costs its full size at every level).
+//! - **Records that outlive labels.** A dissolved tree frees hundreds or thousands of vertices
+//!   on degenerate graphs, and each needs its least-slack edge to the remaining S-vertices.
+//!   Rather than scanning all their edges again, every non-S vertex keeps, while unlabelled and
+//!   while T, its least-slack edge to an S-vertex and its least-slack edge to another tree, each
+//!   valid while its S-end stays S (the idea LEMON realises with per-node heaps keyed by tree);
+//!   a freed vertex is recomputed only when both led into dissolved trees.
 //!
 //! Duals are stored doubled (`dual[v] = 2·y_v`), so the slack of edge `k = (i, j)` is
 //! `dual[i] + dual[j] - 2·w_k` plus twice the duals of the blossoms that contain both ends. All
