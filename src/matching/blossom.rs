@@ -190,14 +190,13 @@ impl EventQueue {
     fn peek(&mut self) -> Option<(i64, Event, usize, usize)> {
         if self.buckets[0].is_empty() {
             let i = self.buckets.iter().position(|b| !b.is_empty())?;
-            let moving = std::mem::take(&mut self.buckets[i]);
+            let mut moving = std::mem::take(&mut self.buckets[i]);
             self.last = moving.iter().map(|e| e.0).min()?;
             for &(key, payload) in &moving {
                 let j = self.bucket(key);
                 self.buckets[j].push((key, payload));
             }
             // Keep the emptied bucket's allocation for the next time it fills.
-            let mut moving = moving;
             moving.clear();
             if self.buckets[i].is_empty() {
                 self.buckets[i] = moving;
@@ -289,7 +288,7 @@ struct Solver {
     /// S-vertices waiting to be scanned.
     queue: std::collections::VecDeque<usize>,
     /// `scanned[v]`: S-vertex `v` has had all its edges scanned since it was last queued (so
-    /// each of its edges to another S-blossom has an event on the heap).
+    /// each of its edges to another S-blossom has an event on the queue).
     scanned: Vec<bool>,
     /// `root[v]`: the free vertex whose alternating tree labelled vertex `v` last (`NONE` if
     /// never, or since that tree dissolved). Meaningful only while `v`'s blossom is labelled.
@@ -1057,6 +1056,16 @@ impl Solver {
             return;
         };
         let old = self.best[w];
+        self.consider(w, k, kslack);
+        if unlabelled && (promoted || self.best[w] != old) {
+            self.push_d2(w, self.best[w]);
+        }
+    }
+
+    /// Edge `k` (slack `kslack`) from an S-vertex to `w`, against `w`'s known records, which
+    /// are intact or `NONE` (see [`Self::settle`]).
+    fn consider(&mut self, w: usize, k: usize, kslack: i64) {
+        let old = self.best[w];
         let s = self.far(w, k);
         let g = self.sgen[s];
         if old == NONE {
@@ -1064,67 +1073,45 @@ impl Solver {
             self.best_gen[w] = g;
             self.second[w] = NONE;
             self.known[w] |= KNOWN_SECOND;
-        } else {
-            let old_slack = self.slack(old);
-            if self.root[s] == self.root[self.far(w, old)] {
-                if kslack < old_slack {
-                    self.best[w] = k;
-                    self.best_gen[w] = g;
-                }
-            } else if kslack < old_slack {
-                // Everything offered so far is at least as slack as the old best.
-                self.second[w] = old;
-                self.second_gen[w] = self.best_gen[w];
-                self.known[w] |= KNOWN_SECOND;
+            return;
+        }
+        let old_slack = self.slack(old);
+        if self.root[s] == self.root[self.far(w, old)] {
+            if kslack < old_slack {
                 self.best[w] = k;
                 self.best_gen[w] = g;
-            } else if self.known[w] & KNOWN_SECOND != 0 {
-                let c = self.second[w];
-                if c == NONE || kslack < self.slack(c) {
-                    self.second[w] = k;
-                    self.second_gen[w] = g;
-                }
             }
-        }
-        if unlabelled && (promoted || self.best[w] != old) {
-            self.push_d2(w, self.best[w]);
+        } else if kslack < old_slack {
+            // Everything offered so far is at least as slack as the old best.
+            self.second[w] = old;
+            self.second_gen[w] = self.best_gen[w];
+            self.known[w] |= KNOWN_SECOND;
+            self.best[w] = k;
+            self.best_gen[w] = g;
+        } else if self.known[w] & KNOWN_SECOND != 0 {
+            let c = self.second[w];
+            if c == NONE || kslack < self.slack(c) {
+                self.second[w] = k;
+                self.second_gen[w] = g;
+            }
         }
     }
 
     /// Records of unlabelled vertex `w` from all its edges, and the event of the best.
     fn recompute(&mut self, w: usize) {
+        self.best[w] = NONE;
+        self.second[w] = NONE;
+        self.known[w] = KNOWN_BEST | KNOWN_SECOND;
         let bw = self.top(w);
-        // `b`: least slack overall; `c`: least slack from another tree than `b`'s.
-        let (mut b, mut bs, mut c, mut cs) = (NONE, 0i64, NONE, 0i64);
         for i in self.nbs(w) {
             let p = self.nb[i] as usize;
-            let u = self.endpoint[p] as usize;
-            let bu = self.top(u);
-            if bu == bw || self.label[bu] != Label::S {
-                continue;
-            }
-            let sl = self.slack(p / 2);
-            let other_tree = b != NONE && self.root[self.far(w, b)] != self.root[u];
-            if b == NONE || sl < bs {
-                if other_tree {
-                    (c, cs) = (b, bs);
-                }
-                (b, bs) = (p / 2, sl);
-            } else if other_tree && (c == NONE || sl < cs) {
-                (c, cs) = (p / 2, sl);
+            let bu = self.top(self.endpoint[p] as usize);
+            if bu != bw && self.label[bu] == Label::S {
+                self.consider(w, p / 2, self.slack(p / 2));
             }
         }
-        self.best[w] = b;
-        self.second[w] = c;
-        self.known[w] = KNOWN_BEST | KNOWN_SECOND;
-        if c != NONE {
-            self.second_gen[w] = self.sgen[self.far(w, c)];
-        }
-        if b != NONE {
-            self.best_gen[w] = self.sgen[self.far(w, b)];
-            if self.label[bw] == Label::Free {
-                self.push_d2(w, b);
-            }
+        if self.best[w] != NONE && self.label[bw] == Label::Free {
+            self.push_d2(w, self.best[w]);
         }
     }
 
