@@ -1250,7 +1250,7 @@ impl Solver {
                         Some(false) => {}
                     }
                     // Intact, but due at another time than this event says (the vertex was
-                    // labelled in between): the event pushed since is the one that counts.
+                    // labelled in between): queue it again at the time it is due.
                     if self.slack(k) != t - self.now {
                         self.events.pop();
                         self.push_d2(item, k);
